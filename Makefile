@@ -1,0 +1,34 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Everything installs into .venv.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+export CVOPS_DATASETS ?= $(abspath ../shared/datasets)
+
+.PHONY: install test demo serve bench soak schema lint-workflows clean
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP)  ## create .venv and install the project with pinned versions
+
+test: install  ## run the whole test suite
+	$(BIN)/python -m pytest
+
+demo: install  ## self-hosted service + pipeline + classify, end to end, offline
+	$(BIN)/python -m pipeline.demo
+
+serve: install  ## start the self-hosted Custom Vision service on 127.0.0.1:8400
+	$(BIN)/cvlocal serve
+
+bench: install  ## run the benchmarks and rewrite docs/benchmarks.md
+	$(BIN)/python -m bench
+
+schema: install  ## regenerate config/schema.json from the pipeline's config model
+	$(BIN)/python -m pipeline.schema > config/schema.json
+
+clean:
+	rm -rf $(VENV) .cvlocal .demo out *.egg-info
