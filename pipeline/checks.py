@@ -1,0 +1,71 @@
+"""Reference checks of a loaded config, without any network: the dataset and smoke-test files exist, the
+dataset is trainable, and every tag the config names is a tag of the dataset. Errors name file and line."""
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+from pipeline.configfile import LoadedConfig
+from pipeline.dataset import Dataset, scan, validate
+from pipeline.errors import ConfigError, DatasetError
+from pipeline.steps.smoke import is_url
+
+
+def check(loaded: LoadedConfig, need_service: bool = True) -> Dataset:
+    """The scanned, validated dataset; raises ConfigError (with every problem, one a line) or DatasetError."""
+    config, source = loaded.config, loaded.source
+    errors: list[ConfigError] = []
+    if need_service:
+        for name, variable in (("training_endpoint", "CUSTOM_VISION_TRAINING_ENDPOINT"),
+                               ("prediction_resource_id", "CUSTOM_VISION_PREDICTION_RESOURCE_ID")):
+            if not getattr(config.service, name):
+                errors.append(source.error(("service", name), f"not set (needed to {'publish' if 'resource' in name else 'train'}): "
+                                                              f"write `{name}: ${{{variable}}}` and set {variable}, "
+                                                              "or use --stack NAME"))
+    path = Path(config.dataset.path)
+    wanted = "folder" if config.dataset.layout == "folder-per-tag" else "file"
+    exists = path.is_dir() if wanted == "folder" else path.is_file()
+    if not exists:
+        errors.append(source.error(("dataset", "path"), f"no such {wanted}: {path}"
+                                                        + (" (is CVOPS_DATASETS set right?)" if not path.is_absolute()
+                                                           or not path.parent.exists() else "")))
+    for index, test in enumerate(config.smoke_test):
+        if not is_url(test.image) and not Path(test.image).is_file():
+            errors.append(source.error(("smoke_test", index, "image"), f"no such file: {test.image}"))
+    if not exists:
+        raise _combined(errors)
+    try:
+        dataset = scan(config.dataset, config.tag_name)
+    except DatasetError as exc:
+        raise DatasetError(f"{source.file}:{source.line(('dataset', 'path'))}: {exc}") from None
+    tags = set(dataset.tags)
+    for key in config.dataset.tag_names:
+        if key not in dataset.source_tags:
+            errors.append(source.error(("dataset", "tag_names", key),
+                                       f"no folder or manifest tag {key!r} in the dataset{_near(key, dataset.source_tags)}"))
+    for tag in config.gates.per_tag:
+        if tag not in tags:
+            errors.append(source.error(("gates", "per_tag", tag), f"no tag {tag!r} in the dataset{_near(tag, tags)}"))
+    for index, test in enumerate(config.smoke_test):
+        if test.expect not in tags:
+            errors.append(source.error(("smoke_test", index, "expect"),
+                                       f"no tag {test.expect!r} in the dataset{_near(test.expect, tags)}"))
+    if errors:
+        raise _combined(errors)
+    try:
+        validate(dataset, config.project.classification_type)
+    except DatasetError as exc:
+        raise DatasetError(f"{source.file}:{source.line(('dataset', 'path'))}: {exc}") from None
+    return dataset
+
+
+def _near(word: str, choices: set[str]) -> str:
+    close = difflib.get_close_matches(word, sorted(choices), n=1)
+    listed = ", ".join(sorted(choices))
+    return f" (did you mean {close[0]!r}? tags: {listed})" if close else f" (tags: {listed})"
+
+
+def _combined(errors: list[ConfigError]) -> ConfigError:
+    combined = ConfigError("\n".join(str(e) for e in errors))
+    combined.file, combined.line = errors[0].file, errors[0].line
+    return combined

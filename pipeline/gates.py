@@ -1,0 +1,73 @@
+"""Step 6: the quality bar. Overall and per-tag thresholds, no regression beyond a tolerance against the
+iteration now published, and the smoke test's top tags. Each gate says whether it passed and by how much."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from pipeline.config import GatesConfig
+from pipeline.steps.performance import METRICS, Performance
+
+
+@dataclass
+class GateResult:
+    gate: str  # e.g. "precision", "tag banana recall", "no regression of recall", "smoke test apple5.jpg"
+    value: float | None
+    threshold: float | None
+    passed: bool
+    detail: str = ""
+
+    @property
+    def margin(self) -> float | None:
+        if self.value is None or self.threshold is None:
+            return None
+        return round(self.value - self.threshold, 6)
+
+    def describe(self) -> str:
+        if self.detail:
+            return f"{self.gate}: {self.detail}"
+        if self.value is None:
+            return f"{self.gate}: the service reported no value (needs {self.threshold:.3f})"
+        relation = ">=" if self.passed else "<"
+        how = f"margin {self.margin:+.3f}" if self.passed else f"short by {-self.margin:.3f}"
+        return f"{self.gate}: {self.value:.3f} {relation} {self.threshold:.3f} ({how})"
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "margin": self.margin}
+
+
+def _check(gate: str, value: float | None, threshold: float) -> GateResult:
+    return GateResult(gate, value, threshold, value is not None and value >= threshold - 1e-9)
+
+
+def evaluate(gates: GatesConfig, candidate: Performance, published: Performance | None) -> list[GateResult]:
+    """Every configured gate against the candidate iteration's performance."""
+    results = [_check(metric, candidate.overall.get(metric), getattr(gates, metric))
+               for metric in METRICS if getattr(gates, metric) is not None]
+    for tag, tag_gates in gates.per_tag.items():
+        measured = candidate.per_tag.get(tag)
+        for metric in METRICS:
+            threshold = getattr(tag_gates, metric)
+            if threshold is None:
+                continue
+            if measured is None:
+                results.append(GateResult(f"tag {tag} {metric}", None, threshold, False,
+                                          f"the iteration has no tag {tag!r}"))
+            else:
+                results.append(_check(f"tag {tag} {metric}", measured.get(metric), threshold))
+    if gates.no_regression is not None and published is not None and published.iteration_id != candidate.iteration_id:
+        for metric in gates.no_regression.metrics:
+            before = published.overall.get(metric)
+            if before is None:
+                continue
+            result = _check(f"no regression of {metric}", candidate.overall.get(metric),
+                            round(before - gates.no_regression.tolerance, 6))
+            result.detail = "" if result.value is None else (
+                f"{result.value:.3f} vs {before:.3f} of {published.iteration_name} (tolerance "
+                f"{gates.no_regression.tolerance:.3f}; " + (f"margin {result.margin:+.3f})" if result.passed
+                                                            else f"short by {-result.margin:.3f})"))
+            results.append(result)
+    return results
+
+
+def failed(results: list[GateResult]) -> list[GateResult]:
+    return [r for r in results if not r.passed]

@@ -1,0 +1,48 @@
+"""Keys and tokens never leave the process: every secret is registered here and masked wherever text is
+printed, logged or written to a report (redaction at the logger and the console, not at call sites)."""
+from __future__ import annotations
+
+import logging
+import re
+
+_SECRETS: set[str] = set()
+_MASK = "***"
+# Headers and query parameters that carry credentials, in case a library logs a whole request.
+_CREDENTIAL_FIELDS = re.compile(
+    r"(?i)((?:training|prediction)-key|ocp-apim-subscription-key|authorization|api-key)(['\"]?\s*[:=]\s*['\"]?)"
+    r"(bearer\s+)?[^\s'\",}]+")
+
+
+def register_secret(value: str | None) -> None:
+    """Remember a key or token so that `redact` masks it (short values would mask too much: ignored)."""
+    if value and len(value) >= 6:
+        _SECRETS.add(value)
+
+
+def redact(text: str) -> str:
+    """`text` with every registered secret and every credential header value replaced by ***."""
+    for secret in sorted(_SECRETS, key=len, reverse=True):
+        if secret in text:
+            text = text.replace(secret, _MASK)
+    return _CREDENTIAL_FIELDS.sub(lambda m: m.group(1) + m.group(2) + (m.group(3) or "") + _MASK, text)
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that masks secrets in every record's final message."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+def install_log_redaction() -> None:
+    """Mask secrets in every log line, whichever library writes it."""
+    root = logging.getLogger()
+    for handler in root.handlers or []:
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(RedactingFilter())
+    if not any(isinstance(f, RedactingFilter) for f in root.filters):
+        root.addFilter(RedactingFilter())

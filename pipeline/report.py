@@ -1,0 +1,127 @@
+"""Step 9: the run's report as JSON and Markdown (metrics per tag, gates with margins, uploads, timings),
+appended to $GITHUB_STEP_SUMMARY and key values to $GITHUB_OUTPUT when those are set. Never a key."""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from pipeline.redact import redact
+
+
+@dataclass
+class RunReport:
+    config: str
+    project: str
+    published_name: str
+    started: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    outcome: str = "failed"  # published | up-to-date | gate-failed | failed
+    exit_code: int = 1
+    message: str = ""
+    project_id: str | None = None
+    project_created: bool = False
+    tags_created: list[str] = field(default_factory=list)
+    dataset: dict[str, Any] = field(default_factory=dict)
+    uploads: dict[str, Any] = field(default_factory=dict)
+    training: dict[str, Any] = field(default_factory=dict)
+    performance: dict[str, Any] | None = None
+    published_performance: dict[str, Any] | None = None
+    gates: list[dict[str, Any]] = field(default_factory=list)
+    publish: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    retries: int = 0
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return json.loads(redact(json.dumps(asdict(self), default=str)))
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value * 100:.1f}%"
+
+
+def to_markdown(report: RunReport) -> str:
+    data = report.to_dict()
+    icon = {"published": "✅", "up-to-date": "✅", "gate-failed": "❌"}.get(report.outcome, "⚠️")
+    lines = [f"## cvops: {report.project} → `{report.published_name}`", "",
+             f"{icon} **{report.outcome}**" + (f": {data['message']}" if data["message"] else ""), ""]
+    if report.training:
+        t = report.training
+        lines.append(f"- Iteration: **{t.get('iteration', 'n/a')}** "
+                     f"({'trained now' if t.get('trained') else 'no training needed'})")
+    if report.uploads:
+        u = report.uploads
+        lines.append(f"- Images: {u.get('uploaded', 0)} uploaded, {u.get('duplicates', 0)} already there "
+                     f"(OKDuplicate), {u.get('skipped', 0)} skipped (unchanged), {len(u.get('failures', []))} failed")
+    if report.publish:
+        p = report.publish
+        lines.append(f"- Published: {p.get('iteration', 'nothing')}" +
+                     (f" (was {p['previous']})" if p.get("previous") else "") +
+                     (f"; deleted {', '.join(p['deleted'])}" if p.get("deleted") else ""))
+    if report.performance:
+        perf = report.performance
+        lines += ["", f"### Performance of {perf['iteration']} at threshold {perf['threshold']:g}", "",
+                  "| tag | precision | recall | average precision |", "|---|---|---|---|"]
+        rows = [("**overall**", perf["overall"])] + list(perf["per_tag"].items())
+        lines += [f"| {name} | {_pct(m['precision'])} | {_pct(m['recall'])} | {_pct(m['average_precision'])} |"
+                  for name, m in rows]
+    if report.gates:
+        lines += ["", "### Gates", "", "| gate | value | needs | margin | result |", "|---|---|---|---|---|"]
+        for g in data["gates"]:
+            value = "n/a" if g["value"] is None else f"{g['value']:.3f}"
+            needs = "" if g["threshold"] is None else f"{g['threshold']:.3f}"
+            margin = "" if g["margin"] is None else f"{g['margin']:+.3f}"
+            result = "pass" if g["passed"] else "**FAIL**"
+            lines.append(f"| {g['gate']} | {value} | {needs} | {margin} | {result}"
+                         + (f" ({g['detail']})" if g["detail"] and not g["passed"] else "") + " |")
+    failures = report.uploads.get("failures") if report.uploads else None
+    if failures:
+        lines += ["", "### Images the service refused", ""] + [f"- `{f}`: {s}" for f, s in failures]
+    if report.warnings:
+        lines += ["", "### Warnings", ""] + [f"- {w}" for w in report.warnings]
+    if report.timings:
+        lines += ["", "### Timings", "", "| step | seconds |", "|---|---|"]
+        lines += [f"| {k} | {v:.1f} |" for k, v in report.timings.items()]
+    return redact("\n".join(lines) + "\n")
+
+
+def write(report: RunReport, json_path: Path | None, markdown_path: Path | None,
+          environ: dict[str, str] | None = None) -> list[str]:
+    """Write the configured files and the GitHub Actions summary and outputs; returns the paths written."""
+    environ = dict(os.environ if environ is None else environ)
+    written = []
+    markdown = to_markdown(report)
+    if json_path:
+        _write(Path(json_path), json.dumps(report.to_dict(), indent=2) + "\n")
+        written.append(str(json_path))
+    if markdown_path:
+        _write(Path(markdown_path), markdown)
+        written.append(str(markdown_path))
+    if environ.get("GITHUB_STEP_SUMMARY"):
+        with open(environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as fh:
+            fh.write(markdown + "\n")
+    if environ.get("GITHUB_OUTPUT"):
+        with open(environ["GITHUB_OUTPUT"], "a", encoding="utf-8") as fh:
+            fh.writelines(f"{k}={v}\n" for k, v in github_outputs(report).items())
+    return written
+
+
+def github_outputs(report: RunReport) -> dict[str, str]:
+    overall = (report.performance or {}).get("overall", {})
+    values = {"outcome": report.outcome, "exit_code": report.exit_code, "project_id": report.project_id or "",
+              "published_name": report.published_name, "iteration": report.training.get("iteration", ""),
+              "iteration_id": report.training.get("iteration_id", ""),
+              "images_uploaded": report.uploads.get("uploaded", 0),
+              **{k: "" if overall.get(k) is None else f"{overall[k]:.4f}"
+                 for k in ("precision", "recall", "average_precision")}}
+    return {k: redact(str(v)).replace("\n", " ") for k, v in values.items()}
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)

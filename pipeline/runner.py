@@ -1,0 +1,172 @@
+"""`cvops plan` and `cvops run`: the steps in order, each timed, the report written whatever happens."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pipeline import gates as gate_checks
+from pipeline.checks import check
+from pipeline.configfile import LoadedConfig
+from pipeline.dataset import Dataset
+from pipeline.errors import EXIT_OK, GateFailed, PipelineError, UploadError
+from pipeline.progress import Progress, Stopwatch
+from pipeline.report import RunReport, write
+from pipeline.service import as_pipeline_error, training_client
+from pipeline.steps.performance import read_performance
+from pipeline.steps.project import find_project, resolve_domain
+from pipeline.steps.publish import make_room, prune, publish, published_under
+from pipeline.steps.smoke import smoke_test
+from pipeline.steps.tags import ensure_tags, existing_tags
+from pipeline.steps.train import latest_completed, train, training_needed
+from pipeline.steps.upload import UploadPlan, input_problem, plan_upload, project_images, upload
+from pipeline.steps import project as project_step
+
+
+@dataclass
+class Plan:
+    project_name: str
+    project_id: str | None
+    domain: str
+    tags_to_create: list[str]
+    upload: UploadPlan
+    train: bool
+    train_reason: str
+    published: str | None
+    publish_name: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"project": {"name": self.project_name, "id": self.project_id, "create": self.project_id is None,
+                            "domain": self.domain},
+                "tags_to_create": self.tags_to_create,
+                "images": {"upload": len(self.upload.to_upload), "upload_bytes": self.upload.bytes,
+                           "skip": len(self.upload.skipped), "files": [str(i.path) for i in self.upload.to_upload],
+                           "tags_differ": self.upload.retag, "only_in_project": self.upload.project_only},
+                "training": {"needed": self.train, "reason": self.train_reason},
+                "publish": {"name": self.publish_name, "now_published": self.published,
+                            "would_publish": "the new iteration, if it passes the gates" if self.train
+                            else "the latest completed iteration, if it passes the gates"}}
+
+
+def make_plan(loaded: LoadedConfig, dataset: Dataset, trainer: Any) -> Plan:
+    """What `run` would do, from read-only calls."""
+    config = loaded.config
+    project = find_project(trainer, config.project.name)
+    if project is None:
+        resolve_domain(trainer, config.project.domain)
+        upload_plan = UploadPlan(list(dataset.images), [])
+        return Plan(config.project.name, None, config.project.domain, dataset.tags, upload_plan, True,
+                    "new project", None, config.publish.name)
+    tags = existing_tags(trainer, project.id)
+    images = project_images(trainer, project.id)
+    upload_plan = plan_upload(dataset, images)
+    iterations = trainer.get_iterations(project.id)
+    needed, reason = training_needed(iterations, images, len(upload_plan.to_upload))
+    published = published_under(iterations, config.publish.name)
+    return Plan(config.project.name, project.id, config.project.domain, [t for t in dataset.tags if t not in tags],
+                upload_plan, needed, reason, published.name if published else None, config.publish.name)
+
+
+def run(loaded: LoadedConfig, ui: Progress) -> RunReport:
+    """The whole pipeline. Returns the report (exit code in it); PipelineErrors propagate after it is written."""
+    config = loaded.config
+    report = RunReport(loaded.source.file, config.project.name, config.publish.name)
+    watch = Stopwatch()
+    trainer = None
+    try:
+        with watch.step("validate"):
+            dataset = check(loaded)
+        report.dataset = {"path": str(dataset.root), "images": len(dataset.images), "tags": dataset.counts(),
+                          "bytes": dataset.total_bytes}
+        trainer = training_client(config.service)
+        _steps(loaded, dataset, trainer, ui, watch, report)
+        report.exit_code = EXIT_OK
+        return report
+    except Exception as exc:
+        error = exc if isinstance(exc, PipelineError) else as_pipeline_error(exc, config.service.training_endpoint)
+        report.exit_code = error.exit_code if error else 1
+        report.message = str(error or exc).splitlines()[0]
+        if isinstance(exc, GateFailed):
+            report.outcome = "gate-failed"
+        if error is not None and error is not exc:
+            raise error from exc
+        raise
+    finally:
+        report.retries = trainer.policy.retries if trainer is not None else 0
+        report.timings = {**watch.timings, "total": watch.total}
+        for path in write(report, config.report.json_path, config.report.markdown_path):
+            ui.info(f"report: {path}")
+
+
+def _steps(loaded: LoadedConfig, dataset: Dataset, trainer: Any, ui: Progress, watch: Stopwatch,
+           report: RunReport) -> None:
+    config = loaded.config
+    with watch.step("project"):
+        project, created, warnings = project_step.ensure_project(trainer, config.project)
+        report.project_id, report.project_created = project.id, created
+        for warning in warnings:
+            ui.warn(warning)
+        report.warnings += warnings
+        ui.info(f"project {config.project.name!r}: {'created' if created else 'found'} ({project.id})")
+    with watch.step("tags"):
+        tag_ids, report.tags_created = ensure_tags(trainer, project.id, dataset.tags)
+        if report.tags_created:
+            ui.info(f"tags created: {', '.join(report.tags_created)}")
+    with watch.step("upload"):
+        upload_plan = plan_upload(dataset, project_images(trainer, project.id))
+        report.warnings += [f"already uploaded under other tags (left alone): {r}" for r in upload_plan.retag]
+        with ui.bar("uploading images", len(upload_plan.to_upload)) as bar:
+            result = upload(trainer, project.id, dataset, upload_plan.to_upload, tag_ids, config.upload, bar)
+        report.uploads = {"uploaded": len(result.uploaded), "duplicates": len(result.duplicates),
+                          "skipped": len(upload_plan.skipped), "batches": result.batches, "bytes": result.bytes,
+                          "files": result.uploaded + result.duplicates, "failures": result.failures}
+        ui.info(f"images: {len(result.uploaded)} uploaded, {len(result.duplicates)} already there, "
+                f"{len(upload_plan.skipped)} unchanged")
+        if result.failures:
+            listing = "; ".join(f"{name}: {status}" for name, status in result.failures[:10])
+            raise UploadError(f"{len(result.failures)} image(s) refused by the service: {listing}",
+                              result.failures, input_problem(result.failures))
+    iterations = trainer.get_iterations(project.id)
+    published = published_under(iterations, config.publish.name)
+    with watch.step("train"):
+        make_room(trainer, project.id, {published.id} if published else set())
+        with ui.spinner("training") as spinner:
+            iteration, trained = train(trainer, project.id, config.training, spinner)
+        report.training = {"trained": trained, "iteration": iteration.name, "iteration_id": iteration.id}
+        ui.info(f"{iteration.name}: {'trained' if trained else 'no training needed, latest completed iteration'}")
+    with watch.step("performance"):
+        performance = read_performance(trainer, project.id, iteration, config.evaluation.threshold)
+        report.performance = performance.to_dict()
+        before = None
+        if published is not None and published.id != iteration.id and config.gates.no_regression:
+            before = read_performance(trainer, project.id, published, config.evaluation.threshold)
+            report.published_performance = before.to_dict()
+    with watch.step("gates"):
+        results = gate_checks.evaluate(config.gates, performance, before)
+        if config.smoke_test:
+            results += smoke_test(trainer, project.id, iteration.id, config.smoke_test)
+        report.gates = [r.to_dict() for r in results]
+        failed = gate_checks.failed(results)
+        for result in results:
+            ui.info(f"gate {'pass' if result.passed else 'FAIL'}: {result.describe()}")
+        if failed:
+            kept = f"{published.name} stays published" if published else "nothing is published"
+            raise GateFailed(f"{len(failed)} gate(s) failed, {iteration.name} not published ({kept}): "
+                             + "; ".join(r.describe() for r in failed))
+    with watch.step("publish"):
+        if published is not None and published.id == iteration.id:
+            report.outcome = "up-to-date"
+            report.publish = {"iteration": iteration.name, "previous": None, "changed": False}
+            ui.info(f"{iteration.name} is already published as {config.publish.name!r}: up to date")
+        else:
+            publish(trainer, project.id, iteration, config.publish.name, config.service.prediction_resource_id,
+                    published)
+            report.outcome = "published"
+            report.publish = {"iteration": iteration.name, "previous": published.name if published else None,
+                              "changed": True}
+            ui.info(f"published {iteration.name} as {config.publish.name!r}"
+                    + (f" (was {published.name})" if published else ""))
+        deleted = prune(trainer, project.id, config.publish.keep_iterations, {iteration.id})
+        report.publish["deleted"] = deleted
+        if deleted:
+            ui.info(f"deleted old iterations: {', '.join(deleted)}")
+    report.message = f"{iteration.name} published as {config.publish.name!r}"

@@ -1,0 +1,81 @@
+"""Step 8: publish the iteration under the name (moving the name from the iteration that has it), then delete
+the oldest unpublished iterations beyond `keep_iterations`. Also what `rollback` does."""
+from __future__ import annotations
+
+from typing import Any
+
+from pipeline.errors import PipelineError
+from pipeline.steps.train import by_age
+
+SERVICE_ITERATION_LIMIT = 20
+
+
+def published_under(iterations: list[Any], name: str) -> Any | None:
+    """The iteration that `name` is published on now, if any."""
+    holders = [i for i in iterations if getattr(i, "publish_name", None) == name]
+    return by_age(holders)[-1] if holders else None
+
+
+def find_iteration(iterations: list[Any], wanted: str) -> Any:
+    """An iteration by id or by name (e.g. "Iteration 2")."""
+    for iteration in iterations:
+        if wanted in (iteration.id, iteration.name):
+            return iteration
+    names = ", ".join(i.name for i in by_age(iterations)) or "none"
+    raise PipelineError(f"no iteration {wanted!r} in the project (iterations: {names})")
+
+
+def publish(trainer: Any, project_id: str, iteration: Any, name: str, prediction_resource_id: str,
+            previous: Any | None) -> None:
+    """Move `name` from `previous` to `iteration`; if publishing fails, `previous` gets the name back."""
+    if previous is not None and previous.id != iteration.id:
+        trainer.unpublish_iteration(project_id, previous.id)
+    try:
+        _publish(trainer, project_id, iteration.id, name, prediction_resource_id)
+    except Exception:
+        if previous is not None and previous.id != iteration.id:
+            _publish(trainer, project_id, previous.id, name, prediction_resource_id)
+        raise
+
+
+def _publish(trainer: Any, project_id: str, iteration_id: str, name: str, resource_id: str) -> None:
+    try:
+        trainer.publish_iteration(project_id, iteration_id, name, resource_id)
+    except Exception:
+        # A publish whose answer was lost (and retried) may find itself done already.
+        if getattr(trainer.get_iteration(project_id, iteration_id), "publish_name", None) != name:
+            raise
+
+
+def prune(trainer: Any, project_id: str, keep: int, protect: set[str]) -> list[str]:
+    """Delete the oldest unpublished, finished iterations until `keep` remain; returns the names deleted."""
+    iterations = by_age(trainer.get_iterations(project_id))
+    deletable = [i for i in iterations if not getattr(i, "publish_name", None) and i.id not in protect
+                 and i.status in ("Completed", "Failed")]
+    deleted = []
+    excess = len(iterations) - keep
+    for iteration in deletable[:max(0, excess)]:
+        trainer.delete_iteration(project_id, iteration.id)
+        deleted.append(iteration.name)
+    return deleted
+
+
+def make_room(trainer: Any, project_id: str, protect: set[str]) -> list[str]:
+    """Before training: the service keeps at most 20 iterations, so free one slot if all are used."""
+    return prune(trainer, project_id, SERVICE_ITERATION_LIMIT - 1, protect)
+
+
+def rollback_target(iterations: list[Any], current: Any | None, to: str | None) -> Any:
+    """The named iteration, else the newest completed iteration older than the one published now."""
+    if to:
+        target = find_iteration(iterations, to)
+        if target.status != "Completed":
+            raise PipelineError(f"{target.name} is {target.status}, not Completed: it cannot be published")
+        return target
+    completed = [i for i in by_age(iterations) if i.status == "Completed"]
+    if current is None:
+        raise PipelineError("nothing is published under the name: give --to ITERATION")
+    older = [i for i in completed if i.id != current.id and completed.index(i) < completed.index(current)]
+    if not older:
+        raise PipelineError(f"{current.name} is the oldest completed iteration: there is nothing to roll back to")
+    return older[-1]
