@@ -34,7 +34,7 @@ def datasets() -> Path:
 @pytest.fixture(scope="session")
 def cvlocal_service(tmp_path_factory) -> RunningService:
     """One service for the whole session (tests use unique project names)."""
-    with RunningService(tmp_path_factory.mktemp("cvlocal") / "data") as service:
+    with RunningService(tmp_path_factory.mktemp("cvlocal") / "data", extra_args=["--allow-private-urls"]) as service:
         yield service
 
 

@@ -1,0 +1,125 @@
+"""What handlers share: the services (store, settings, trainer, predictor) and request parsing helpers."""
+from __future__ import annotations
+
+import ast
+import json
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from .. import errors
+from ..links import Links
+from ..settings import Settings
+from ..store import Store
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: Store
+    links: Links
+    trainer: Any      # training.Trainer
+    predictor: Any    # predictor.Predictor
+    fetcher: Any      # urlfetch.UrlFetcher
+
+
+def get_services(request: Request) -> Services:
+    return request.app.state.services
+
+
+Svc = Annotated[Services, Depends(get_services)]
+
+
+def base_url(request: Request) -> str:
+    """Where this service is reachable, as the client addressed it (for download links)."""
+    return str(request.base_url).rstrip("/")
+
+
+def id_list(value: str | None) -> list[str]:
+    """Array query params arrive comma-joined (`tagIds=a,b`)."""
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+def flag(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    if value.lower() in ("true", "1"):
+        return True
+    if value.lower() in ("false", "0"):
+        return False
+    raise errors.bad_request(f"'{value}' is not a boolean; use true or false.")
+
+
+async def json_body(request: Request) -> Any:
+    """The JSON body, or None when empty (the SDK posts `Content-Length: 0` with a JSON content type)."""
+    raw = await request.body()
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise errors.bad_request("The request body is not valid JSON.")
+
+
+async def image_url_body(request: Request) -> str:
+    """`{"url": ...}` read leniently: the AI-900 PowerShell client sends `{'url' : '...'}`, the portal `Url`."""
+    raw = (await request.body()).decode("utf-8", "replace").strip()
+    parsed: Any = None
+    if raw:
+        try:
+            parsed = json.loads(raw)
+        except ValueError:
+            try:
+                parsed = ast.literal_eval(raw)
+            except (ValueError, SyntaxError, MemoryError, RecursionError):
+                parsed = None
+    if isinstance(parsed, dict):
+        for key, value in parsed.items():
+            if isinstance(key, str) and key.lower() == "url" and isinstance(value, str) and value.strip():
+                return value.strip()
+    raise errors.bad_request('The body must be JSON with the image URL: {"url": "https://..."}.',
+                             "BadRequestImageUrl")
+
+
+def _multipart_parts(body: bytes, content_type: str) -> list[tuple[dict[str, str], bytes]]:
+    boundary = None
+    for piece in content_type.split(";")[1:]:
+        key, _, value = piece.strip().partition("=")
+        if key.lower() == "boundary":
+            boundary = value.strip().strip('"')
+    if not boundary:
+        raise errors.bad_request("The multipart body has no boundary.", "BadRequestImageStream")
+    parts = []
+    for chunk in body.split(b"--" + boundary.encode())[1:]:
+        if chunk.startswith(b"--"):
+            break
+        head, sep, payload = chunk.partition(b"\r\n\r\n")
+        if not sep:
+            continue
+        headers = {}
+        for line in head.decode("latin-1").strip().split("\r\n"):
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        parts.append((headers, payload[:-2] if payload.endswith(b"\r\n") else payload))
+    return parts
+
+
+async def image_bodies(request: Request, limit: int) -> list[bytes]:
+    """Image bytes from a multipart upload (the SDK's `imageData` parts) or a raw octet-stream body."""
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > limit * 64 + 1024 * 1024:
+        raise errors.too_large(f"The request body is {int(length):,} bytes; too large.")
+    body = await request.body()
+    content_type = request.headers.get("content-type", "")
+    if content_type.lower().startswith("multipart/"):
+        images = [payload for headers, payload in _multipart_parts(body, content_type)
+                  if 'name="imagedata"' in headers.get("content-disposition", "").lower()
+                  or "filename=" in headers.get("content-disposition", "").lower()]
+        if not images:
+            raise errors.bad_request("The multipart body has no 'imageData' part.", "BadRequestImageStream")
+        return images
+    if not body:
+        raise errors.bad_request("The request has no image: send the bytes as application/octet-stream or as "
+                                 "a multipart 'imageData' part.", "BadRequestImageStream")
+    return [body]

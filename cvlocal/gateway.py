@@ -1,0 +1,90 @@
+"""The front door, in one place and in this order: route normalisation, keys, injected faults.
+
+Custom Vision clients send `/customvision/{any version}/{Training|training|Prediction|prediction}/...`; the
+routers see `/training/...` and `/prediction/...`. Downloads (`/blobs/...`) carry their own signatures.
+"""
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import re
+
+from .errors import CustomVisionError, not_found, too_many_requests, unauthorized, unavailable
+from .settings import Settings
+
+log = logging.getLogger("cvlocal.gateway")
+API_PATH = re.compile(r"^/customvision/v[0-9][^/]*/(training|prediction)(/.*)?$", re.IGNORECASE)
+KEY_HEADERS = {
+    "training": (b"training-key", b"ocp-apim-subscription-key"),
+    "prediction": (b"prediction-key", b"ocp-apim-subscription-key"),
+}
+OPEN_PATHS = ("/blobs/", "/docs", "/openapi.json")
+
+
+def _equal(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+async def send_error(send, error: CustomVisionError) -> None:
+    body = json.dumps(error.body()).encode()
+    headers = [(b"content-type", b"application/json; charset=utf-8"), (b"content-length", str(len(body)).encode())]
+    headers += [(k.lower().encode(), v.encode()) for k, v in error.headers.items()]
+    await send({"type": "http.response.start", "status": error.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class Gateway:
+    def __init__(self, app, settings: Settings):
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        path = scope["path"]
+        match = API_PATH.match(path)
+        if not match:
+            if path == "/" or path.startswith(OPEN_PATHS):
+                return await self.app(scope, receive, send)
+            return await send_error(send, not_found(f"No route {scope['method']} {path}. Custom Vision routes "
+                                                    "start with /customvision/v3.x/training or /prediction."))
+        kind = match.group(1).lower()
+        error = self._check_key(kind, scope)
+        if error is not None:
+            return await send_error(send, error)
+        faults = self.settings.faults
+        if faults.active:
+            delay = faults.delay()
+            if delay:
+                await asyncio.sleep(delay)
+            fault = faults.roll()
+            if fault == "drop":
+                return  # no response at all: the server closes the connection
+            if fault == "429":
+                return await send_error(send, too_many_requests(faults.retry_after_s))
+            if fault == "503":
+                return await send_error(send, unavailable())
+        scope = dict(scope)
+        scope["path"] = f"/{kind}{match.group(2) or ''}"
+        scope["raw_path"] = scope["path"].encode()
+        scope["cvlocal.kind"] = kind
+        return await self.app(scope, receive, send)
+
+    def _check_key(self, kind: str, scope) -> CustomVisionError | None:
+        headers = dict(scope["headers"])  # ASGI header names are lower-case bytes
+        given = next((headers[h].decode("latin-1") for h in KEY_HEADERS[kind] if h in headers), None)
+        if not given:
+            return unauthorized(f"Access denied: send the {kind} key in the "
+                                f"'{'Training-Key' if kind == 'training' else 'Prediction-Key'}' header.")
+        training, prediction = self.settings.training_key, self.settings.prediction_key
+        if kind == "training":
+            if _equal(given, training):
+                return None
+            if _equal(given, prediction):
+                return unauthorized("Access denied: a prediction key cannot call training operations.")
+        elif _equal(given, prediction) or _equal(given, training):
+            return None
+        return unauthorized("Access denied due to invalid key. Make sure to provide a valid key for an active "
+                            "subscription.")

@@ -1,0 +1,68 @@
+"""Serving predictions: trained heads load once and stay cached; the backbone session is shared."""
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+
+import numpy as np
+
+from . import errors
+from .images import ImageRejected, check_image
+from .model.backbone import get_backbone
+from .model.preprocess import decode_for_model
+from .models import prediction_json
+from .store import Store, utcnow
+from .training import head_from_bytes
+
+
+class Predictor:
+    def __init__(self, store: Store, max_image_bytes: int):
+        self.store = store
+        self.max_image_bytes = max_image_bytes
+        self._models: dict[str, tuple] = {}  # iteration id -> (Head, [(tag id, name)])
+        self._lock = threading.Lock()
+
+    def _model(self, iteration) -> tuple:
+        model = self._models.get(iteration["id"])
+        if model is None:
+            head = head_from_bytes(self.store.blobs.get(iteration["model_digest"]))
+            model = (head, [tuple(t) for t in json.loads(iteration["tags"])])
+            with self._lock:
+                self._models[iteration["id"]] = model
+        return model
+
+    def forget_iteration(self, iteration_id: str) -> None:
+        with self._lock:
+            self._models.pop(iteration_id, None)
+
+    def forget_project(self, project_id: str) -> None:
+        with self._lock:
+            self._models.clear()  # rare; models reload on their next prediction
+
+    def classify(self, project_id: str, iteration, data: bytes, store: bool, application: str | None) -> dict:
+        if len(data) > self.max_image_bytes:
+            raise errors.bad_request(f"The image is {len(data):,} bytes; a prediction image may be at most "
+                                     f"{self.max_image_bytes:,} bytes.", "BadRequestImageSizeBytes")
+        try:
+            pixels = decode_for_model(data)
+        except ValueError as exc:
+            raise errors.bad_request(f"The image could not be decoded: {exc}", "BadRequestImageFormat")
+        head, tags = self._model(iteration)
+        probabilities = head.predict_proba(get_backbone().features(pixels[np.newaxis]))[0]
+        order = np.argsort(-probabilities, kind="stable")
+        predictions = [{"probability": float(probabilities[i]), "tagId": tags[i][0], "tagName": tags[i][1],
+                        "tagType": "Regular", "boundingBox": None} for i in order]
+        prediction_id, created = str(uuid.uuid4()), utcnow()
+        if store:
+            self._store(prediction_id, project_id, iteration["id"], application, data, predictions, created)
+        return prediction_json(prediction_id, project_id, iteration["id"], created, predictions)
+
+    def _store(self, prediction_id, project_id, iteration_id, application, data, predictions, created) -> None:
+        try:
+            check_image(data, self.max_image_bytes)
+        except ImageRejected:
+            return  # decodable for the model but not a storable upload: answer, keep nothing
+        digest = self.store.blobs.put(data)
+        self.store.store_prediction(prediction_id, project_id, iteration_id, application, digest, predictions,
+                                    created)
