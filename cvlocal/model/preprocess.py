@@ -1,0 +1,78 @@
+"""Image bytes -> the backbone's input: [224,224,3] uint8 RGB (short side resized to 256 bicubic, centre 224).
+
+This runs on every prediction request, so it avoids work: large JPEGs are decoded at a reduced DCT scale
+(``Image.draft``), and the resize computes only the centre crop (``resize(box=...)`` samples exactly the
+pixels that a full resize followed by a crop would keep).
+"""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from PIL import Image, ImageOps
+
+RESIZE_SHORT = 256
+CROP = 224
+_BACKGROUND = (255, 255, 255)  # transparent pixels are composited onto white
+
+
+def decode_for_model(data: bytes) -> np.ndarray:
+    """Encoded image bytes (JPEG, PNG, GIF, BMP, WebP, TIFF...) -> [224,224,3] uint8 RGB.
+
+    Raises ``ValueError`` when the data is not a decodable image.
+    """
+    try:
+        img = Image.open(io.BytesIO(data))
+        if img.format in ("JPEG", "MPO"):  # MPO: the JPEG variant many phone cameras write
+            # Decode at 1/2, 1/4 or 1/8 scale while the short side stays >= 256.
+            img.draft("RGB", (RESIZE_SHORT, RESIZE_SHORT))
+        img.load()  # the first frame only, for animated GIF / WebP / APNG
+        return preprocess_array(img)
+    except Exception as exc:  # Pillow raises many types for bad input; callers want one
+        raise ValueError(f"cannot decode image ({len(data)} bytes): {exc}") from exc
+
+
+def preprocess_array(img: Image.Image) -> np.ndarray:
+    """An opened Pillow image -> [224,224,3] uint8 RGB: EXIF orientation, any mode to RGB, resize, crop."""
+    img = ImageOps.exif_transpose(img, in_place=False) if _needs_transpose(img) else img
+    img = to_rgb(img)
+    w, h = img.size
+    if min(w, h) < 1:
+        raise ValueError("empty image")
+    # Sizes a full "short side to 256" resize would give; the crop box is mapped back into source pixels.
+    new_w, new_h = (RESIZE_SHORT, max(1, round(h * RESIZE_SHORT / w))) if w <= h else \
+        (max(1, round(w * RESIZE_SHORT / h)), RESIZE_SHORT)
+    left, top = round((new_w - CROP) / 2), round((new_h - CROP) / 2)
+    sx, sy = w / new_w, h / new_h
+    box = (left * sx, top * sy, (left + CROP) * sx, (top + CROP) * sy)
+    img = img.resize((CROP, CROP), Image.Resampling.BICUBIC, box=box, reducing_gap=3.0)
+    return np.asarray(img, dtype=np.uint8)
+
+
+def _needs_transpose(img: Image.Image) -> bool:
+    # Reading the tag ourselves avoids the full copy exif_transpose makes when there is nothing to do.
+    try:
+        return img.getexif().get(0x0112, 1) not in (1, None)
+    except Exception:  # a broken EXIF block must not reject an otherwise good image
+        return False
+
+
+def to_rgb(img: Image.Image) -> Image.Image:
+    """Any Pillow mode -> RGB; alpha is composited onto white, 16/32-bit greyscale is scaled to 8 bits."""
+    mode = img.mode
+    if mode == "RGB":
+        return img
+    if mode.startswith("I;16") or mode in ("I", "F"):
+        arr = np.asarray(img).astype(np.float32)
+        # 16-bit samples are scaled to 8 bits; 32-bit "I" only when its values need it; float is clipped.
+        if mode.startswith("I;16") or (mode == "I" and arr.max(initial=0) > 255):
+            arr = arr / 257.0
+        return Image.fromarray(np.clip(arr + 0.5, 0, 255).astype(np.uint8), "L").convert("RGB")
+    if mode == "P" and "transparency" in img.info:
+        img, mode = img.convert("RGBA"), "RGBA"
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGB", rgba.size, _BACKGROUND)
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    return img.convert("RGB")
