@@ -17,8 +17,8 @@ from pipeline.steps.project import find_project, resolve_domain
 from pipeline.steps.publish import make_room, prune, publish, published_under
 from pipeline.steps.smoke import smoke_test
 from pipeline.steps.tags import ensure_tags, existing_tags
-from pipeline.steps.train import latest_completed, train, training_needed
-from pipeline.steps.upload import UploadPlan, input_problem, plan_upload, project_images, upload
+from pipeline.steps.train import train, training_needed
+from pipeline.steps.upload import UploadPlan, input_problem, plan_upload, project_images, relative, upload
 from pipeline.steps import project as project_step
 
 
@@ -33,13 +33,14 @@ class Plan:
     train_reason: str
     published: str | None
     publish_name: str
+    files: list[str]
 
     def to_dict(self) -> dict[str, Any]:
         return {"project": {"name": self.project_name, "id": self.project_id, "create": self.project_id is None,
                             "domain": self.domain},
                 "tags_to_create": self.tags_to_create,
                 "images": {"upload": len(self.upload.to_upload), "upload_bytes": self.upload.bytes,
-                           "skip": len(self.upload.skipped), "files": [str(i.path) for i in self.upload.to_upload],
+                           "skip": len(self.upload.skipped), "files": self.files,
                            "tags_differ": self.upload.retag, "only_in_project": self.upload.project_only},
                 "training": {"needed": self.train, "reason": self.train_reason},
                 "publish": {"name": self.publish_name, "now_published": self.published,
@@ -55,7 +56,7 @@ def make_plan(loaded: LoadedConfig, dataset: Dataset, trainer: Any) -> Plan:
         resolve_domain(trainer, config.project.domain)
         upload_plan = UploadPlan(list(dataset.images), [])
         return Plan(config.project.name, None, config.project.domain, dataset.tags, upload_plan, True,
-                    "new project", None, config.publish.name)
+                    "new project", None, config.publish.name, _names(dataset, upload_plan))
     tags = existing_tags(trainer, project.id)
     images = project_images(trainer, project.id)
     upload_plan = plan_upload(dataset, images)
@@ -63,7 +64,12 @@ def make_plan(loaded: LoadedConfig, dataset: Dataset, trainer: Any) -> Plan:
     needed, reason = training_needed(iterations, images, len(upload_plan.to_upload))
     published = published_under(iterations, config.publish.name)
     return Plan(config.project.name, project.id, config.project.domain, [t for t in dataset.tags if t not in tags],
-                upload_plan, needed, reason, published.name if published else None, config.publish.name)
+                upload_plan, needed, reason, published.name if published else None, config.publish.name,
+                _names(dataset, upload_plan))
+
+
+def _names(dataset: Dataset, upload_plan: UploadPlan) -> list[str]:
+    return [relative(dataset, image) for image in upload_plan.to_upload]
 
 
 def run(loaded: LoadedConfig, ui: Progress) -> RunReport:
