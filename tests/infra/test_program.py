@@ -1,0 +1,304 @@
+"""Pulumi unit tests of the real program (infra/ and __main__.py) with mocked Azure: no CLI, no cloud."""
+from __future__ import annotations
+
+import json
+import runpy
+from pathlib import Path
+
+import pulumi
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+SUBSCRIPTION = "00000000-0000-0000-0000-000000000001"
+PRINCIPAL = "11111111-2222-3333-4444-555555555555"
+
+
+class AzureMocks(pulumi.runtime.Mocks):
+    """Answers like ARM would: ids, account endpoints, listAccountKeys key1/key2."""
+
+    def __init__(self) -> None:
+        self.resources: list[pulumi.runtime.MockResourceArgs] = []
+        self.calls: list[pulumi.runtime.MockCallArgs] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        self.resources.append(args)
+        outputs = dict(args.inputs)
+        if args.typ == "azure-native:resources:ResourceGroup":
+            name = args.inputs["resourceGroupName"]
+            outputs["name"] = name
+            return [f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{name}", outputs]
+        if args.typ == "azure-native:cognitiveservices:Account":
+            name = args.inputs["accountName"]
+            subdomain = args.inputs.get("properties", {}).get("customSubDomainName")
+            endpoint = (f"https://{subdomain}.cognitiveservices.azure.com/" if subdomain
+                        else f"https://{args.inputs['location']}.api.cognitive.microsoft.com/")
+            outputs["name"] = name
+            outputs["properties"] = {**args.inputs.get("properties", {}), "endpoint": endpoint}
+            return [f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{args.inputs['resourceGroupName']}"
+                    f"/providers/Microsoft.CognitiveServices/accounts/{name}", outputs]
+        return [f"{args.name}-id", outputs]
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        self.calls.append(args)
+        if args.token == "azure-native:cognitiveservices:listAccountKeys":
+            account = args.args["accountName"]
+            return {"key1": f"{account}-key1", "key2": f"{account}-key2"}
+        if args.token == "azure-native:resources:getResourceGroup":
+            name = args.args["resourceGroupName"]
+            return {"name": name, "location": "eastus", "id": f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{name}"}
+        if args.token == "azure-native:authorization:getClientConfig":
+            return {"subscriptionId": SUBSCRIPTION, "tenantId": "tenant", "clientId": "client", "objectId": PRINCIPAL}
+        raise NotImplementedError(args.token)
+
+    def of_type(self, typ: str) -> list[pulumi.runtime.MockResourceArgs]:
+        return [r for r in self.resources if r.typ == f"azure-native:{typ}"]
+
+    def accounts(self) -> dict[str, dict]:
+        return {r.inputs["accountName"]: r.inputs for r in self.of_type("cognitiveservices:Account")}
+
+
+# The mocks go in before the program is imported, as Pulumi's testing guide asks.
+MOCKS = AzureMocks()
+pulumi.runtime.set_mocks(MOCKS, project="cvops", stack="dev", preview=False)
+
+from infra.config import ConfigError, CustomVisionArgs, parse_args  # noqa: E402
+from infra.custom_vision import (  # noqa: E402
+    COGNITIVE_SERVICES_USER, CUSTOM_VISION_CONTRIBUTOR, CustomVision,
+)
+from infra.regions import CUSTOM_VISION_REGIONS  # noqa: E402
+
+OUTPUT_NAMES = {"trainingEndpoint", "trainingKey", "predictionEndpoint", "predictionKey",
+                "predictionResourceId", "region", "mode", "resourceGroup"}
+
+
+@pytest.fixture(autouse=True)
+def fresh_mocks():
+    MOCKS.resources.clear()
+    MOCKS.calls.clear()
+    yield
+
+
+def args(**values) -> CustomVisionArgs:
+    return parse_args({"region": "eastus", **values}, stack="dev")
+
+
+def checked(outputs: dict[str, pulumi.Output], check) -> pulumi.Output:
+    """Run `check(values, secret_flags)` once every output has settled."""
+    async def settle():
+        secret = {name: await output.is_secret() for name, output in outputs.items()}
+        return secret
+
+    flags = pulumi.Output.from_input(settle())
+    return pulumi.Output.all(flags, pulumi.Output.all(**outputs)).apply(lambda pair: check(pair[1], pair[0]))
+
+
+@pytest.mark.parametrize("mode, kinds", [
+    ("multi-service", {"cvops-dev": "CognitiveServices"}),
+    ("split", {"cvops-dev-training": "CustomVision.Training", "cvops-dev-prediction": "CustomVision.Prediction"}),
+    ("mixed", {"cvops-dev-training": "CustomVision.Training", "cvops-dev-prediction": "CognitiveServices"}),
+])
+@pulumi.runtime.test
+def test_each_mode_creates_its_kinds_in_one_region(mode, kinds):
+    component = CustomVision("cv", args(mode=mode, region="West Europe"))
+
+    def check(values, _secret):
+        accounts = MOCKS.accounts()
+        assert {name: a["kind"] for name, a in accounts.items()} == kinds
+        assert {a["location"] for a in accounts.values()} == {"westeurope"}
+        assert {a["sku"]["name"] for a in accounts.values()} == {"S0"}
+        assert values["region"] == "westeurope" and values["mode"] == mode
+        prediction_name = next(n for n in kinds if n.endswith("prediction")) if mode != "multi-service" else "cvops-dev"
+        assert values["predictionResourceId"].endswith(f"/Microsoft.CognitiveServices/accounts/{prediction_name}")
+
+    return checked(component.outputs(), check)
+
+
+@pulumi.runtime.test
+def test_split_takes_a_sku_per_account():
+    component = CustomVision("cv", args(mode="split", sku=json.dumps({"training": "S0", "prediction": "F0"})))
+
+    def check(_values, _secret):
+        skus = {name: a["sku"]["name"] for name, a in MOCKS.accounts().items()}
+        assert skus == {"cvops-dev-training": "S0", "cvops-dev-prediction": "F0"}
+
+    return checked(component.outputs(), check)
+
+
+@pytest.mark.parametrize("mode", ["multi-service", "split", "mixed"])
+@pulumi.runtime.test
+def test_keys_come_from_list_account_keys_as_secrets(mode):
+    component = CustomVision("cv", args(mode=mode))
+    training = "cvops-dev" if mode == "multi-service" else "cvops-dev-training"
+    prediction = "cvops-dev" if mode == "multi-service" else "cvops-dev-prediction"
+
+    def check(values, secret):
+        assert values["trainingKey"] == f"{training}-key1"
+        assert values["predictionKey"] == f"{prediction}-key1"
+        assert secret["trainingKey"] and secret["predictionKey"]
+        assert not secret["trainingEndpoint"] and not secret["predictionResourceId"]
+        assert any(c.token == "azure-native:cognitiveservices:listAccountKeys" for c in MOCKS.calls)
+
+    return checked(component.outputs(), check)
+
+
+@pulumi.runtime.test
+def test_endpoints_follow_custom_subdomains():
+    component = CustomVision("cv", args(mode="split", customSubdomains="true"))
+
+    def check(values, _secret):
+        assert values["trainingEndpoint"] == "https://cvops-dev-training.cognitiveservices.azure.com/"
+        assert values["predictionEndpoint"] == "https://cvops-dev-prediction.cognitiveservices.azure.com/"
+        assert all(a["properties"]["customSubDomainName"] == name for name, a in MOCKS.accounts().items())
+
+    return checked(component.outputs(), check)
+
+
+@pulumi.runtime.test
+def test_main_exports_every_output(monkeypatch):
+    exported: dict[str, pulumi.Output] = {}
+    monkeypatch.setattr(pulumi, "export", lambda name, value: exported.__setitem__(name, value))
+    pulumi.runtime.set_all_config({"cvops:region": "eastus", "cvops:mode": "multi-service", "cvops:sku": "S0"})
+    runpy.run_path(str(ROOT / "__main__.py"))
+    assert set(exported) == OUTPUT_NAMES
+
+    def check(values, secret):
+        assert values["trainingEndpoint"] == "https://eastus.api.cognitive.microsoft.com/"
+        assert values["trainingEndpoint"] == values["predictionEndpoint"]
+        assert values["trainingKey"] == values["predictionKey"] == "cvops-dev-key1"
+        assert values["resourceGroup"] == "rg-cvops-dev"
+        assert (values["region"], values["mode"]) == ("eastus", "multi-service")
+        assert {name for name, is_secret in secret.items() if is_secret} == {"trainingKey", "predictionKey"}
+
+    return checked(exported, check)
+
+
+@pytest.mark.parametrize("mode, expected", [
+    ("multi-service", {("cvops-dev", CUSTOM_VISION_CONTRIBUTOR), ("cvops-dev", COGNITIVE_SERVICES_USER)}),
+    ("split", {("cvops-dev-training", CUSTOM_VISION_CONTRIBUTOR), ("cvops-dev-prediction", COGNITIVE_SERVICES_USER)}),
+    ("mixed", {("cvops-dev-training", CUSTOM_VISION_CONTRIBUTOR), ("cvops-dev-prediction", COGNITIVE_SERVICES_USER)}),
+])
+@pulumi.runtime.test
+def test_disable_local_auth_grants_roles_and_drops_keys(mode, expected):
+    component = CustomVision("cv", args(mode=mode, disableLocalAuth="true", principalId=PRINCIPAL))
+
+    def check(values, secret):
+        accounts = MOCKS.accounts()
+        assert all(a["properties"]["disableLocalAuth"] is True for a in accounts.values())
+        assert all(a["properties"]["customSubDomainName"] == name for name, a in accounts.items())
+        granted = set()
+        for assignment in MOCKS.of_type("authorization:RoleAssignment"):
+            inputs = assignment.inputs
+            assert inputs["principalId"] == PRINCIPAL and inputs["principalType"] == "ServicePrincipal"
+            prefix = f"/subscriptions/{SUBSCRIPTION}/providers/Microsoft.Authorization/roleDefinitions/"
+            assert inputs["roleDefinitionId"].startswith(prefix)
+            granted.add((inputs["scope"].rsplit("/", 1)[1], inputs["roleDefinitionId"][len(prefix):]))
+        assert granted == expected
+        assert values["trainingKey"] == values["predictionKey"] == "" and secret["trainingKey"]
+        assert not any(c.token == "azure-native:cognitiveservices:listAccountKeys" for c in MOCKS.calls)
+
+    # Wait for the assignments too: they register once the account id and subscription are known.
+    assigned = pulumi.Output.all(*[a.id for a in component.role_assignments])
+    return checked({**component.outputs(), "assignments": assigned}, check)
+
+
+@pulumi.runtime.test
+def test_no_role_assignments_without_a_principal():
+    component = CustomVision("cv", args(mode="split"))
+
+    def check(_values, _secret):
+        assert MOCKS.of_type("authorization:RoleAssignment") == []
+
+    return checked(component.outputs(), check)
+
+
+@pulumi.runtime.test
+def test_resource_group_created_with_prefix_tags_and_restore():
+    component = CustomVision("cv", args(namePrefix="groceries", tags='{"owner": "vision-team"}', restore="true"))
+
+    def check(values, _secret):
+        [group] = MOCKS.of_type("resources:ResourceGroup")
+        assert group.inputs["resourceGroupName"] == "rg-groceries" == values["resourceGroup"]
+        assert group.inputs["location"] == "eastus"
+        account = MOCKS.accounts()["groceries"]
+        assert account["resourceGroupName"] == "rg-groceries"
+        assert account["tags"]["owner"] == "vision-team" and account["tags"]["managed-by"] == "pulumi"
+        assert account["properties"]["restore"] is True
+
+    return checked(component.outputs(), check)
+
+
+@pulumi.runtime.test
+def test_existing_resource_group_is_looked_up_not_created():
+    component = CustomVision("cv", args(resourceGroup="rg-shared", createResourceGroup="false"))
+
+    def check(values, _secret):
+        assert MOCKS.of_type("resources:ResourceGroup") == []
+        assert [c.args["resourceGroupName"] for c in MOCKS.calls
+                if c.token == "azure-native:resources:getResourceGroup"] == ["rg-shared"]
+        assert MOCKS.accounts()["cvops-dev"]["resourceGroupName"] == "rg-shared"
+        assert values["resourceGroup"] == "rg-shared"
+
+    return checked(component.outputs(), check)
+
+
+def test_wrong_region_lists_the_valid_choices():
+    with pytest.raises(ConfigError) as error:
+        args(region="moon-central")
+    message = str(error.value)
+    assert "cvops:region 'moon-central' does not offer Custom Vision" in message
+    assert all(region in message for region in CUSTOM_VISION_REGIONS)
+
+
+def test_missing_region_says_how_to_set_it():
+    with pytest.raises(ConfigError, match=r"pulumi config set cvops:region REGION.*eastus"):
+        parse_args({}, stack="dev")
+
+
+def test_wrong_mode_lists_the_valid_choices():
+    with pytest.raises(ConfigError, match="cvops:mode 'both' is not valid; choose one of: multi-service, split, mixed"):
+        args(mode="both")
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"sku": "P1"}, "cvops:sku 'P1' is not valid; choose one of: F0, S0"),
+    ({"sku": '{"training": "S0", "prediction": "F0"}'}, "multi-service mode creates one account"),
+    ({"mode": "split", "sku": '{"training": "S0", "predict": "F0"}'}, "unknown keys"),
+    ({"disableLocalAuth": "true"}, "cvops:principalId must name the identity"),
+    ({"disableLocalAuth": "true", "principalId": PRINCIPAL, "customSubdomains": "false"},
+     "needs cvops:customSubdomains"),
+    ({"principalId": "someone"}, "is not an object id"),
+    ({"principalId": PRINCIPAL, "principalType": "Robot"}, "choose one of: ServicePrincipal, User, Group"),
+    ({"restore": "yes"}, "cvops:restore 'yes' is not a boolean"),
+    ({"namePrefix": "Bad_Prefix"}, "cvops:namePrefix 'bad_prefix' is not valid"),
+])
+def test_invalid_config_fails_with_a_clear_message(values, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
+        args(**values)
+
+
+@pulumi.runtime.test
+def test_wrong_region_from_stack_config_fails_the_program():
+    pulumi.runtime.set_all_config({"cvops:region": "antarctica"})
+    with pytest.raises(ConfigError, match="choose one of: australiaeast"):
+        runpy.run_path(str(ROOT / "__main__.py"))
+    assert MOCKS.resources == []
+
+
+def stack_file_config(stack: str) -> dict[str, str]:
+    """A Pulumi.<stack>.yaml's values as the program sees them: strings, JSON for objects."""
+    config = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+    flat = {}
+    for key, value in config.items():
+        namespace, _, name = key.partition(":")
+        if namespace == "cvops":
+            # Pulumi hands the program JSON for objects and lowercase YAML booleans.
+            flat[name] = json.dumps(value) if isinstance(value, (dict, bool)) else str(value)
+    return flat
+
+
+def test_example_stacks_are_valid():
+    dev = parse_args(stack_file_config("dev"), stack="dev")
+    assert (dev.region, dev.mode, dev.training_sku, dev.prediction_sku) == ("eastus", "multi-service", "S0", "S0")
+    prod = parse_args(stack_file_config("prod"), stack="prod")
+    assert prod.mode == "split" and prod.region != "eastus" and prod.region in CUSTOM_VISION_REGIONS
