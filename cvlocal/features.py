@@ -11,6 +11,8 @@ from .model.preprocess import decode_for_model
 from .store import Store
 
 CHUNK = 64  # images decoded and featurised together; bounds memory for big training sets
+# Bump when the backbone graph or preprocessing changes, so stale cached vectors are never reused.
+FEATURES_VERSION = f"{BACKBONE_NAME}/v1"
 
 
 def _decode_workers() -> int:
@@ -27,7 +29,7 @@ class FeatureCache:
         timings = timings if timings is not None else {}
         timings.setdefault("decode_s", 0.0)
         timings.setdefault("features_s", 0.0)
-        known = self.store.cached_features(BACKBONE_NAME, hashes)
+        known = self.store.cached_features(FEATURES_VERSION, hashes)
         missing = [h for h in dict.fromkeys(hashes) if h not in known]
         timings["cached_images"] = len(hashes) - len(missing)
         if missing:
@@ -43,7 +45,7 @@ class FeatureCache:
                     timings["decode_s"] += t1 - t0
                     timings["features_s"] += t2 - t1
                     fresh = dict(zip(chunk, vectors))
-                    self.store.cache_features(BACKBONE_NAME, fresh)
+                    self.store.cache_features(FEATURES_VERSION, fresh)
                     known.update(fresh)
         out = np.empty((len(hashes), FEATURE_DIM), np.float32)
         for i, h in enumerate(hashes):

@@ -1,0 +1,79 @@
+"""kill -9 at any moment loses nothing acknowledged and leaves no iteration stuck in Training."""
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+
+from tests.support.images import photo
+from tests.support.rest import Rest
+
+
+def _integrity(service) -> str:
+    with sqlite3.connect(service.data_dir / "cvlocal.db") as db:
+        return db.execute("PRAGMA integrity_check").fetchone()[0]
+
+
+def test_kill_during_uploads_keeps_every_acknowledged_image_and_tag(fresh_service):
+    service = fresh_service.start()
+    rest = Rest(service)
+    pid = rest.project()
+    tags = {c: rest.tag(pid, c) for c in ("red", "blue")}
+    acknowledged: list[str] = []
+    stop = threading.Event()
+
+    def upload_forever():
+        seed = 0
+        while not stop.is_set():
+            colour = ("red", "blue")[seed % 2]
+            try:
+                r = rest.upload(pid, tags[colour], [photo(colour, seed * 10 + i, size=(320, 240)) for i in range(8)])
+            except Exception:
+                return  # the service died under us
+            if r.status_code == 200:
+                acknowledged.extend(i["image"]["id"] for i in r.json()["images"])
+            seed += 1
+
+    uploader = threading.Thread(target=upload_forever)
+    uploader.start()
+    time.sleep(2.0)
+    service.kill()
+    stop.set()
+    uploader.join(30)
+    assert len(acknowledged) >= 8, "the uploader should have finished a few batches before the kill"
+    assert _integrity(service) == "ok"
+
+    service.start()
+    rest = Rest(service)
+    stored = {img["id"] for skip in range(0, 2000, 256) for img in rest.training(
+        "GET", f"/projects/{pid}/images/tagged", params={"take": 256, "skip": skip}).json()}
+    assert set(acknowledged) <= stored
+    assert {t["name"] for t in rest.training("GET", f"/projects/{pid}/tags").json()} == {"red", "blue"}
+    for image_id in list(acknowledged)[:5]:  # the bytes are there too, not only the rows
+        image = rest.training("GET", f"/projects/{pid}/images/id", params={"imageIds": image_id}).json()[0]
+        assert rest.http.get(image["originalImageUri"]).status_code == 200
+
+
+def test_kill_during_training_ends_the_iteration_failed_and_training_works_again(fresh_service):
+    service = fresh_service.start()
+    rest = Rest(service)
+    pid = rest.project()
+    for colour in ("red", "blue"):
+        tag = rest.tag(pid, colour)
+        for start in range(0, 96, 32):  # enough images that training takes a moment
+            r = rest.upload(pid, tag, [photo(colour, i, size=(640, 480)) for i in range(start, start + 32)])
+            assert r.status_code == 200
+    r = rest.training("POST", f"/projects/{pid}/train")
+    iteration_id = r.json()["id"]
+    time.sleep(0.3)
+    assert rest.training("GET", f"/projects/{pid}/iterations/{iteration_id}").json()["status"] == "Training"
+    service.kill()
+    assert _integrity(service) == "ok"
+
+    service.start()
+    rest = Rest(service)
+    iteration = rest.training("GET", f"/projects/{pid}/iterations/{iteration_id}").json()
+    assert iteration["status"] == "Failed"
+    assert "stopped while this iteration was training" in iteration["trainingErrorDetails"]
+    assert rest.training("GET", f"/projects/{pid}/images/tagged/count").json() == 192
+    rest.train(pid)  # not "not needed": the failed iteration does not count as trained

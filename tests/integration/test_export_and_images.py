@@ -1,0 +1,115 @@
+"""Export to ONNX, and the image operations a pipeline leans on (urls, untagged, metadata, delete)."""
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+from PIL import Image
+
+from tests.support.images import photo
+from tests.support.rest import Rest
+
+GENERAL_COMPACT = "0732100f-1a38-4e49-a514-c9b44c697ab5"
+
+
+@pytest.fixture(scope="module")
+def rest(cvlocal_service):
+    return Rest(cvlocal_service)
+
+
+def _model_input(data: bytes) -> np.ndarray:
+    """What the export's README asks for: short side 256, centre 224, RGB 0..255, NCHW float."""
+    img = Image.open(io.BytesIO(data)).convert("RGB")
+    scale = 256 / min(img.size)
+    img = img.resize((round(img.width * scale), round(img.height * scale)), Image.Resampling.BICUBIC)
+    left, top = (img.width - 224) // 2, (img.height - 224) // 2
+    img = img.crop((left, top, left + 224, top + 224))
+    return np.asarray(img, np.float32).transpose(2, 0, 1)[None]
+
+
+def test_onnx_export_gives_the_same_top_tag_as_the_service(rest):
+    pid = rest.project(domain_id=GENERAL_COMPACT)
+    tags = {c: rest.tag(pid, c) for c in ("red", "blue", "green")}
+    for c, tag in tags.items():
+        rest.upload(pid, tag, [photo(c, i) for i in range(6)])
+    iid = rest.train(pid)
+    r = rest.training("POST", f"/projects/{pid}/iterations/{iid}/export", params={"platform": "ONNX"})
+    assert r.status_code == 200, r.text
+    exports = rest.training("GET", f"/projects/{pid}/iterations/{iid}/export").json()
+    assert exports[0]["status"] == "Done" and exports[0]["platform"] == "ONNX"
+    download = rest.http.get(exports[0]["downloadUri"])  # no key: the link itself is the credential
+    assert download.status_code == 200
+    with zipfile.ZipFile(io.BytesIO(download.content)) as z:
+        labels = z.read("labels.txt").decode().split()
+        session = ort.InferenceSession(z.read("model.onnx"), providers=["CPUExecutionProvider"])
+    assert sorted(labels) == ["blue", "green", "red"]
+    assert json.loads(session.get_modelmeta().custom_metadata_map["labels"]) == labels
+    for colour in ("red", "blue", "green"):
+        data = photo(colour, 321)
+        probabilities = session.run(["probabilities"], {"image": _model_input(data)})[0][0]
+        served = rest.training("POST", f"/projects/{pid}/quicktest/image", params={"iterationId": iid},
+                               content=data, headers={"Content-Type": "application/octet-stream"}).json()
+        assert labels[int(np.argmax(probabilities))] == served["predictions"][0]["tagName"] == colour
+    forged = exports[0]["downloadUri"].rsplit("/", 2)
+    assert rest.http.get(f"{forged[0]}/not-a-token/{forged[2]}").status_code == 404
+
+
+def test_export_of_a_non_compact_domain_or_other_platform_is_refused(rest):
+    pid, _, iid = rest.trained_project()
+    r = rest.training("POST", f"/projects/{pid}/iterations/{iid}/export", params={"platform": "ONNX"})
+    assert r.status_code == 400 and r.json()["code"] == "BadRequestExportValidationFailed"
+    r = rest.training("POST", f"/projects/{pid}/iterations/{iid}/export", params={"platform": "CoreML"})
+    assert r.status_code == 400
+
+
+def test_images_from_urls_untagged_listing_metadata_and_delete(rest, cvlocal_service):
+    import http.server
+    import threading
+
+    bodies = {f"/{i}.jpg": photo("green", i) for i in range(3)}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = bodies.get(self.path)
+            self.send_response(200 if body else 404)
+            self.end_headers()
+            self.wfile.write(body or b"")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        pid = rest.project()
+        urls = [f"{base}/{i}.jpg" for i in range(3)] + [f"{base}/missing.jpg", "file:///etc/passwd"]
+        r = rest.training("POST", f"/projects/{pid}/images/urls", json={"images": [{"url": u} for u in urls],
+                                                                       "metadata": {"source": "web"}})
+        assert r.status_code == 207
+        assert [i["status"] for i in r.json()["images"]] == ["OK", "OK", "OK", "ErrorSource", "ErrorSource"]
+    finally:
+        server.shutdown()
+    untagged = rest.training("GET", f"/projects/{pid}/images/untagged").json()
+    assert len(untagged) == 3 and all(i["metadata"] == {"source": "web"} for i in untagged)
+    ids = [i["id"] for i in untagged]
+    r = rest.training("POST", f"/projects/{pid}/images/metadata", params={"imageIds": ids[0]},
+                      json={"cvops.sha256": "abc"})
+    assert r.status_code == 200 and r.json()["images"][0]["metadata"] == {"source": "web", "cvops.sha256": "abc"}
+    assert rest.training("DELETE", f"/projects/{pid}/images", params={"imageIds": ",".join(ids[:2])}).status_code == 204
+    assert rest.training("GET", f"/projects/{pid}/images/count").json() == 1
+
+
+def test_url_routes_refuse_loopback_unless_allowed(fresh_service):
+    service = fresh_service.start()  # started without --allow-private-urls
+    rest = Rest(service)
+    pid = rest.project()
+    r = rest.training("POST", f"/projects/{pid}/images/urls",
+                      json={"images": [{"url": f"{service.endpoint}/customvision/v3.4-preview/training/domains"}]})
+    assert r.status_code == 207
+    assert r.json()["images"][0]["status"] == "ErrorSource"
+    assert "private" in r.json()["images"][0]["message"]
