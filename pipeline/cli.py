@@ -55,6 +55,11 @@ def main(argv: list[str] | None = None) -> int:
         _error("interrupted")
         return EXIT_FAILURE
     except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, exit 1
+        from pipeline.service import as_pipeline_error
+        error = as_pipeline_error(exc)
+        if error is not None:
+            _error(str(error))
+            return error.exit_code
         if args.verbose:
             print(redact(traceback.format_exc()), file=sys.stderr)
         _error(f"unexpected {type(exc).__name__}: {exc}" + ("" if args.verbose else " (--verbose shows more)"))
@@ -168,5 +173,5 @@ def _setup_logging(verbose: bool) -> None:
     handler.addFilter(RedactingFilter())
     root = logging.getLogger()
     root.handlers = [handler]
-    root.setLevel(logging.WARNING)
+    root.setLevel(logging.WARNING if verbose else logging.CRITICAL)  # libraries: only with --verbose
     logging.getLogger("cvops").setLevel(logging.INFO if verbose else logging.WARNING)

@@ -108,6 +108,10 @@ class Retrying:
             return attr
 
         def operation(*args: Any, **kwargs: Any) -> Any:
-            return call_with_retries(self.policy, name, attr, *args, **kwargs)
+            try:
+                return call_with_retries(self.policy, name, attr, *args, **kwargs)
+            except Exception as exc:
+                exc.cvops_endpoint = getattr(getattr(self._client, "config", None), "endpoint", None)
+                raise
         operation.__name__ = name
         return operation

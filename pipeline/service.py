@@ -2,6 +2,7 @@
 tokens from azure-identity, and wrapped so that every call retries throttling and transient failures."""
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from msrest.authentication import ApiKeyCredentials, Authentication
@@ -29,7 +30,8 @@ class TokenCredentials(Authentication):
         except Exception as exc:  # noqa: BLE001 - azure-identity raises several types; all mean "no token"
             first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise PipelineError("keyless sign-in failed (no key configured, so azure-identity "
-                                f"DefaultAzureCredential was used): {first_line}") from None
+                                f"DefaultAzureCredential was used): {first_line} Set the key, or sign in "
+                                "(az login; azure/login with OIDC in GitHub Actions)") from None
         register_secret(token)
         session.headers["Authorization"] = f"Bearer {token}"
         return session
@@ -89,8 +91,12 @@ def as_pipeline_error(exc: BaseException, endpoint: str | None = None) -> Pipeli
         return ServiceError(f"{prefix}the service answered HTTP {status}{' ' + code if code else ''}: "
                             f"{message}{hint}{after}", code, status)
     if isinstance(exc, ClientRequestError):
+        endpoint = getattr(exc, "cvops_endpoint", None) or endpoint
         where = f" at {endpoint}" if endpoint else ""
-        return ServiceError(f"{prefix}cannot reach the service{where}{after}: {exc}")
+        reason = re.search(r"\[Errno -?\d+\] [^'\")]+|Read timed out|timed out|Connection aborted|"
+                           r"RemoteDisconnected[^'\")]*|too many \d+ error responses", str(exc))
+        return ServiceError(f"{prefix}cannot reach the service{where}{after}: "
+                            f"{reason.group(0) if reason else str(exc)[:300]}")
     if isinstance(exc, TypeError) and "CustomVisionError" in str(exc):
         return ServiceError(f"{prefix}the service answered an error with an empty body")
     return None

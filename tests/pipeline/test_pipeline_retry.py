@@ -108,5 +108,5 @@ def test_token_credentials_send_bearer_tokens_and_explain_failures():
     assert credential.scopes == ["https://cognitiveservices.azure.com/.default"]
     from pipeline.redact import redact
     assert "eyJ-token-value" not in redact("header eyJ-token-value")
-    with pytest.raises(Exception, match="keyless sign-in failed.*failed to retrieve a token$"):
+    with pytest.raises(Exception, match="keyless sign-in failed.*failed to retrieve a token Set the key"):
         TokenCredentials(Credential(fail=True)).signed_session()
