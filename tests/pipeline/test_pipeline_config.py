@@ -180,3 +180,24 @@ def test_shipped_configs_load(name, datasets):
     assert loaded.config.service.training_key is None  # keyless when no key is set
     if name == "trees.yaml":
         assert loaded.config.tag_name("Japanese_Cherry") == "Japanese Cherry"
+
+
+def test_every_field_is_documented():
+    from pathlib import Path
+
+    from pydantic import BaseModel
+
+    from pipeline.config import PipelineConfig
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "pipeline-config.md").read_text()
+
+    def paths(model, prefix=""):
+        for name, field in model.model_fields.items():
+            key = prefix + (field.alias or name)
+            yield key
+            for arg in (field.annotation, *getattr(field.annotation, "__args__", ())):
+                if isinstance(arg, type) and issubclass(arg, BaseModel):
+                    yield from paths(arg, key + (".TAG." if key.endswith("per_tag") else
+                                                 "[]." if key.endswith("smoke_test") else "."))
+    missing = [p for p in paths(PipelineConfig) if f"`{p}" not in docs and f"{p}`" not in docs]
+    assert not missing, f"docs/pipeline-config.md does not describe: {missing}"
