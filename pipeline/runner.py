@@ -22,6 +22,9 @@ from pipeline.steps.upload import UploadPlan, input_problem, plan_upload, projec
 from pipeline.steps import project as project_step
 
 
+MAX_LISTED = 1000  # file names listed in a report
+
+
 @dataclass
 class Plan:
     project_name: str
@@ -124,7 +127,7 @@ def _steps(loaded: LoadedConfig, dataset: Dataset, trainer: Any, ui: Progress, w
             result = upload(trainer, project.id, dataset, upload_plan.to_upload, tag_ids, config.upload, bar)
         report.uploads = {"uploaded": len(result.uploaded), "duplicates": len(result.duplicates),
                           "skipped": len(upload_plan.skipped), "batches": result.batches, "bytes": result.bytes,
-                          "files": result.uploaded + result.duplicates, "failures": result.failures}
+                          "files": (result.uploaded + result.duplicates)[:MAX_LISTED], "failures": result.failures[:MAX_LISTED]}
         ui.info(f"images: {len(result.uploaded)} uploaded, {len(result.duplicates)} already there, "
                 f"{len(upload_plan.skipped)} unchanged")
         if result.failures:
@@ -135,7 +138,7 @@ def _steps(loaded: LoadedConfig, dataset: Dataset, trainer: Any, ui: Progress, w
     published = published_under(iterations, config.publish.name)
     with watch.step("train"):
         make_room(trainer, project.id, {published.id} if published else set())
-        with ui.spinner("training") as spinner:
+        with ui.spinner("training ...") as spinner:
             iteration, trained = train(trainer, project.id, config.training, spinner)
         report.training = {"trained": trained, "iteration": iteration.name, "iteration_id": iteration.id}
         ui.info(f"{iteration.name}: {'trained' if trained else 'no training needed, latest completed iteration'}")

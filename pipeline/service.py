@@ -37,37 +37,43 @@ class TokenCredentials(Authentication):
         return session
 
 
-def _credentials(key: Any, header: str) -> Authentication:
+def _credentials(key: Any, header: str, token_credential: Any = None) -> Authentication:
+    """The key in its header; without a key, bearer tokens (from DefaultAzureCredential unless given)."""
     if key is not None and key.get_secret_value():
         register_secret(key.get_secret_value())
         return ApiKeyCredentials(in_headers={header: key.get_secret_value()})
-    from azure.identity import DefaultAzureCredential  # only needed keyless
-    return TokenCredentials(DefaultAzureCredential(exclude_interactive_browser_credential=True))
+    if token_credential is None:
+        from azure.identity import DefaultAzureCredential  # only needed keyless
+        token_credential = DefaultAzureCredential(exclude_interactive_browser_credential=True)
+    return TokenCredentials(token_credential)
 
 
 def _policy(service: ServiceConfig) -> RetryPolicy:
     return RetryPolicy(max_attempts=service.max_attempts, max_delay=service.max_delay_seconds)
 
 
-def training_client(service: ServiceConfig, policy: RetryPolicy | None = None) -> Retrying:
+def training_client(service: ServiceConfig, policy: RetryPolicy | None = None,
+                    token_credential: Any = None) -> Retrying:
     """CustomVisionTrainingClient behind retries."""
     from azure.cognitiveservices.vision.customvision.training import CustomVisionTrainingClient
     if not service.training_endpoint:
         raise ConfigError("service.training_endpoint is not set: set CUSTOM_VISION_TRAINING_ENDPOINT "
                           "or use --stack NAME")
     client = CustomVisionTrainingClient(service.training_endpoint,
-                                        _credentials(service.training_key, "Training-key"))
+                                        _credentials(service.training_key, "Training-key", token_credential))
     return Retrying(client, policy or _policy(service))
 
 
-def prediction_client(service: ServiceConfig, policy: RetryPolicy | None = None) -> Retrying:
+def prediction_client(service: ServiceConfig, policy: RetryPolicy | None = None,
+                      token_credential: Any = None) -> Retrying:
     """CustomVisionPredictionClient behind retries (the prediction endpoint defaults to the training one)."""
     from azure.cognitiveservices.vision.customvision.prediction import CustomVisionPredictionClient
     endpoint = service.prediction_endpoint or service.training_endpoint
     if not endpoint:
         raise ConfigError("service.prediction_endpoint is not set: set CUSTOM_VISION_PREDICTION_ENDPOINT "
                           "or use --stack NAME")
-    client = CustomVisionPredictionClient(endpoint, _credentials(service.prediction_key, "Prediction-key"))
+    client = CustomVisionPredictionClient(endpoint, _credentials(service.prediction_key, "Prediction-key",
+                                                                        token_credential))
     return Retrying(client, policy or _policy(service))
 
 

@@ -108,3 +108,13 @@ def test_wrong_key_is_named_without_printing_it(cvlocal_service, service_env, tm
 def test_classify_missing_file_is_bad_input(env, tmp_path):
     result = cvops("classify", "--config", str(GROCERIES), str(tmp_path / "nope.jpg"), env=env, cwd=tmp_path)
     assert result.exit_code == 2 and "no such image file" in result.stderr
+
+
+def test_stack_option_without_pulumi_is_bad_input(env, tmp_path):
+    import shutil as which
+    if which.which("pulumi"):
+        pytest.skip("the Pulumi CLI is installed here")
+    result = cvops("plan", str(GROCERIES), "--stack", "nosuch", env=env, cwd=tmp_path)
+    assert result.exit_code == 2 and "error: Pulumi stack 'nosuch': the Pulumi CLI is not installed" in result.stderr
+    offline = cvops("validate", str(GROCERIES), "--stack", "nosuch", env=env, cwd=tmp_path)
+    assert offline.exit_code == 0, offline.output  # validate never calls Pulumi

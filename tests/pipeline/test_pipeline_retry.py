@@ -110,3 +110,45 @@ def test_token_credentials_send_bearer_tokens_and_explain_failures():
     assert "eyJ-token-value" not in redact("header eyJ-token-value")
     with pytest.raises(Exception, match="keyless sign-in failed.*failed to retrieve a token Set the key"):
         TokenCredentials(Credential(fail=True)).signed_session()
+
+
+def test_keyless_clients_send_bearer_tokens_over_http():
+    """Without keys, the SDK clients carry `Authorization: Bearer` (a loopback server records the headers)."""
+    import http.server
+    import threading
+
+    from pipeline.config import ServiceConfig
+    from pipeline.service import prediction_client, training_client
+
+    seen = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            seen.append({k.lower(): v for k, v in self.headers.items()})
+            body = b"[]"
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        class Credential:
+            def get_token(self, scope):
+                return SimpleNamespace(token=f"token-for-{scope}")
+        endpoint = f"http://127.0.0.1:{server.server_port}"
+        service = ServiceConfig(training_endpoint=endpoint, training_key=None)
+        assert training_client(service, token_credential=Credential()).get_projects() == []
+        assert seen[0]["authorization"] == "Bearer token-for-https://cognitiveservices.azure.com/.default"
+        assert "training-key" not in seen[0]
+        keyed = ServiceConfig(training_endpoint=endpoint, training_key="a-training-key-1")
+        training_client(keyed).get_projects()
+        assert seen[1]["training-key"] == "a-training-key-1" and "authorization" not in seen[1]
+        assert prediction_client(service, token_credential=Credential()).client.config.endpoint == endpoint
+    finally:
+        server.shutdown()
