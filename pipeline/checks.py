@@ -16,19 +16,18 @@ def check(loaded: LoadedConfig, need_service: bool = True) -> Dataset:
     config, source = loaded.config, loaded.source
     errors: list[ConfigError] = []
     if need_service:
-        for name, variable in (("training_endpoint", "CUSTOM_VISION_TRAINING_ENDPOINT"),
-                               ("prediction_resource_id", "CUSTOM_VISION_PREDICTION_RESOURCE_ID")):
+        for name, variable, purpose in (("training_endpoint", "CUSTOM_VISION_TRAINING_ENDPOINT", "train"),
+                                        ("prediction_resource_id", "CUSTOM_VISION_PREDICTION_RESOURCE_ID", "publish")):
             if not getattr(config.service, name):
-                errors.append(source.error(("service", name), f"not set (needed to {'publish' if 'resource' in name else 'train'}): "
-                                                              f"write `{name}: ${{{variable}}}` and set {variable}, "
+                errors.append(source.error(("service", name), f"not set (needed to {purpose}): write "
+                                                              f"`{name}: ${{{variable}}}` and set {variable}, "
                                                               "or use --stack NAME"))
     path = Path(config.dataset.path)
     wanted = "folder" if config.dataset.layout == "folder-per-tag" else "file"
     exists = path.is_dir() if wanted == "folder" else path.is_file()
     if not exists:
-        errors.append(source.error(("dataset", "path"), f"no such {wanted}: {path}"
-                                                        + (" (is CVOPS_DATASETS set right?)" if not path.is_absolute()
-                                                           or not path.parent.exists() else "")))
+        hint = "" if path.parent.exists() else " (its parent folder is missing too: is CVOPS_DATASETS right?)"
+        errors.append(source.error(("dataset", "path"), f"no such {wanted}: {path}{hint}"))
     for index, test in enumerate(config.smoke_test):
         if not is_url(test.image) and not Path(test.image).is_file():
             errors.append(source.error(("smoke_test", index, "image"), f"no such file: {test.image}"))

@@ -207,12 +207,11 @@ def _describe(err: dict, loc: Loc) -> str:
         return f"{where}: unknown field {loc[-1]!r}; allowed here: {allowed}"
     if kind == "missing":
         return f"{where}: required field {loc[-1]!r} is missing"
-    message = err["msg"]
-    if not (set(loc) & _SECRET_FIELDS) and kind not in ("model_type", "dict_type"):
-        message += f" (got {err.get('input')!r})"
-    elif kind in ("model_type", "dict_type"):
-        message = "expected a mapping (key: value lines)" + f", got {type(err.get('input')).__name__}"
-    return f"{where}: {message}"
+    if kind in ("model_type", "dict_type"):
+        return f"{where}: expected a mapping (key: value lines), got {type(err.get('input')).__name__}"
+    if set(loc) & _SECRET_FIELDS:  # never echo what was given for a key
+        return f"{where}: {err['msg']}"
+    return f"{where}: {err['msg']} (got {err.get('input')!r})"
 
 
 def _allowed_fields(loc: Loc) -> list[str]:
