@@ -36,7 +36,7 @@ def test_groceries_lifecycle(fresh_service, datasets, tmp_path):
     service = fresh_service.start()
     env = {**service.environment(), "CVOPS_DATASETS": str(datasets),
            "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"), "GITHUB_OUTPUT": str(tmp_path / "outputs")}
-    report_path = tmp_path / "out" / "groceries" / "report.json"
+    report_path = tmp_path / "out" / "report.json"
 
     # 1. the shipped config, as is: creates the project, uploads 45 images, trains, gates, publishes
     first = cvops("run", str(GROCERIES), env=env, cwd=tmp_path)
@@ -45,7 +45,7 @@ def test_groceries_lifecycle(fresh_service, datasets, tmp_path):
     assert report["outcome"] == "published" and report["uploads"]["uploaded"] == 45
     assert report["training"]["trained"] and report["tags_created"] == ["apple", "banana", "orange"]
     assert {g["gate"] for g in report["gates"]} >= {"precision", "tag banana recall", "smoke test apple5.jpg"}
-    assert (tmp_path / "out" / "groceries" / "report.md").read_text().startswith("## cvops: Grocery Checkout")
+    assert (tmp_path / "out" / "report.md").read_text().startswith("## cvops: Grocery Checkout")
     assert "outcome=published" in (tmp_path / "outputs").read_text()
     assert "Performance of Iteration 1" in (tmp_path / "summary.md").read_text()
     trainer, project = sdk(GROCERIES, env)
@@ -161,7 +161,7 @@ def test_throttled_service_still_completes_without_double_uploads(fresh_service,
                           upload={"batch_images": 16})
     run = cvops("run", str(config), "--verbose", env=env, cwd=tmp_path)
     assert run.exit_code == 0, run.output
-    report = json.loads((tmp_path / "out" / "groceries" / "report.json").read_text())
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["retries"] > 0 and "HTTP 429" in run.stderr
     assert report["uploads"]["uploaded"] + report["uploads"]["duplicates"] == 45
     trainer, project = sdk(config, env)
@@ -171,5 +171,5 @@ def test_throttled_service_still_completes_without_double_uploads(fresh_service,
     assert len(images) == 45 and len({im.metadata.get("cvops.sha256") for im in images}) == 45
     again = cvops("run", str(config), env=env, cwd=tmp_path)
     assert again.exit_code == 0, again.output
-    assert json.loads((tmp_path / "out" / "groceries" / "report.json").read_text())["uploads"]["uploaded"] == 0
+    assert json.loads((tmp_path / "out" / "report.json").read_text())["uploads"]["uploaded"] == 0
     no_secrets(service, run.output, again.output)
