@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from conftest import GROCERIES, ROOT, cvops, unique, write_config
+from cvops_helpers import GROCERIES, ROOT, cvops, unique, write_config
 from pipeline.configfile import load_config
 from pipeline.service import training_client
 
@@ -153,18 +153,28 @@ def test_trees_failing_smoke_test_publishes_nothing_then_passes(cvlocal_service,
     assert published(trainer, project, "trees") == {"Iteration 1": "trees"}
 
 
-def test_throttled_service_still_completes_without_double_uploads(fresh_service, datasets, tmp_path):
+def test_throttled_and_interrupted_upload_completes_without_double_uploads(fresh_service, datasets, tmp_path):
     fresh_service.extra_args = ["--faults", "429=0.3"]
     service = fresh_service.start()
     env = {**service.environment(), "CVOPS_DATASETS": str(datasets)}
     config = write_config(tmp_path / "throttled.yaml", project={"name": unique("Throttled")}, smoke_test=[],
                           upload={"batch_images": 16})
+    # an earlier run that died between uploading 5 images and recording their hashes
+    from azure.cognitiveservices.vision.customvision.training.models import ImageFileCreateBatch, \
+        ImageFileCreateEntry
+    loaded = load_config(config, env)
+    trainer = training_client(loaded.config.service)
+    project = trainer.create_project(loaded.config.project.name)
+    tag = trainer.create_tag(project.id, "apple")
+    early = sorted((datasets / "fruit" / "apple").iterdir())[:5]
+    trainer.create_images_from_files(project.id, ImageFileCreateBatch(images=[
+        ImageFileCreateEntry(name=p.name, contents=p.read_bytes(), tag_ids=[tag.id]) for p in early]))
+
     run = cvops("run", str(config), "--verbose", env=env, cwd=tmp_path)
     assert run.exit_code == 0, run.output
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["retries"] > 0 and "HTTP 429" in run.stderr
-    assert report["uploads"]["uploaded"] + report["uploads"]["duplicates"] == 45
-    trainer, project = sdk(config, env)
+    assert report["uploads"]["uploaded"] == 40 and report["uploads"]["duplicates"] == 5
     images = []
     for skip in (0, 256):
         images += trainer.get_tagged_images(project.id, take=256, skip=skip)
