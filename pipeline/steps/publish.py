@@ -49,15 +49,18 @@ def _publish(trainer: Any, project_id: str, iteration_id: str, name: str, resour
 
 def prune(trainer: Any, project_id: str, keep: int, protect: set[str]) -> list[str]:
     """Delete the oldest unpublished, finished iterations until `keep` remain; returns the names deleted."""
-    iterations = by_age(trainer.get_iterations(project_id))
-    deletable = [i for i in iterations if not getattr(i, "publish_name", None) and i.id not in protect
-                 and i.status in ("Completed", "Failed")]
-    deleted = []
-    excess = len(iterations) - keep
-    for iteration in deletable[:max(0, excess)]:
+    doomed = to_delete(trainer.get_iterations(project_id), keep, protect)
+    for iteration in doomed:
         trainer.delete_iteration(project_id, iteration.id)
-        deleted.append(iteration.name)
-    return deleted
+    return [iteration.name for iteration in doomed]
+
+
+def to_delete(iterations: list[Any], keep: int, protect: set[str]) -> list[Any]:
+    """The oldest iterations beyond `keep` that may go: never a published, protected or training one."""
+    ordered = by_age(iterations)
+    deletable = [i for i in ordered if not getattr(i, "publish_name", None) and i.id not in protect
+                 and i.status in ("Completed", "Failed")]
+    return deletable[:max(0, len(ordered) - keep)]
 
 
 def make_room(trainer: Any, project_id: str, protect: set[str]) -> list[str]:
