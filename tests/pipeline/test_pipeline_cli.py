@@ -118,3 +118,21 @@ def test_stack_option_without_pulumi_is_bad_input(env, tmp_path):
     assert result.exit_code == 2 and "error: Pulumi stack 'nosuch': the Pulumi CLI is not installed" in result.stderr
     offline = cvops("validate", str(GROCERIES), "--stack", "nosuch", env=env, cwd=tmp_path)
     assert offline.exit_code == 0, offline.output  # validate never calls Pulumi
+
+
+def test_images_the_service_refuses_are_named_and_stop_before_training(cvlocal_service, service_env, datasets,
+                                                                        tmp_path):
+    data = tmp_path / "fruit"
+    shutil.copytree(datasets / "fruit", data)
+    whole = sorted((data / "apple").iterdir())[0].read_bytes()
+    (data / "apple" / "broken.jpg").write_bytes(whole[:2000])  # a JPEG cut short: right magic, no image
+    name = unique("Refused images")
+    config = write_config(tmp_path / "c.yaml", project={"name": name}, dataset={"path": str(data)}, smoke_test=[],
+                          report={"json": "report.json"})
+    result = cvops("run", str(config), env=service_env, cwd=tmp_path)
+    assert result.exit_code == 2, result.output
+    assert "1 image(s) refused by the service: apple/broken.jpg: Error" in result.stderr
+    import json
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["uploads"]["uploaded"] == 45 and report["uploads"]["failures"][0][0] == "apple/broken.jpg"
+    assert report["training"] == {} and report["outcome"] == "failed" and report["exit_code"] == 2
