@@ -102,8 +102,11 @@ def run(loaded: LoadedConfig, ui: Progress) -> RunReport:
     finally:
         report.retries = trainer.policy.retries if trainer is not None else 0
         report.timings = {**watch.timings, "total": watch.total}
-        for path in write(report, config.report.json_path, config.report.markdown_path):
-            ui.info(f"report: {path}")
+        try:
+            for path in write(report, config.report.json_path, config.report.markdown_path):
+                ui.info(f"report: {path}")
+        except OSError as exc:  # a report that cannot be written must not hide how the run ended
+            ui.warn(f"cannot write the report: {exc}")
 
 
 def _steps(loaded: LoadedConfig, dataset: Dataset, trainer: Any, ui: Progress, watch: Stopwatch,
@@ -121,21 +124,8 @@ def _steps(loaded: LoadedConfig, dataset: Dataset, trainer: Any, ui: Progress, w
         if report.tags_created:
             ui.info(f"tags created: {', '.join(report.tags_created)}")
     with watch.step("upload"):
-        upload_plan = plan_upload(dataset, project_images(trainer, project.id))
-        report.warnings += [f"already uploaded under other tags (left alone): {r}" for r in upload_plan.retag]
-        with ui.bar("uploading images", len(upload_plan.to_upload)) as bar:
-            result = upload(trainer, project.id, dataset, upload_plan.to_upload, tag_ids, config.upload, bar)
-        report.uploads = {"uploaded": len(result.uploaded), "duplicates": len(result.duplicates),
-                          "skipped": len(upload_plan.skipped), "batches": result.batches, "bytes": result.bytes,
-                          "files": (result.uploaded + result.duplicates)[:MAX_LISTED], "failures": result.failures[:MAX_LISTED]}
-        ui.info(f"images: {len(result.uploaded)} uploaded, {len(result.duplicates)} already there, "
-                f"{len(upload_plan.skipped)} unchanged")
-        if result.failures:
-            listing = "; ".join(f"{name}: {status}" for name, status in result.failures[:10])
-            raise UploadError(f"{len(result.failures)} image(s) refused by the service: {listing}",
-                              result.failures, input_problem(result.failures))
-    iterations = trainer.get_iterations(project.id)
-    published = published_under(iterations, config.publish.name)
+        _upload(loaded, dataset, trainer, project.id, tag_ids, ui, report)
+    published = published_under(trainer.get_iterations(project.id), config.publish.name)
     with watch.step("train"):
         make_room(trainer, project.id, {published.id} if published else set())
         with ui.spinner("training ...") as spinner:
@@ -153,29 +143,56 @@ def _steps(loaded: LoadedConfig, dataset: Dataset, trainer: Any, ui: Progress, w
         results = gate_checks.evaluate(config.gates, performance, before)
         if config.smoke_test:
             results += smoke_test(trainer, project.id, iteration.id, config.smoke_test)
-        report.gates = [r.to_dict() for r in results]
-        failed = gate_checks.failed(results)
-        for result in results:
-            ui.info(f"gate {'pass' if result.passed else 'FAIL'}: {result.describe()}")
-        if failed:
-            kept = f"{published.name} stays published" if published else "nothing is published"
-            raise GateFailed(f"{len(failed)} gate(s) failed, {iteration.name} not published ({kept}): "
-                             + "; ".join(r.describe() for r in failed))
+        _judge(results, iteration, published, ui, report)
     with watch.step("publish"):
-        if published is not None and published.id == iteration.id:
-            report.outcome = "up-to-date"
-            report.publish = {"iteration": iteration.name, "previous": None, "changed": False}
-            ui.info(f"{iteration.name} is already published as {config.publish.name!r}: up to date")
-        else:
-            publish(trainer, project.id, iteration, config.publish.name, config.service.prediction_resource_id,
-                    published)
-            report.outcome = "published"
-            report.publish = {"iteration": iteration.name, "previous": published.name if published else None,
-                              "changed": True}
-            ui.info(f"published {iteration.name} as {config.publish.name!r}"
-                    + (f" (was {published.name})" if published else ""))
-        deleted = prune(trainer, project.id, config.publish.keep_iterations, {iteration.id})
-        report.publish["deleted"] = deleted
-        if deleted:
-            ui.info(f"deleted old iterations: {', '.join(deleted)}")
-    report.message = f"{iteration.name} published as {config.publish.name!r}"
+        _publish(loaded, trainer, project.id, iteration, published, ui, report)
+
+
+def _upload(loaded: LoadedConfig, dataset: Dataset, trainer: Any, project_id: str, tag_ids: dict[str, str],
+            ui: Progress, report: RunReport) -> None:
+    upload_plan = plan_upload(dataset, project_images(trainer, project_id))
+    report.warnings += [f"already uploaded under other tags (left alone): {r}" for r in upload_plan.retag]
+    with ui.bar("uploading images", len(upload_plan.to_upload)) as bar:
+        result = upload(trainer, project_id, dataset, upload_plan.to_upload, tag_ids, loaded.config.upload, bar)
+    report.uploads = {"uploaded": len(result.uploaded), "duplicates": len(result.duplicates),
+                      "skipped": len(upload_plan.skipped), "batches": result.batches, "bytes": result.bytes,
+                      "files": (result.uploaded + result.duplicates)[:MAX_LISTED],
+                      "failures": result.failures[:MAX_LISTED]}
+    ui.info(f"images: {len(result.uploaded)} uploaded, {len(result.duplicates)} already there, "
+            f"{len(upload_plan.skipped)} unchanged")
+    if result.failures:
+        listing = "; ".join(f"{name}: {status}" for name, status in result.failures[:10])
+        raise UploadError(f"{len(result.failures)} image(s) refused by the service: {listing}",
+                          result.failures, input_problem(result.failures))
+
+
+def _judge(results: list[Any], iteration: Any, published: Any | None, ui: Progress, report: RunReport) -> None:
+    """Record every gate; any failure stops the run before anything is published."""
+    report.gates = [r.to_dict() for r in results]
+    for result in results:
+        ui.info(f"gate {'pass' if result.passed else 'FAIL'}: {result.describe()}")
+    failed = gate_checks.failed(results)
+    if failed:
+        kept = f"{published.name} stays published" if published else "nothing is published"
+        raise GateFailed(f"{len(failed)} gate(s) failed, {iteration.name} not published ({kept}): "
+                         + "; ".join(r.describe() for r in failed))
+
+
+def _publish(loaded: LoadedConfig, trainer: Any, project_id: str, iteration: Any, published: Any | None,
+             ui: Progress, report: RunReport) -> None:
+    config = loaded.config
+    name = config.publish.name
+    if published is not None and published.id == iteration.id:
+        report.outcome = "up-to-date"
+        report.publish = {"iteration": iteration.name, "previous": None, "changed": False}
+        ui.info(f"{iteration.name} is already published as {name!r}: up to date")
+    else:
+        publish(trainer, project_id, iteration, name, config.service.prediction_resource_id, published)
+        report.outcome = "published"
+        report.publish = {"iteration": iteration.name, "previous": published.name if published else None,
+                          "changed": True}
+        ui.info(f"published {iteration.name} as {name!r}" + (f" (was {published.name})" if published else ""))
+    report.publish["deleted"] = prune(trainer, project_id, config.publish.keep_iterations, {iteration.id})
+    if report.publish["deleted"]:
+        ui.info(f"deleted old iterations: {', '.join(report.publish['deleted'])}")
+    report.message = f"{iteration.name} published as {name!r}"
