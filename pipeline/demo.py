@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 WORK = Path(os.environ.get("CVOPS_DEMO_DIR", ROOT / ".demo")).resolve()
 CONFIG = ROOT / "config" / "demo.yaml"
 NAMES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
-TRAIN_PER_TAG = 40
+TRAIN_PER_TAG = 120
 HELD_OUT_PER_TAG = 2
 PREDICTION_RESOURCE_ID = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/cvlocal"
                           "/providers/Microsoft.CognitiveServices/accounts/cvlocal-prediction")
