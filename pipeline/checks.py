@@ -40,8 +40,9 @@ def check(loaded: LoadedConfig, need_service: bool = True) -> Dataset:
     tags = set(dataset.tags)
     for key in config.dataset.tag_names:
         if key not in dataset.source_tags:
+            near = _near(key, dataset.source_tags)
             errors.append(source.error(("dataset", "tag_names", key),
-                                       f"no folder or manifest tag {key!r} in the dataset{_near(key, dataset.source_tags)}"))
+                                       f"no folder or manifest tag {key!r} in the dataset{near}"))
     for tag in config.gates.per_tag:
         if tag not in tags:
             errors.append(source.error(("gates", "per_tag", tag), f"no tag {tag!r} in the dataset{_near(tag, tags)}"))

@@ -28,7 +28,8 @@ class ServiceConfig(_Section):
     """Where the Custom Vision training and prediction resources are. Keys are optional: without them,
     azure-identity (DefaultAzureCredential) sends Entra ID bearer tokens instead."""
 
-    training_endpoint: str | None = Field(None, description="Training endpoint, e.g. https://NAME.cognitiveservices.azure.com/.")
+    training_endpoint: str | None = Field(
+        None, description="Training endpoint, e.g. https://NAME.cognitiveservices.azure.com/.")
     training_key: SecretStr | None = Field(None, description="Training key; empty or absent: keyless (Entra ID).")
     prediction_endpoint: str | None = Field(None, description="Prediction endpoint; defaults to the training endpoint.")
     prediction_key: SecretStr | None = Field(None, description="Prediction key; empty or absent: keyless (Entra ID).")
