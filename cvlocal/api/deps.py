@@ -62,6 +62,23 @@ async def json_body(request: Request) -> Any:
         raise errors.bad_request("The request body is not valid JSON.")
 
 
+async def json_object(request: Request) -> dict:
+    """A JSON object body; empty means {}. Anything else (a list, a string) is a clear 400."""
+    body = await json_body(request)
+    if body is None:
+        return {}
+    if not isinstance(body, dict):
+        raise errors.bad_request("The request body must be a JSON object.")
+    return body
+
+
+def text_field(body: dict, key: str) -> str | None:
+    value = body.get(key)
+    if value is not None and not isinstance(value, str):
+        raise errors.bad_request(f"'{key}' must be a string.")
+    return value
+
+
 async def image_url_body(request: Request) -> str:
     """`{"url": ...}` read leniently: the AI-900 PowerShell client sends `{'url' : '...'}`, the portal `Url`."""
     raw = (await request.body()).decode("utf-8", "replace").strip()

@@ -12,7 +12,7 @@ from .. import errors
 from ..models import image_json
 from ..uploads import Upload, add_batch, check_batch
 from ..urlfetch import UrlRejected
-from .deps import Svc, base_url, flag, id_list, image_bodies, json_body
+from .deps import Svc, base_url, flag, id_list, image_bodies, json_body, json_object
 
 router = APIRouter(prefix="/training/projects/{project_id}/images", tags=["images"])
 MAX_TAKE = 256
@@ -183,8 +183,8 @@ async def update_image_metadata(svc: Svc, project_id: str, request: Request,
 
 @router.post("/tags")
 async def create_image_tags(svc: Svc, project_id: str, request: Request):
-    body = await json_body(request) or {}
-    entries = body.get("tags") if isinstance(body, dict) else None
+    body = await json_object(request)
+    entries = body.get("tags")
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         raise errors.bad_request('The body must be {"tags": [{"imageId": ..., "tagId": ...}]}.')
     created, duplicated = svc.store.add_image_tags(

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, Request, Response
 from .. import errors
 from ..domains import get_domain
 from ..models import export_json, iteration_json
-from .deps import Svc, base_url, flag, json_body
+from .deps import Svc, base_url, flag, json_object
 
 router = APIRouter(prefix="/training/projects/{project_id}", tags=["iterations"])
 TRAINING_TYPES = ("Regular", "Advanced")
@@ -25,8 +25,8 @@ async def train_project(svc: Svc, project_id: str, request: Request,
     if training_type == "Advanced" and reserved_budget_in_hours < 1:
         raise errors.bad_request("Advanced training needs reservedBudgetInHours of at least 1.",
                                  "BadRequestReservedBudgetInHoursNotEnoughForAdvancedTraining")
-    body = await json_body(request) or {}
-    selected = body.get("selectedTags") if isinstance(body, dict) else None
+    body = await json_object(request)
+    selected = body.get("selectedTags")
     if selected is not None and not (isinstance(selected, list) and all(isinstance(t, str) for t in selected)):
         raise errors.bad_request("selectedTags must be a list of tag ids.")
     if selected:
@@ -50,8 +50,8 @@ def get_iteration(svc: Svc, project_id: str, iteration_id: str):
 
 @router.patch("/iterations/{iteration_id}")
 async def update_iteration(svc: Svc, project_id: str, iteration_id: str, request: Request):
-    body = await json_body(request) or {}
-    name = body.get("name") if isinstance(body, dict) else None
+    body = await json_object(request)
+    name = body.get("name")
     if not isinstance(name, str):
         raise errors.bad_request('The body must be {"name": "..."}.', "BadRequestIterationName")
     return iteration_json(svc.store.rename_iteration(project_id, iteration_id, name))

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query, Request, Response
 
+from .. import errors
 from ..domains import DOMAINS, get_domain
 from ..models import project_json
-from .deps import Svc, id_list, json_body
+from .deps import Svc, id_list, json_object, text_field
 
 router = APIRouter(prefix="/training", tags=["projects"])
 
@@ -42,10 +43,12 @@ def get_project(svc: Svc, project_id: str):
 
 @router.patch("/projects/{project_id}")
 async def update_project(svc: Svc, project_id: str, request: Request):
-    body = await json_body(request) or {}
+    body = await json_object(request)
     settings = body.get("settings") or {}
-    row = svc.store.update_project(project_id, body.get("name"), body.get("description"),
-                                   settings.get("domainId"), settings.get("classificationType"))
+    if not isinstance(settings, dict):
+        raise errors.bad_request("'settings' must be an object.")
+    row = svc.store.update_project(project_id, text_field(body, "name"), text_field(body, "description"),
+                                   text_field(settings, "domainId"), text_field(settings, "classificationType"))
     return project_json(row)
 
 

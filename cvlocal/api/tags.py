@@ -4,7 +4,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, Request, Response
 
 from ..models import tag_json
-from .deps import Svc, json_body
+from .deps import Svc, json_object, text_field
 
 router = APIRouter(prefix="/training/projects/{project_id}/tags", tags=["tags"])
 
@@ -27,9 +27,9 @@ def get_tag(svc: Svc, project_id: str, tag_id: str):
 
 @router.patch("/{tag_id}")
 async def update_tag(svc: Svc, project_id: str, tag_id: str, request: Request):
-    body = await json_body(request) or {}
-    return tag_json(svc.store.update_tag(project_id, tag_id, body.get("name"), body.get("description"),
-                                         body.get("type")))
+    body = await json_object(request)
+    return tag_json(svc.store.update_tag(project_id, tag_id, text_field(body, "name"),
+                                         text_field(body, "description"), text_field(body, "type")))
 
 
 @router.delete("/{tag_id}", status_code=204)
