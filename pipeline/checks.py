@@ -7,13 +7,21 @@ from pathlib import Path
 
 from pipeline.configfile import LoadedConfig
 from pipeline.dataset import Dataset, scan, validate
+from pipeline.download import local_root
 from pipeline.errors import ConfigError, DatasetError
 from pipeline.steps.smoke import is_url
 
 
-def check(loaded: LoadedConfig, need_service: bool = True) -> Dataset:
-    """The scanned, validated dataset; raises ConfigError (with every problem, one a line) or DatasetError."""
+def check(loaded: LoadedConfig, need_service: bool = True, offline: bool = False) -> Dataset | None:
+    """The scanned, validated dataset; raises ConfigError (with every problem, one a line) or DatasetError.
+
+    `offline` (cvops validate) never downloads: a `dataset.url` not in the cache yet gives None."""
     config, source = loaded.config, loaded.source
+    where = ("dataset", "url" if config.dataset.url else "path")
+    try:
+        root = local_root(config.dataset, allow_download=not offline)
+    except DatasetError as exc:
+        raise DatasetError(f"{source.file}:{source.line(where)}: {exc}") from None
     errors: list[ConfigError] = []
     if need_service:
         for name, variable, purpose in (("training_endpoint", "CUSTOM_VISION_TRAINING_ENDPOINT", "train"),
@@ -22,21 +30,23 @@ def check(loaded: LoadedConfig, need_service: bool = True) -> Dataset:
                 errors.append(source.error(("service", name), f"not set (needed to {purpose}): write "
                                                               f"`{name}: ${{{variable}}}` and set {variable}, "
                                                               "or use --stack NAME"))
-    path = Path(config.dataset.path)
+    path = root if root is not None else Path(".")
     wanted = "folder" if config.dataset.layout == "folder-per-tag" else "file"
-    exists = path.is_dir() if wanted == "folder" else path.is_file()
+    exists = root is None or (path.is_dir() if wanted == "folder" else path.is_file())
     if not exists:
         hint = "" if path.parent.exists() else " (its parent folder is missing too: is CVOPS_DATASETS right?)"
         errors.append(source.error(("dataset", "path"), f"no such {wanted}: {path}{hint}"))
     for index, test in enumerate(config.smoke_test):
         if not is_url(test.image) and not Path(test.image).is_file():
             errors.append(source.error(("smoke_test", index, "image"), f"no such file: {test.image}"))
-    if not exists:
+    if not exists or (root is None and errors):
         raise _combined(errors)
+    if root is None:
+        return None
     try:
-        dataset = scan(config.dataset, config.tag_name)
+        dataset = scan(config.dataset.model_copy(update={"path": root}), config.tag_name)
     except DatasetError as exc:
-        raise DatasetError(f"{source.file}:{source.line(('dataset', 'path'))}: {exc}") from None
+        raise DatasetError(f"{source.file}:{source.line(where)}: {exc}") from None
     tags = set(dataset.tags)
     for key in config.dataset.tag_names:
         if key not in dataset.source_tags:
@@ -55,7 +65,7 @@ def check(loaded: LoadedConfig, need_service: bool = True) -> Dataset:
     try:
         validate(dataset, config.project.classification_type)
     except DatasetError as exc:
-        raise DatasetError(f"{source.file}:{source.line(('dataset', 'path'))}: {exc}") from None
+        raise DatasetError(f"{source.file}:{source.line(where)}: {exc}") from None
     return dataset
 
 

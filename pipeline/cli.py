@@ -73,7 +73,11 @@ def _dispatch(args: argparse.Namespace, ui: Progress) -> int:
     loaded = load_config(args.config, stack=args.stack, resolve_stack=not offline)
     if args.command == "validate":
         from pipeline.checks import check
-        dataset = check(loaded, need_service=True)
+        dataset = check(loaded, need_service=True, offline=True)
+        if dataset is None:
+            _out(f"ok: {args.config}: project {loaded.config.project.name!r}; the dataset at "
+                 f"{loaded.config.dataset.url} is not downloaded yet (`cvops plan` or `run` fetches it)")
+            return EXIT_OK
         _out(f"ok: {args.config}: project {loaded.config.project.name!r}, {len(dataset.images)} images, "
              f"tags {', '.join(f'{t} ({n})' for t, n in dataset.counts().items())}")
         return EXIT_OK

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 
 
@@ -42,15 +42,33 @@ class ServiceConfig(_Section):
 
 
 class DatasetConfig(_Section):
-    """The labelled images: one folder per tag, or a CSV/JSON manifest of path and tags."""
+    """The labelled images: one folder per tag, or a CSV/JSON manifest of path and tags; on disk (`path`) or
+    in a zip archive downloaded once (`url` + `sha256`)."""
 
-    path: Path = Field(description="Folder of tag folders (folder-per-tag), or the manifest file (manifest).")
+    path: Path | None = Field(None, description="Folder of tag folders (folder-per-tag), or the manifest file "
+                                                "(manifest). Give `path` or `url`.")
+    url: str | None = Field(None, pattern=r"^https?://", description="http(s) URL of a zip archive of the dataset, "
+                            "downloaded once into the cache, checked against `sha256` and extracted there.")
+    sha256: str | None = Field(None, pattern=r"^[0-9a-fA-F]{64}$",
+                               description="SHA-256 of the zip archive (required with `url`).")
+    subfolder: str = Field("", description="With `url`: the folder inside the archive that holds the tag folders "
+                                           "(folder-per-tag) or the manifest file (manifest), e.g. training-images.")
+    cache_dir: Path | None = Field(None, description="With `url`: where archives are kept and extracted "
+                                                     "(default $CVOPS_CACHE, else ~/.cache/cvops).")
     layout: Literal["folder-per-tag", "manifest"] = Field(
         "folder-per-tag", description="folder-per-tag: PATH/TAG/IMAGE. manifest: a .csv (columns path,tags; "
                                       "tags separated by ';') or .json ([{path, tags: [...]}]) file.")
     tag_names: dict[str, str] = Field(
         default_factory=dict, description="Folder or manifest tag -> Custom Vision tag name "
                                           "(e.g. Japanese_Cherry: Japanese Cherry).")
+
+    @model_validator(mode="after")
+    def _path_or_url(self) -> "DatasetConfig":
+        if (self.path is None) == (self.url is None):
+            raise ValueError("give exactly one of `path` (a local folder or manifest) or `url` (a zip archive)")
+        if self.url is not None and self.sha256 is None:
+            raise ValueError("`url` needs `sha256`, the archive's SHA-256, so a changed download is refused")
+        return self
 
 
 class UploadConfig(_Section):
