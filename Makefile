@@ -30,5 +30,8 @@ bench: install  ## run the benchmarks and rewrite docs/benchmarks.md
 schema: install  ## regenerate config/schema.json from the pipeline's config model
 	$(BIN)/python -m pipeline.schema > config/schema.json
 
+lint-workflows: install  ## GitHub workflow schema + zizmor (offline), as make test does
+	$(BIN)/python -m pytest -q tests/infra/test_workflows.py
+
 clean:
 	rm -rf $(VENV) .cvlocal .demo out *.egg-info
