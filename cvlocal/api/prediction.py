@@ -46,36 +46,24 @@ async def quick_test_image_url(svc: Svc, project_id: str, request: Request,
     return await _predict(svc, project_id, iteration, await _image_at(svc, request), flag(store, True), None)
 
 
-def _published(svc, project_id: str, name: str):
-    return svc.store.published(project_id, name)
+def _classify(source: str, store: bool):
+    """POST /classify/iterations/{published name}/image|url[/nostore]: one handler per route, same steps."""
+    read = _one_image if source == "image" else _image_at
+
+    async def classify(svc: Svc, project_id: str, published_name: str, request: Request,
+                       application: str | None = None):
+        iteration = svc.store.published(project_id, published_name)
+        return await _predict(svc, project_id, iteration, await read(svc, request), store, application)
+
+    classify.__name__ = f"classify_image{'_url' if source == 'url' else ''}{'' if store else '_with_no_store'}"
+    return classify
 
 
-@prediction.post("/classify/iterations/{published_name}/image")
-async def classify_image(svc: Svc, project_id: str, published_name: str, request: Request,
-                         application: str | None = None):
-    iteration = _published(svc, project_id, published_name)
-    return await _predict(svc, project_id, iteration, await _one_image(svc, request), True, application)
-
-
-@prediction.post("/classify/iterations/{published_name}/image/nostore")
-async def classify_image_with_no_store(svc: Svc, project_id: str, published_name: str, request: Request,
-                                       application: str | None = None):
-    iteration = _published(svc, project_id, published_name)
-    return await _predict(svc, project_id, iteration, await _one_image(svc, request), False, application)
-
-
-@prediction.post("/classify/iterations/{published_name}/url")
-async def classify_image_url(svc: Svc, project_id: str, published_name: str, request: Request,
-                             application: str | None = None):
-    iteration = _published(svc, project_id, published_name)
-    return await _predict(svc, project_id, iteration, await _image_at(svc, request), True, application)
-
-
-@prediction.post("/classify/iterations/{published_name}/url/nostore")
-async def classify_image_url_with_no_store(svc: Svc, project_id: str, published_name: str, request: Request,
-                                           application: str | None = None):
-    iteration = _published(svc, project_id, published_name)
-    return await _predict(svc, project_id, iteration, await _image_at(svc, request), False, application)
+for _source in ("image", "url"):
+    for _store in (True, False):
+        _handler = _classify(_source, _store)
+        prediction.add_api_route(f"/classify/iterations/{{published_name}}/{_source}{'' if _store else '/nostore'}",
+                                 _handler, methods=["POST"], name=_handler.__name__)
 
 
 @prediction.post("/detect/iterations/{published_name}/{rest:path}")

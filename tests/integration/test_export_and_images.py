@@ -10,6 +10,7 @@ import onnxruntime as ort
 import pytest
 from PIL import Image
 
+from tests.support.http_server import serve_files
 from tests.support.images import photo
 from tests.support.rest import Rest
 
@@ -67,33 +68,13 @@ def test_export_of_a_non_compact_domain_or_other_platform_is_refused(rest):
 
 
 def test_images_from_urls_untagged_listing_metadata_and_delete(rest, cvlocal_service):
-    import http.server
-    import threading
-
-    bodies = {f"/{i}.jpg": photo("green", i) for i in range(3)}
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            body = bodies.get(self.path)
-            self.send_response(200 if body else 404)
-            self.end_headers()
-            self.wfile.write(body or b"")
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
+    with serve_files({f"/{i}.jpg": photo("green", i) for i in range(3)}) as server:
         pid = rest.project()
-        urls = [f"{base}/{i}.jpg" for i in range(3)] + [f"{base}/missing.jpg", "file:///etc/passwd"]
+        urls = [server.url(f"/{i}.jpg") for i in range(3)] + [server.url("/missing.jpg"), "file:///etc/passwd"]
         r = rest.training("POST", f"/projects/{pid}/images/urls", json={"images": [{"url": u} for u in urls],
                                                                        "metadata": {"source": "web"}})
         assert r.status_code == 207
         assert [i["status"] for i in r.json()["images"]] == ["OK", "OK", "OK", "ErrorSource", "ErrorSource"]
-    finally:
-        server.shutdown()
     untagged = rest.training("GET", f"/projects/{pid}/images/untagged").json()
     assert len(untagged) == 3 and all(i["metadata"] == {"source": "web"} for i in untagged)
     ids = [i["id"] for i in untagged]

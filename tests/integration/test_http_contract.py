@@ -1,13 +1,12 @@
 """The wire contract of ../shared/docs/custom-vision-api.md, checked with raw HTTP."""
 from __future__ import annotations
 
-import http.server
 import re
-import threading
 from datetime import datetime
 
 import pytest
 
+from tests.support.http_server import serve_files
 from tests.support.images import photo
 from tests.support.rest import Rest
 from tests.support.service import TRAINING_ROOT
@@ -32,23 +31,8 @@ def published(rest):
 @pytest.fixture
 def image_server():
     """Serves one generated JPEG on loopback, as a public image URL would."""
-    body = photo("red", 999)
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            self.send_response(200)
-            self.send_header("Content-Type", "image/jpeg")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/red.jpg"
-    server.shutdown()
+    with serve_files({"/red.jpg": photo("red", 999)}) as server:
+        yield server.url("/red.jpg")
 
 
 def test_powershell_client_posts_single_quoted_body_to_the_portal_prediction_url(rest, published, image_server):

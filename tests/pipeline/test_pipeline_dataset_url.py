@@ -2,15 +2,14 @@
 from __future__ import annotations
 
 import hashlib
-import http.server
 import io
 import socket
-import threading
 import zipfile
 
 import pytest
 
 from tests.pipeline.cvops_helpers import cvops, unique, write_config
+from tests.support.http_server import serve_files
 from tests.support.images import photo
 
 
@@ -25,31 +24,12 @@ def _zip(entries: dict[str, bytes]) -> bytes:
 @pytest.fixture
 def archive_server():
     """Serves registered archives on loopback and counts the requests for each."""
-    archives: dict[str, bytes] = {}
-    hits: dict[str, int] = {}
+    with serve_files() as server:
+        def publish(name: str, data: bytes) -> tuple[str, str]:
+            server.files[f"/{name}"] = data
+            return server.url(f"/{name}"), hashlib.sha256(data).hexdigest()
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            hits[self.path] = hits.get(self.path, 0) + 1
-            body = archives.get(self.path)
-            self.send_response(200 if body else 404)
-            self.send_header("Content-Length", str(len(body or b"")))
-            self.end_headers()
-            self.wfile.write(body or b"")
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_address[1]}"
-
-    def publish(name: str, data: bytes) -> tuple[str, str]:
-        archives[f"/{name}"] = data
-        return f"{base}/{name}", hashlib.sha256(data).hexdigest()
-
-    yield publish, hits
-    server.shutdown()
+        yield publish, server.hits
 
 
 def _colours_zip() -> bytes:
