@@ -46,6 +46,11 @@ def walkthrough(trainer, predictor, service, folders: dict[str, Path], tests: di
     assert performance.precision >= 0.95 and performance.recall >= 0.95 and performance.average_precision >= 0.95
     assert {p.name for p in performance.per_tag_performance} == set(folders)
 
+    # the portal's "Quick Test", before publishing
+    expected, files = next(iter(tests.items()))
+    quick = trainer.quick_test_image(project.id, files[0].read_bytes(), iteration_id=iteration.id)
+    assert quick.predictions[0].tag_name == expected and quick.iteration == iteration.id
+
     publish_name = "groceries"
     assert trainer.publish_iteration(project.id, iteration.id, publish_name, service.prediction_resource_id) is True
     for expected, files in tests.items():
