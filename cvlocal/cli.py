@@ -31,10 +31,25 @@ def _parser() -> argparse.ArgumentParser:
                        "and kept in the data dir)")
     serve.add_argument("--allow-private-urls", action="store_true",
                        help="let /url routes fetch images from private and loopback addresses")
+    serve.add_argument("--url-timeout", type=_seconds, default=10.0, metavar="SECONDS",
+                       help="longest time fetching one image URL may take, redirects included (default 10)")
+    serve.add_argument("--export-link-lifetime", type=_seconds, default=24 * 3600.0, metavar="SECONDS",
+                       help="how long an export's download link works (default 86400: 24 hours)")
     serve.add_argument("--faults", default=os.environ.get("CVLOCAL_FAULTS"),
-                       help='inject faults for testing clients, e.g. "429=0.2,503=0.1,latency=0.3:0.5,drop=0.05"')
+                       help='inject faults for testing clients, e.g. "429=0.2,503=0.1,latency=0.3:0.5,drop=0.05,'
+                            'lost=0.05,seed=1" (see docs/reliability.md)')
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     return parser
+
+
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = float("nan")
+    if not 0 < seconds < 10 ** 9:
+        raise argparse.ArgumentTypeError(f"'{value}' is not a number of seconds above 0")
+    return seconds
 
 
 def _lock_data_dir(data_dir: Path):
@@ -90,7 +105,8 @@ def serve(args: argparse.Namespace) -> None:
     except ValueError as exc:
         sys.exit(f"cvlocal: {exc}")
     settings = Settings(data_dir=args.data_dir, training_key=training, prediction_key=prediction,
-                        signing_secret=secret, allow_private_urls=args.allow_private_urls, faults=faults)
+                        signing_secret=secret, allow_private_urls=args.allow_private_urls, faults=faults,
+                        url_timeout_s=args.url_timeout, export_link_lifetime_s=args.export_link_lifetime)
     asgi, _ = create_app(settings)
     print(_banner(args.host, args.port, settings, sources), flush=True)
     uvicorn.run(asgi, host=args.host, port=args.port, log_level=args.log_level, access_log=False,

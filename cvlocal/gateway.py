@@ -6,6 +6,7 @@ routers see `/training/...` and `/prediction/...`. Downloads (`/blobs/...`) carr
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import hmac
 import json
 import logging
@@ -23,8 +24,30 @@ KEY_HEADERS = {
 OPEN_PATHS = ("/blobs/", "/docs", "/openapi.json")
 
 
-def _equal(a: str, b: str) -> bool:
-    return hmac.compare_digest(a.encode(), b.encode())
+def _equal(given: str, expected: str) -> bool:
+    """Constant time whatever the lengths: compare_digest on the raw keys would tell a wrong length apart."""
+    return hmac.compare_digest(hashlib.sha256(given.encode("utf-8", "surrogatepass")).digest(),
+                               hashlib.sha256(expected.encode("utf-8", "surrogatepass")).digest())
+
+
+async def _discard(message) -> None:
+    """The `send` of a request whose answer is lost (fault `lost`)."""
+
+
+async def close_without_answer(send) -> None:
+    """Close the client's connection with no HTTP answer at all, as a crashed server or a broken network would.
+
+    uvicorn answers 500 for an app that returns without a response, so the connection is aborted under it
+    (its `send` is a method of the request cycle that holds the transport). Elsewhere, a response that
+    promises a body it never sends leaves the client without a usable answer too.
+    """
+    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    if transport is not None and hasattr(transport, "abort"):
+        transport.abort()
+        await asyncio.sleep(0)  # the server notices the connection is gone and sends nothing
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"1")]})
+    raise ConnectionAbortedError("fault injection: connection closed without an answer")
 
 
 async def send_error(send, error: CustomVisionError) -> None:
@@ -54,22 +77,29 @@ class Gateway:
         error = self._check_key(kind, scope)
         if error is not None:
             return await send_error(send, error)
+        scope = dict(scope)
+        scope["path"] = f"/{kind}{match.group(2) or ''}"
+        scope["raw_path"] = scope["path"].encode()
+        scope["cvlocal.kind"] = kind
         faults = self.settings.faults
         if faults.active:
             delay = faults.delay()
             if delay:
                 await asyncio.sleep(delay)
             fault = faults.roll()
+            if fault is not None:
+                log.info("injected fault %s on %s %s", fault, scope["method"], path)
             if fault == "drop":
-                return  # no response at all: the server closes the connection
+                return await close_without_answer(send)
+            if fault == "lost":
+                await self.app(scope, receive, _discard)
+                return await close_without_answer(send)
             if fault == "429":
                 return await send_error(send, too_many_requests(faults.retry_after_s))
             if fault == "503":
-                return await send_error(send, unavailable())
-        scope = dict(scope)
-        scope["path"] = f"/{kind}{match.group(2) or ''}"
-        scope["raw_path"] = scope["path"].encode()
-        scope["cvlocal.kind"] = kind
+                error = unavailable()
+                error.headers["Retry-After"] = str(faults.retry_after_s)
+                return await send_error(send, error)
         return await self.app(scope, receive, send)
 
     def _check_key(self, kind: str, scope) -> CustomVisionError | None:

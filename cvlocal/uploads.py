@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from . import errors
 from .images import ImageRejected, check_image
 from .models import image_json
-from .store.catalog import NewImage
+from .store.catalog import NewImage, check_metadata
 
 
 @dataclass
@@ -34,10 +34,7 @@ def check_batch(services, project_id: str, count: int, tag_ids: list[str]) -> No
 def add_batch(services, project_id: str, uploads: list[Upload], metadata: dict | None, base: str) -> tuple[int, dict]:
     """(HTTP status, ImageCreateSummary): 200 when every image is OK or OKDuplicate, else 207."""
     store, limit = services.store, services.settings.max_training_image_bytes
-    if metadata is not None and not (isinstance(metadata, dict)
-                                     and all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items())):
-        raise errors.bad_request("metadata must be an object of string keys and string values.",
-                                 "BadRequestImageMetadataKey")
+    check_metadata(metadata)
     accepted: list[tuple[int, NewImage]] = []
     for index, upload in enumerate(uploads):
         if upload.data is None:

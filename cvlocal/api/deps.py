@@ -51,9 +51,33 @@ def flag(value: str | None, default: bool = False) -> bool:
     raise errors.bad_request(f"'{value}' is not a boolean; use true or false.")
 
 
-async def json_body(request: Request) -> Any:
+SMALL_BODY = 1024 * 1024  # JSON bodies other than image batches: tags, metadata, URLs, settings
+
+
+def batch_body_limit(settings: Settings) -> int:
+    """A full batch of base64 images (64 x 6 MB, a third more as base64) and room for the JSON around it."""
+    return settings.max_images_per_batch * settings.max_training_image_bytes * 4 // 3 + SMALL_BODY
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 as soon as it is known to be over `limit` bytes (announced or sent)."""
+    length = request.headers.get("content-length")
+    if length and length.strip().isdigit() and int(length) > limit:
+        raise errors.too_large(f"The request body is {int(length):,} bytes; at most {limit:,} bytes are taken here.",
+                               "BadRequestImageSizeBytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise errors.too_large(f"The request body is over {limit:,} bytes; at most {limit:,} bytes are taken "
+                                   "here.", "BadRequestImageSizeBytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def json_body(request: Request, limit: int = SMALL_BODY) -> Any:
     """The JSON body, or None when empty (the SDK posts `Content-Length: 0` with a JSON content type)."""
-    raw = await request.body()
+    raw = await read_body(request, limit)
     if not raw.strip():
         return None
     try:
@@ -81,7 +105,7 @@ def text_field(body: dict, key: str) -> str | None:
 
 async def image_url_body(request: Request) -> str:
     """`{"url": ...}` read leniently: the AI-900 PowerShell client sends `{'url' : '...'}`, the portal `Url`."""
-    raw = (await request.body()).decode("utf-8", "replace").strip()
+    raw = (await read_body(request, SMALL_BODY)).decode("utf-8", "replace").strip()
     parsed: Any = None
     if raw:
         try:
@@ -122,12 +146,10 @@ def _multipart_parts(body: bytes, content_type: str) -> list[tuple[dict[str, str
     return parts
 
 
-async def image_bodies(request: Request, limit: int) -> list[bytes]:
-    """Image bytes from a multipart upload (the SDK's `imageData` parts) or a raw octet-stream body."""
-    length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > limit * 64 + 1024 * 1024:
-        raise errors.too_large(f"The request body is {int(length):,} bytes; too large.")
-    body = await request.body()
+async def image_bodies(request: Request, limit: int, count: int = 64) -> list[bytes]:
+    """Image bytes from a multipart upload (the SDK's `imageData` parts) or a raw octet-stream body; the body
+    may hold up to `count` images of `limit` bytes."""
+    body = await read_body(request, limit * count + SMALL_BODY)
     content_type = request.headers.get("content-type", "")
     if content_type.lower().startswith("multipart/"):
         images = [payload for headers, payload in _multipart_parts(body, content_type)

@@ -8,6 +8,7 @@ from fastapi.concurrency import run_in_threadpool
 from PIL import Image, ImageOps
 
 from .. import errors
+from ..images import OPEN_FORMATS
 from .deps import Svc
 
 router = APIRouter(prefix="/blobs", tags=["downloads"])
@@ -15,7 +16,7 @@ VARIANTS = {"original": None, "resized": 1024, "thumbnail": 300}
 
 
 def _scaled(data: bytes, longest: int) -> bytes:
-    with Image.open(io.BytesIO(data)) as img:
+    with Image.open(io.BytesIO(data), formats=OPEN_FORMATS) as img:
         img.draft("RGB", (longest, longest))
         img = ImageOps.exif_transpose(img).convert("RGB")
         img.thumbnail((longest, longest))
@@ -31,8 +32,8 @@ async def download_image(svc: Svc, image_id: str, variant: str, sig: str = ""):
         raise errors.not_found("This link is not valid.")
     data = svc.store.blobs.get(row["sha256"])
     if VARIANTS[variant] is None:
-        with Image.open(io.BytesIO(data)) as img:
-            media = Image.MIME.get(img.format, "application/octet-stream")
+        with Image.open(io.BytesIO(data), formats=OPEN_FORMATS) as img:
+            media = "image/jpeg" if img.format == "MPO" else Image.MIME.get(img.format, "application/octet-stream")
         return Response(data, media_type=media)
     return Response(await run_in_threadpool(_scaled, data, VARIANTS[variant]), media_type="image/jpeg")
 

@@ -10,9 +10,10 @@ from fastapi.responses import JSONResponse
 
 from .. import errors
 from ..models import image_json
+from ..store.catalog import check_metadata
 from ..uploads import Upload, add_batch, check_batch
 from ..urlfetch import UrlRejected
-from .deps import Svc, base_url, flag, id_list, image_bodies, json_body, json_object
+from .deps import Svc, base_url, batch_body_limit, flag, id_list, image_bodies, json_body, json_object
 
 router = APIRouter(prefix="/training/projects/{project_id}/images", tags=["images"])
 MAX_TAKE = 256
@@ -55,7 +56,7 @@ async def create_images_from_data(svc: Svc, project_id: str, request: Request,
 
 @router.post("/files", summary="create_images_from_files")
 async def create_images_from_files(svc: Svc, project_id: str, request: Request):
-    entries, batch_tags, metadata = _entries(await json_body(request), "contents")
+    entries, batch_tags, metadata = _entries(await json_body(request, batch_body_limit(svc.settings)), "contents")
     uploads = []
     for entry in entries:
         upload = Upload(entry.get("name"), None, _tags_of(entry, batch_tags))
@@ -71,6 +72,7 @@ async def create_images_from_files(svc: Svc, project_id: str, request: Request):
 @router.post("/urls", summary="create_images_from_urls")
 async def create_images_from_urls(svc: Svc, project_id: str, request: Request):
     entries, batch_tags, metadata = _entries(await json_body(request), "url")
+    check_metadata(metadata)  # before any URL is fetched
     uploads = [Upload(e.get("url"), None, _tags_of(e, batch_tags)) for e in entries]
     check_batch(svc, project_id, len(uploads), [t for u in uploads for t in u.tag_ids])
 

@@ -1,6 +1,8 @@
 """Training, iterations, performance, publishing and export."""
 from __future__ import annotations
 
+import threading
+
 from fastapi import APIRouter, Query, Request, Response
 
 from .. import errors
@@ -33,7 +35,13 @@ async def train_project(svc: Svc, project_id: str, request: Request,
         svc.store.require_tags(project_id, selected)
     row = svc.store.create_iteration(project, training_type, reserved_budget_in_hours, flag(force_train),
                                      selected or None)
-    svc.trainer.submit(row["id"])
+    delay = svc.settings.faults.train_delay_s  # fault injection: a training that takes a while
+    if delay:
+        timer = threading.Timer(delay, svc.trainer.submit, [row["id"]])
+        timer.daemon = True
+        timer.start()
+    else:
+        svc.trainer.submit(row["id"])
     return iteration_json(row)
 
 

@@ -13,6 +13,44 @@ from .db import Database, utcnow
 CLASSIFICATION_TYPES = ("Multiclass", "Multilabel")
 TAG_TYPES = ("Regular", "Negative", "GeneralProduct")
 MAX_TAG_NAME = 256
+MAX_NAME = 256            # project names (and publish and iteration names, in iterations.py)
+MAX_DESCRIPTION = 4096    # project and tag descriptions
+MAX_METADATA_PAIRS = 10   # Azure's limits on image metadata: 10 pairs, keys up to 128, values up to 256
+MAX_METADATA_KEY = 128
+MAX_METADATA_VALUE = 256
+
+
+def check_project_name(name: str) -> str:
+    name = (name or "").strip()
+    if not name or len(name) > MAX_NAME:
+        raise errors.bad_request(f"A project name must be 1 to {MAX_NAME} characters.", "BadRequestProjectName")
+    return name
+
+
+def check_description(description: str | None, code: str) -> None:
+    if description is not None and len(description) > MAX_DESCRIPTION:
+        raise errors.bad_request(f"A description may be at most {MAX_DESCRIPTION} characters.", code)
+
+
+def check_metadata(metadata: dict | None) -> None:
+    """Image metadata as Azure takes it: at most 10 string pairs, keys of 1 to 128 and values of up to 256
+    characters."""
+    if metadata is None:
+        return
+    if not isinstance(metadata, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                 for k, v in metadata.items()):
+        raise errors.bad_request("metadata must be an object of string keys and string values.",
+                                 "BadRequestImageMetadataKey")
+    if len(metadata) > MAX_METADATA_PAIRS:
+        raise errors.bad_request(f"An image has at most {MAX_METADATA_PAIRS} metadata pairs.",
+                                 "BadRequestImageMetadataKey")
+    for key, value in metadata.items():
+        if not key or len(key) > MAX_METADATA_KEY:
+            raise errors.bad_request(f"A metadata key must be 1 to {MAX_METADATA_KEY} characters.",
+                                     "BadRequestImageMetadataKey")
+        if len(value) > MAX_METADATA_VALUE:
+            raise errors.bad_request(f"A metadata value may be at most {MAX_METADATA_VALUE} characters.",
+                                     "BadRequestImageMetadataValue")
 
 
 def new_id() -> str:
@@ -33,9 +71,8 @@ class CatalogStore:
     # ---- projects
     def create_project(self, name: str, description: str, domain_id: str | None,
                        classification_type: str | None, export_platforms: list[str]) -> sqlite3.Row:
-        name = (name or "").strip()
-        if not name:
-            raise errors.bad_request("A project needs a name.", "BadRequestProjectName")
+        name = check_project_name(name)
+        check_description(description, "BadRequestProjectDescription")
         ctype = classification_type or "Multiclass"
         if ctype not in CLASSIFICATION_TYPES:
             raise errors.bad_request(f"Unknown classificationType '{ctype}'; use Multiclass or Multilabel.",
@@ -62,6 +99,8 @@ class CatalogStore:
     def update_project(self, project_id: str, name: str | None, description: str | None,
                        domain_id: str | None, classification_type: str | None) -> sqlite3.Row:
         current = self.project(project_id)
+        name = check_project_name(name) if name else None
+        check_description(description, "BadRequestProjectDescription")
         if classification_type and classification_type not in CLASSIFICATION_TYPES:
             raise errors.bad_request(f"Unknown classificationType '{classification_type}'.",
                                      "BadRequestProjectUnknownClassification")
@@ -97,6 +136,7 @@ class CatalogStore:
         name = (name or "").strip()
         if not name or len(name) > MAX_TAG_NAME:
             raise errors.bad_request(f"A tag name must be 1 to {MAX_TAG_NAME} characters.", "BadRequestTagName")
+        check_description(description, "BadRequestTagDescription")
         tag_type = tag_type or "Regular"
         if tag_type not in TAG_TYPES:
             raise errors.bad_request(f"Unknown tag type '{tag_type}'; use one of {', '.join(TAG_TYPES)}.",
@@ -128,6 +168,14 @@ class CatalogStore:
     def update_tag(self, project_id: str, tag_id: str, name: str | None, description: str | None,
                    tag_type: str | None) -> sqlite3.Row:
         current = self.tag(project_id, tag_id)
+        if name is not None:
+            name = name.strip()
+            if name and len(name) > MAX_TAG_NAME:
+                raise errors.bad_request(f"A tag name must be 1 to {MAX_TAG_NAME} characters.", "BadRequestTagName")
+        check_description(description, "BadRequestTagDescription")
+        if tag_type and tag_type not in TAG_TYPES:
+            raise errors.bad_request(f"Unknown tag type '{tag_type}'; use one of {', '.join(TAG_TYPES)}.",
+                                     "BadRequestTagType")
         with self.db.transaction() as c:
             if name and name != current["name"] and c.execute(
                     "SELECT 1 FROM tags WHERE project_id = ? AND name = ?", (project_id, name)).fetchone():
@@ -253,8 +301,10 @@ class CatalogStore:
 
     def update_image_metadata(self, project_id: str, image_ids: list[str],
                               metadata: dict[str, str]) -> list[tuple[str, str, dict]]:
-        """Merge metadata into each image; returns (image id, status, metadata) per id."""
+        """Merge metadata into each image; returns (image id, status, metadata) per id (ErrorLimitExceed: the
+        image would have more than 10 pairs)."""
         self.project(project_id)
+        check_metadata(metadata)
         results = []
         with self.db.transaction() as c:
             for image_id in image_ids:
@@ -264,6 +314,9 @@ class CatalogStore:
                     results.append((image_id, "ErrorImageNotFound", {}))
                     continue
                 merged = {**json.loads(row["metadata"]), **metadata}
+                if len(merged) > MAX_METADATA_PAIRS:
+                    results.append((image_id, "ErrorLimitExceed", json.loads(row["metadata"])))
+                    continue
                 c.execute("UPDATE images SET metadata = ? WHERE id = ?", (json.dumps(merged), image_id))
                 results.append((image_id, "OK", merged))
         return results

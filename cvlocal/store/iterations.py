@@ -9,7 +9,7 @@ import time
 import numpy as np
 
 from .. import errors
-from .catalog import new_id
+from .catalog import MAX_NAME, new_id
 from .db import Database, utcnow
 
 MAX_ITERATIONS = 20
@@ -123,8 +123,9 @@ class IterationStore:
 
     def rename_iteration(self, project_id: str, iteration_id: str, name: str) -> sqlite3.Row:
         self.iteration(project_id, iteration_id)
-        if not (name or "").strip():
-            raise errors.bad_request("An iteration needs a name.", "BadRequestIterationName")
+        if not (name or "").strip() or len(name.strip()) > MAX_NAME:
+            raise errors.bad_request(f"An iteration name must be 1 to {MAX_NAME} characters.",
+                                     "BadRequestIterationName")
         with self.db.transaction() as c:
             c.execute("UPDATE iterations SET name = ?, last_modified = ? WHERE id = ?",
                       (name.strip(), utcnow(), iteration_id))
@@ -145,9 +146,10 @@ class IterationStore:
     def publish(self, project_id: str, iteration_id: str, name: str, resource_id: str, overwrite: bool) -> None:
         row = self.completed_iteration(project_id, iteration_id)
         name = (name or "").strip()
-        if not name or "/" in name or len(name) > 256:
-            raise errors.bad_request("A publish name must be 1 to 256 characters, without '/'.",
-                                     "BadRequestInvalidPublishName")
+        # The name is a segment of the prediction URL: no '/', and not '.' or '..' (clients resolve those away).
+        if not name or "/" in name or name in (".", "..") or len(name) > MAX_NAME:
+            raise errors.bad_request(f"A publish name must be 1 to {MAX_NAME} characters, without '/' (and not "
+                                     "'.' or '..').", "BadRequestInvalidPublishName")
         if not (resource_id or "").strip():
             raise errors.bad_request("predictionId (the prediction resource's id) is required.",
                                      "BadRequestInvalidPublishTarget")
