@@ -1,13 +1,20 @@
 """Step 8: publish the iteration under the name (moving the name from the iteration that has it), then delete
-the oldest unpublished iterations beyond `keep_iterations`. Also what `rollback` does."""
+the oldest unpublished iterations beyond `keep_iterations`. Also what `rollback` does.
+
+The name moves in one call (`overwrite=True`), so prediction clients never see it missing. A service that
+refuses to overwrite gets unpublish-then-publish instead. Every call here is safe to repeat: a retry whose
+first attempt did its work (the answer was lost) finds the work done and carries on."""
 from __future__ import annotations
 
 from typing import Any
 
 from pipeline.errors import PipelineError
+from pipeline.retry import error_code, status_of
 from pipeline.steps.train import by_age
 
 SERVICE_ITERATION_LIMIT = 20
+# The answers of a service that will not move a published name with overwrite=true.
+OVERWRITE_REFUSED = {None, "BadRequest", "BadRequestInvalidPublishName", "BadRequestNotSupported"}
 
 
 def published_under(iterations: list[Any], name: str) -> Any | None:
@@ -27,32 +34,65 @@ def find_iteration(iterations: list[Any], wanted: str) -> Any:
 
 def publish(trainer: Any, project_id: str, iteration: Any, name: str, prediction_resource_id: str,
             previous: Any | None) -> None:
-    """Move `name` from `previous` to `iteration`; if publishing fails, `previous` gets the name back."""
-    if previous is not None and previous.id != iteration.id:
-        trainer.unpublish_iteration(project_id, previous.id)
+    """Move `name` to `iteration` from whichever iteration has it, in one call. If the service refuses to
+    overwrite, the holder (looked up again: another run may have moved the name since `previous` was read) is
+    unpublished first and gets the name back if publishing fails."""
+    try:
+        _publish(trainer, project_id, iteration.id, name, prediction_resource_id, overwrite=True)
+        return
+    except Exception as exc:
+        if status_of(exc) != 400 or error_code(exc) not in OVERWRITE_REFUSED:
+            raise
+        # Refused: maybe no overwrite here. Who holds the name now (another run may have moved it)?
+        holder = published_under(trainer.get_iterations(project_id), name)
+        if holder is None or holder.id == iteration.id:
+            raise
+    _unpublish(trainer, project_id, holder.id)
     try:
         _publish(trainer, project_id, iteration.id, name, prediction_resource_id)
     except Exception:
-        if previous is not None and previous.id != iteration.id:
-            _publish(trainer, project_id, previous.id, name, prediction_resource_id)
+        _publish(trainer, project_id, holder.id, name, prediction_resource_id)
         raise
 
 
-def _publish(trainer: Any, project_id: str, iteration_id: str, name: str, resource_id: str) -> None:
+def _publish(trainer: Any, project_id: str, iteration_id: str, name: str, resource_id: str,
+             overwrite: bool | None = None) -> None:
     try:
-        trainer.publish_iteration(project_id, iteration_id, name, resource_id)
+        if overwrite:
+            trainer.publish_iteration(project_id, iteration_id, name, resource_id, overwrite=True)
+        else:
+            trainer.publish_iteration(project_id, iteration_id, name, resource_id)
     except Exception:
         # A publish whose answer was lost (and retried) may find itself done already.
         if getattr(trainer.get_iteration(project_id, iteration_id), "publish_name", None) != name:
             raise
 
 
+def _unpublish(trainer: Any, project_id: str, iteration_id: str) -> None:
+    try:
+        trainer.unpublish_iteration(project_id, iteration_id)
+    except Exception as exc:
+        # Already unpublished: by a retried call whose answer was lost, or by another run.
+        if error_code(exc) != "BadRequestIterationNotPublished":
+            raise
+
+
 def prune(trainer: Any, project_id: str, keep: int, protect: set[str]) -> list[str]:
     """Delete the oldest unpublished, finished iterations until `keep` remain; returns the names deleted."""
     doomed = to_delete(trainer.get_iterations(project_id), keep, protect)
+    deleted = []
     for iteration in doomed:
-        trainer.delete_iteration(project_id, iteration.id)
-    return [iteration.name for iteration in doomed]
+        try:
+            trainer.delete_iteration(project_id, iteration.id)
+        except Exception as exc:
+            code = error_code(exc)
+            if code in ("BadRequestIterationIsPublished", "BadRequestTrainingAlreadyInProgress"):
+                continue  # another run published it meanwhile: it stays
+            if code != "NotFoundIteration" and status_of(exc) != 404:
+                raise
+            # Gone already (a retried delete whose answer was lost, or another run): what we wanted.
+        deleted.append(iteration.name)
+    return deleted
 
 
 def to_delete(iterations: list[Any], keep: int, protect: set[str]) -> list[Any]:

@@ -12,6 +12,7 @@ from pipeline.retry import error_code
 
 NOT_NEEDED = {"BadRequestTrainingNotNeeded", "BadRequestTrainingNotNeededButTrainingPipelineUpdated"}
 _EPOCH = datetime.min.replace(tzinfo=timezone.utc)
+ALREADY_IN_PROGRESS_TRIES = 5
 
 
 def created_at(iteration: Any) -> datetime:
@@ -51,29 +52,37 @@ def training_needed(iterations: list[Any], images: list[Any], to_upload: int) ->
 
 def train(trainer: Any, project_id: str, config: TrainingConfig, spinner: Any = None,
           sleep: Callable[[float], None] = time.sleep) -> tuple[Any, bool]:
-    """(completed iteration, trained now). Raises TrainingFailed on `Failed` or on timeout."""
-    try:
-        iteration = trainer.train_project(
-            project_id, training_type=config.type,
-            reserved_budget_in_hours=config.budget_hours if config.type == "Advanced" else 0,
-            notification_email_address=config.notification_email)
-    except Exception as exc:
-        code = error_code(exc)
-        if code in NOT_NEEDED:
-            latest = latest_completed(trainer.get_iterations(project_id))
-            if latest is not None:
-                return latest, False
-        if code == "BadRequestTrainingAlreadyInProgress":
-            running = [i for i in trainer.get_iterations(project_id) if i.status == "Training"]
-            if running:
-                return wait(trainer, project_id, by_age(running)[-1], config, spinner, sleep), True
-        if code:
-            error = ServiceError(f"training was refused: {code}: {getattr(exc.error, 'message', '') or exc}", code)
-            if code == "BadRequestTrainingValidationFailed":
-                error.exit_code = EXIT_BAD_INPUT
-            raise error from None
-        raise
-    return wait(trainer, project_id, iteration, config, spinner, sleep), True
+    """(completed iteration, trained now). Raises TrainingFailed on `Failed` or on timeout.
+
+    A training already in progress (another run's, or ours when the answer to the train call was lost and the
+    call was retried) is waited for instead of started."""
+    for _ in range(ALREADY_IN_PROGRESS_TRIES):
+        try:
+            iteration = trainer.train_project(
+                project_id, training_type=config.type,
+                reserved_budget_in_hours=config.budget_hours if config.type == "Advanced" else 0,
+                notification_email_address=config.notification_email)
+        except Exception as exc:
+            code = error_code(exc)
+            if code in NOT_NEEDED:
+                latest = latest_completed(trainer.get_iterations(project_id))
+                if latest is not None:
+                    return latest, False
+            if code == "BadRequestTrainingAlreadyInProgress":
+                running = [i for i in trainer.get_iterations(project_id) if i.status == "Training"]
+                if running:
+                    return wait(trainer, project_id, by_age(running)[-1], config, spinner, sleep), True
+                continue  # it finished between the two calls: ask again (now "not needed", or a new training)
+            if code:
+                error = ServiceError(f"training was refused: {code}: {getattr(exc.error, 'message', '') or exc}",
+                                     code)
+                if code == "BadRequestTrainingValidationFailed":
+                    error.exit_code = EXIT_BAD_INPUT
+                raise error from None
+            raise
+        return wait(trainer, project_id, iteration, config, spinner, sleep), True
+    raise ServiceError("training was refused: BadRequestTrainingAlreadyInProgress, but no iteration is training",
+                       "BadRequestTrainingAlreadyInProgress")
 
 
 def wait(trainer: Any, project_id: str, iteration: Any, config: TrainingConfig, spinner: Any = None,
