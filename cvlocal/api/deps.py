@@ -59,18 +59,18 @@ def batch_body_limit(settings: Settings) -> int:
     return settings.max_images_per_batch * settings.max_training_image_bytes * 4 // 3 + SMALL_BODY
 
 
-async def read_body(request: Request, limit: int) -> bytes:
+async def read_body(request: Request, limit: int, code: str = "BadRequest") -> bytes:
     """The request body, refused with 413 as soon as it is known to be over `limit` bytes (announced or sent)."""
     length = request.headers.get("content-length")
     if length and length.strip().isdigit() and int(length) > limit:
         raise errors.too_large(f"The request body is {int(length):,} bytes; at most {limit:,} bytes are taken here.",
-                               "BadRequestImageSizeBytes")
+                               code)
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
             raise errors.too_large(f"The request body is over {limit:,} bytes; at most {limit:,} bytes are taken "
-                                   "here.", "BadRequestImageSizeBytes")
+                                   "here.", code)
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -149,7 +149,7 @@ def _multipart_parts(body: bytes, content_type: str) -> list[tuple[dict[str, str
 async def image_bodies(request: Request, limit: int, count: int = 64) -> list[bytes]:
     """Image bytes from a multipart upload (the SDK's `imageData` parts) or a raw octet-stream body; the body
     may hold up to `count` images of `limit` bytes."""
-    body = await read_body(request, limit * count + SMALL_BODY)
+    body = await read_body(request, limit * count + SMALL_BODY, "BadRequestImageSizeBytes")
     content_type = request.headers.get("content-type", "")
     if content_type.lower().startswith("multipart/"):
         images = [payload for headers, payload in _multipart_parts(body, content_type)
