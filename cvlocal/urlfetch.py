@@ -143,6 +143,10 @@ class UrlFetcher:
                     raise UrlRejected(f"The image at the URL is larger than {max_bytes:,} bytes.")
                 if time.monotonic() > deadline:
                     raise TimeoutError
+            if connection.aborted:
+                raise TimeoutError
+            if declared and declared.strip().isdigit() and len(body) != int(declared):
+                raise UrlRejected(f"The image URL sent {len(body):,} of the {int(declared):,} bytes it announced.")
             return response.status, None, bytes(body)
         except UrlRejected:
             raise
