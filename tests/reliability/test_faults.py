@@ -8,17 +8,32 @@ import json
 
 import pytest
 
+from cvlocal.faults import parse_faults
 from tests.pipeline.cvops_helpers import cvops
 from tests.reliability.conftest import PROJECT, PUBLISH, configs
 from tests.reliability.helpers import Background, end_state, integrity, probes, wait_until
 from tests.support.rest import Rest
 from tests.support.service import TRAINING_ROOT
 
-pytestmark = [pytest.mark.datasets, pytest.mark.slow]
 # Retry-After: 0 keeps the run short; waiting as long as the service asks is tested in tests/pipeline.
 FAULTS = "429=0.1,503=0.05,drop=0.05,lost=0.1,latency=0.1:0.2,retry-after=0,seed=7"
 
 
+def test_fault_specs_parse_and_bad_ones_are_refused():
+    faults = parse_faults("429=0.2, 503=0.1,drop=0.05,lost=0.05,latency=0.3:0.5,retry-after=0,train-delay=2,seed=4")
+    assert (faults.throttle, faults.unavailable, faults.drop, faults.lost) == (0.2, 0.1, 0.05, 0.05)
+    assert (faults.latency, faults.latency_s, faults.retry_after_s, faults.train_delay_s) == (0.3, 0.5, 0, 2.0)
+    assert faults.active and not parse_faults("train-delay=1").active and not parse_faults(None).active
+    rolls = [parse_faults("drop=0.25,lost=0.25,429=0.25,seed=9").roll() for _ in range(2)]
+    again = parse_faults("drop=0.25,lost=0.25,429=0.25,seed=9")
+    assert rolls[0] == rolls[1] == again.roll()  # a seed repeats the sequence
+    for bad in ("429=2", "drop=-0.1", "lost=x", "latency=0.5:inf", "teapot=1", "429=0.6,503=0.6", "seed=x",
+                "retry-after=-1", "train-delay=nan"):
+        with pytest.raises(ValueError):
+            parse_faults(bad)
+
+
+@pytest.mark.slow
 def test_drop_and_lost_faults_close_the_connection_without_an_answer(fresh_service):
     fresh_service.extra_args = ["--faults", "drop=0.3,lost=0.3,seed=3"]
     service = fresh_service.start()
@@ -61,6 +76,8 @@ def test_drop_and_lost_faults_close_the_connection_without_an_answer(fresh_servi
     assert "injected fault lost" in service.log() and "injected fault drop" in service.log()
 
 
+@pytest.mark.datasets
+@pytest.mark.slow
 def test_a_pipeline_run_under_injected_faults_ends_as_a_clean_run(fresh_service, datasets, tmp_path,
                                                                   clean_end_states):
     fresh_service.extra_args = ["--faults", FAULTS]
@@ -103,6 +120,8 @@ def _crash_and_restart(service) -> None:
     service.start()
 
 
+@pytest.mark.datasets
+@pytest.mark.slow
 def test_kill_9_during_upload_training_and_publish_then_rerun_ends_as_a_clean_run(fresh_service, datasets, tmp_path,
                                                                                    clean_end_states):
     # Trainings take at least 1.5 s here, so the kill lands while the iteration is Training.
@@ -117,7 +136,7 @@ def test_kill_9_during_upload_training_and_publish_then_rerun_ends_as_a_clean_ru
     run = Background("run", str(paths["fruit"]), env=env, cwd=tmp_path)
     assert wait_until(lambda: _count(rest, "/images/count") >= 8), run.output
     _crash_and_restart(service)
-    assert run.finish() == 0, run.output  # the run in flight rides through the crash: its retries wait for the restart
+    assert run.finish() == 0, run.output  # the run in flight rides through: its retries wait for the restart
     rerun = cvops("run", str(paths["fruit"]), env=env, cwd=tmp_path)
     assert rerun.exit_code == 0, rerun.output
     outputs += [run.output, rerun.output]

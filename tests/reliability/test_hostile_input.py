@@ -74,12 +74,13 @@ def _rgb16_png() -> bytes:
     return png_rgb16(64, 48)
 
 
+NOT_AN_IMAGE = ("ErrorImageFormat", "BadRequestImageFormat")
 BROKEN = {  # name: (bytes, upload status, prediction error code); made when the test runs
     "truncated JPEG": lambda: (photo("red", 2, size=(320, 240))[:1500], "ErrorImageFormat", "BadRequestImageFormat"),
     "truncated PNG": lambda: (encode(base_rgb(), "PNG")[:2000], "ErrorImageFormat", "BadRequestImageFormat"),
     "truncated GIF": lambda: (encode(base_rgb(), "GIF")[:2500], "ErrorImageFormat", "BadRequestImageFormat"),
-    "PNG magic, JPEG body": lambda: (b"\x89PNG\r\n\x1a\n" + photo("red", 3)[8:], "ErrorImageFormat", "BadRequestImageFormat"),
-    "JPEG magic, garbage": lambda: (b"\xff\xd8\xff\xe0" + bytes(range(256)) * 8, "ErrorImageFormat", "BadRequestImageFormat"),
+    "PNG magic, JPEG body": lambda: (b"\x89PNG\r\n\x1a\n" + photo("red", 3)[8:], *NOT_AN_IMAGE),
+    "JPEG magic, garbage": lambda: (b"\xff\xd8\xff\xe0" + bytes(range(256)) * 8, *NOT_AN_IMAGE),
     "text": lambda: (b"<html>not an image</html>" * 20, "ErrorImageFormat", "BadRequestImageFormat"),
     "WebP": lambda: (encode(base_rgb(), "WEBP"), "ErrorImageFormat", "BadRequestImageFormat"),
     "TIFF": lambda: (encode(base_rgb(), "TIFF"), "ErrorImageFormat", "BadRequestImageFormat"),
@@ -221,7 +222,8 @@ def test_project_and_tag_names_survive_a_round_trip(world, name):
     assert tag["name"] == name.strip()
     r = rest.training("POST", f"/projects/{pid}/tags", params={"name": name})
     assert r.status_code == 400 and r.json()["code"] == "BadRequestTagNameNotUnique"
-    r = rest.training("PATCH", f"/projects/{pid}/tags/{tag['id']}", json={"name": name[:255] + "2", "description": name})
+    r = rest.training("PATCH", f"/projects/{pid}/tags/{tag['id']}",
+                      json={"name": name[:255] + "2", "description": name})
     assert r.status_code == 200 and r.json()["description"] == name
     assert rest.training("DELETE", f"/projects/{pid}").status_code == 204
 
