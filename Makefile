@@ -33,5 +33,8 @@ schema: install  ## regenerate config/schema.json from the pipeline's config mod
 lint-workflows: install  ## GitHub workflow schema + zizmor (offline), as make test does
 	$(BIN)/python -m pytest -q tests/infra/test_workflows.py
 
+soak: install  ## 32 clients for 60 s against a fresh service; figures in docs/reliability.md
+	$(BIN)/python -m tests.reliability.soak --seconds 60 --clients 32
+
 clean:
 	rm -rf $(VENV) .cvlocal .demo out *.egg-info
