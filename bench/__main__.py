@@ -112,7 +112,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--before", type=Path, default=RESULTS / "before.json",
                         help="earlier results shown as 'before' (default bench/results/before.json)")
+    parser.add_argument("--render", type=Path, metavar="RESULTS_JSON",
+                        help="run nothing: rewrite the Markdown from kept results (e.g. bench/results/after.json)")
     args = parser.parse_args(argv)
+    if args.render:
+        before = json.loads(args.before.read_text()) if args.before.exists() else None
+        args.out.write_text(render(json.loads(args.render.read_text()), before))
+        return 0
     names = args.only.split(",") if args.only else list(BENCHMARKS)
     unknown = [n for n in names if n not in BENCHMARKS]
     if unknown:

@@ -30,7 +30,7 @@ from bench.common import Check, Section, labelled_files, median, percentile, run
 CONCURRENCY = (1, 2, 4, 8)
 WARMUP_S = 0.5
 RUN_S = 2.0
-REPEATS = 3
+REPEATS = 4
 TARGET_RATIO = 0.85
 TARGET_TAIL = 3.0
 
@@ -269,6 +269,11 @@ def run(quick: bool = False) -> Section:
     section.checks.append(Check("prediction throughput / limit, at the service's best concurrency",
                                 f"{best[2]:.2f} ({best[1]:.1f} vs {best[3]:.1f} img/s, {best[0]} clients; "
                                 f"best limit {best_limit:.1f})", f">= {TARGET_RATIO}", best[2] >= TARGET_RATIO))
+    cpu_best = next(r for r in cpu_rows if r[0] == best[0])
+    section.checks.append(Check("CPU per image: limit / (service + client), at that concurrency",
+                                f"{cpu_best[1] / cpu_best[6]:.2f} ({cpu_best[1]:.1f} vs {cpu_best[6]:.1f} ms)",
+                                "reported (what the throughput ratio tends to when the service is CPU-bound; "
+                                "little moved by other load)", None))
     worst = max(rows, key=lambda r: r[7])
     section.checks.append(Check("prediction p99 / p50 (worst concurrency)",
                                 f"{worst[7]:.2f} ({worst[0]} clients: p50 {worst[5]:.1f} ms, p99 {worst[6]:.1f} ms)",

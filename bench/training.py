@@ -9,14 +9,15 @@ polled every 20 ms. The split into decode, features and head is the trainer's ow
 Sets: the fruit photos (45), fruit + fruit-extra (51), the trees (20), and 200, 1,000 and 5,000 images made
 from the fruit photos by random crops (40-90% of each side, at full resolution) and flips.
 
-Targets: fruit cold under 5 s; warm retrain (fruit) under 1 s; cost growing linearly with images (seconds per
-image at 5,000 at most 1.25x those at 1,000, cold and warm).
+Targets: fruit cold under 5 s; warm retrain (fruit) under 1 s; cost growing linearly with images: the service's
+CPU seconds per image at 5,000 images at most 1.25x those at 1,000, cold and warm. (CPU, because wall time on a
+shared machine moves with the other work on it over a minute-long training; the wall ratio is shown beside it.)
 """
 from __future__ import annotations
 
 import time
 
-from bench.common import Check, Section, derived_set, labelled_files, running_service
+from bench.common import Check, Section, cpu_seconds, derived_set, labelled_files, running_service
 
 FRUIT_COLD_S = 5.0
 WARM_S = 1.0
@@ -37,9 +38,13 @@ def measure(name: str, files: list) -> dict:
         t0 = time.perf_counter()
         bench.upload(pid, files)
         upload_s = time.perf_counter() - t0
+        cpu0 = cpu_seconds(bench.pid)
         cold_id, cold_s = bench.train(pid)
+        cpu1 = cpu_seconds(bench.pid)
         warm_id, warm_s = bench.train(pid, force=True)
+        cpu2 = cpu_seconds(bench.pid)
         return {"set": name, "images": len(files), "upload_s": upload_s, "cold_s": cold_s, "warm_s": warm_s,
+                "cold_cpu_s": cpu1 - cpu0, "warm_cpu_s": cpu2 - cpu1,
                 "cold": bench.timings(cold_id), "warm": bench.timings(warm_id)}
 
 
@@ -52,12 +57,13 @@ def run(quick: bool = False) -> Section:
     rows = []
     for r in results:
         c, w = r["cold"], r["warm"]
-        rows.append([r["set"], r["images"], r["cold_s"], c.get("decode_s", 0.0), c.get("features_s", 0.0),
-                     c.get("head_s", 0.0), 1000 * r["cold_s"] / r["images"], r["warm_s"], w.get("head_s", 0.0),
-                     1000 * r["warm_s"] / r["images"], r["upload_s"]])
-    section.table("Seconds (wall, from the client) and the trainer's split", [
-        "set", "images", "cold s", "decode s", "features s", "head s", "cold ms/image", "warm s", "warm head s",
-        "warm ms/image", "upload s"], rows)
+        n = r["images"]
+        rows.append([r["set"], n, r["cold_s"], c.get("decode_s", 0.0), c.get("features_s", 0.0),
+                     c.get("head_s", 0.0), 1000 * r["cold_s"] / n, 1000 * r["cold_cpu_s"] / n, r["warm_s"],
+                     w.get("head_s", 0.0), 1000 * r["warm_s"] / n, 1000 * r["warm_cpu_s"] / n, r["upload_s"]])
+    section.table("Seconds (wall, from the client), the trainer's split, and the service's CPU per image", [
+        "set", "images", "cold s", "decode s", "features s", "head s", "cold ms/image", "cold CPU ms/image",
+        "warm s", "warm head s", "warm ms/image", "warm CPU ms/image", "upload s"], rows)
     by_name = {r["set"]: r for r in results}
     fruit = by_name["fruit"]
     section.checks.append(Check("fruit cold training (45 images)", f"{fruit['cold_s']:.2f} s",
@@ -67,12 +73,16 @@ def run(quick: bool = False) -> Section:
     small, big = by_name.get("1,000 derived"), by_name.get("5,000 derived")
     if small and big:
         for kind in ("cold", "warm"):
-            ratio = (big[f"{kind}_s"] / big["images"]) / (small[f"{kind}_s"] / small["images"])
+            def per_image(r, what):
+                return 1000 * r[f"{kind}{what}"] / r["images"]
+
+            cpu_ratio = per_image(big, "_cpu_s") / per_image(small, "_cpu_s")
+            wall_ratio = per_image(big, "_s") / per_image(small, "_s")
             section.checks.append(Check(
-                f"{kind} seconds per image, 5,000 vs 1,000 images",
-                f"{ratio:.2f} ({1000 * big[f'{kind}_s'] / big['images']:.1f} vs "
-                f"{1000 * small[f'{kind}_s'] / small['images']:.1f} ms/image)",
-                f"<= {LINEAR_SLACK:g} (linear)", ratio <= LINEAR_SLACK))
+                f"{kind} training cost per image, 5,000 vs 1,000 images",
+                f"CPU {cpu_ratio:.2f} ({per_image(big, '_cpu_s'):.1f} vs {per_image(small, '_cpu_s'):.1f} ms/image); "
+                f"wall {wall_ratio:.2f} ({per_image(big, '_s'):.1f} vs {per_image(small, '_s'):.1f} ms/image)",
+                f"CPU ratio <= {LINEAR_SLACK:g} (linear)", cpu_ratio <= LINEAR_SLACK))
     section.notes.append("Cold includes the trainer's queue, the feature cache lookup and storing the head; the "
                          "split columns do not add up to the wall time exactly.")
     return section

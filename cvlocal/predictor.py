@@ -1,4 +1,11 @@
-"""Serving predictions: trained heads load once and stay cached; the backbone session is shared."""
+"""Serving predictions: trained heads load once and stay cached; the backbone session is shared.
+
+A request's CPU work (decode, backbone, head) runs under a gate of one slot per core: more requests than
+cores computing at once only time-slice the same cores, and every one of them would hold its own activations
+in onnxruntime's arena. Storing the prediction (blob fsync, SQLite commit) waits on the disk, outside the gate,
+so other requests compute meanwhile. The image is decoded once: the format and size checks that decide whether
+it may be stored come from that same decode.
+"""
 from __future__ import annotations
 
 import json
@@ -8,9 +15,9 @@ import uuid
 import numpy as np
 
 from . import errors
-from .images import ImageRejected, check_image
-from .model.backbone import get_backbone
-from .model.preprocess import decode_for_model
+from .images import FORMATS, ImageRejected, _check_dimensions
+from .model.backbone import _thread_count, get_backbone
+from .model.preprocess import decode_and_describe
 from .models import prediction_json
 from .store import Store, utcnow
 from .training import head_from_bytes
@@ -22,6 +29,7 @@ class Predictor:
         self.max_image_bytes = max_image_bytes
         self._models: dict[str, tuple] = {}  # iteration id -> (Head, [(tag id, name)])
         self._lock = threading.Lock()
+        self._compute = threading.BoundedSemaphore(_thread_count())
 
     def _model(self, iteration) -> tuple:
         model = self._models.get(iteration["id"])
@@ -44,25 +52,38 @@ class Predictor:
         if len(data) > self.max_image_bytes:
             raise errors.bad_request(f"The image is {len(data):,} bytes; a prediction image may be at most "
                                      f"{self.max_image_bytes:,} bytes.", "BadRequestImageSizeBytes")
-        try:
-            pixels = decode_for_model(data)
-        except ValueError as exc:
-            raise errors.bad_request(f"The image could not be decoded: {exc}", "BadRequestImageFormat")
-        head, tags = self._model(iteration)
-        probabilities = head.predict_proba(get_backbone().features(pixels[np.newaxis]))[0]
+        with self._compute:
+            try:
+                pixels, image_format, size = decode_and_describe(data)
+            except ValueError as exc:
+                raise errors.bad_request(f"The image could not be decoded: {exc}", "BadRequestImageFormat")
+            head, tags = self._model(iteration)
+            probabilities = head.predict_proba(get_backbone().features(pixels[np.newaxis]))[0]
         order = np.argsort(-probabilities, kind="stable")
         predictions = [{"probability": float(probabilities[i]), "tagId": tags[i][0], "tagName": tags[i][1],
                         "tagType": "Regular", "boundingBox": None} for i in order]
         prediction_id, created = str(uuid.uuid4()), utcnow()
-        if store:
+        if store and _storable(image_format, size):
             self._store(prediction_id, project_id, iteration["id"], application, data, predictions, created)
         return prediction_json(prediction_id, project_id, iteration["id"], created, predictions)
 
     def _store(self, prediction_id, project_id, iteration_id, application, data, predictions, created) -> None:
-        try:
-            check_image(data, self.max_image_bytes)
-        except ImageRejected:
-            return  # decodable for the model but not a storable upload: answer, keep nothing
         digest = self.store.blobs.put(data)
         self.store.store_prediction(prediction_id, project_id, iteration_id, application, digest, predictions,
                                     created)
+
+
+def _storable(image_format: str, size: tuple[int, int]) -> bool:
+    """What `check_image` would accept of an image that decoded: an upload format, within the size limits.
+
+    (Its other checks are met already: the byte limit was checked first, and the image decoded whole. Within
+    the side limit an image cannot reach Pillow's decompression-bomb pixel count.) Decodable for the model but
+    not a storable upload: answer, keep nothing.
+    """
+    if ("JPEG" if image_format == "MPO" else image_format) not in FORMATS:  # MPO is a JPEG, as there
+        return False
+    try:
+        _check_dimensions(*size)
+    except ImageRejected:
+        return False
+    return True

@@ -21,13 +21,23 @@ def decode_for_model(data: bytes) -> np.ndarray:
 
     Raises ``ValueError`` when the data is not a decodable image.
     """
+    return decode_and_describe(data)[0]
+
+
+def decode_and_describe(data: bytes) -> tuple[np.ndarray, str, tuple[int, int]]:
+    """``decode_for_model`` plus what the bytes are: (pixels, Pillow format name, (width, height) as encoded).
+
+    Prediction uses the format and size to decide whether the image may be stored, without decoding it twice.
+    Raises ``ValueError`` when the data is not a decodable image.
+    """
     try:
         img = Image.open(io.BytesIO(data))
+        described = img.format, img.size
         if img.format in ("JPEG", "MPO"):  # MPO: the JPEG variant many phone cameras write
             # Decode at 1/2, 1/4 or 1/8 scale while the short side stays >= 256.
             img.draft("RGB", (RESIZE_SHORT, RESIZE_SHORT))
         img.load()  # the first frame only, for animated GIF / WebP / APNG
-        return preprocess_array(img)
+        return preprocess_array(img), *described
     except Exception as exc:  # Pillow raises many types for bad input; callers want one
         raise ValueError(f"cannot decode image ({len(data)} bytes): {exc}") from exc
 
