@@ -174,8 +174,9 @@ class IterationStore:
                       "WHERE id = ?", (utcnow(), iteration_id))
 
     def published(self, project_id: str, name: str) -> sqlite3.Row:
-        row = self.db.query_one("SELECT * FROM iterations WHERE project_id = ? AND publish_name = ?",
-                                (project_id, name))
+        """The iteration a prediction URL names; only what serving needs (not the training snapshot)."""
+        row = self.db.query_one("SELECT id, project_id, name, status, publish_name, model_digest, tags "
+                                "FROM iterations WHERE project_id = ? AND publish_name = ?", (project_id, name))
         if row is None:
             self.project(project_id)  # an unknown project says so first
             raise errors.not_published(project_id, name)
