@@ -90,7 +90,7 @@ def check_image(data: bytes, max_bytes: int) -> CheckedImage:
         with _open(data) as img:
             fmt = "JPEG" if img.format == "MPO" else img.format
             width, height = img.size
-            _check_dimensions(width, height)
+            check_dimensions(width, height)
             img.draft("RGB", (256, 256))  # JPEG: decode at reduced scale, still reads the whole stream
             big = img.size[0] * img.size[1] > _BIG_PIXELS
             if big:
@@ -131,7 +131,7 @@ def check_prediction_image(data: bytes, max_bytes: int) -> None:
         raise ImageRejected("ErrorImageDimensions", f"The image is {width}x{height}; at most {MAX_SIDE} px a side.")
 
 
-def _check_dimensions(width: int, height: int) -> None:
+def check_dimensions(width: int, height: int) -> None:
     if width < 1 or height < 1 or max(width, height) > MAX_SIDE:
         raise ImageRejected("ErrorImageSize", f"The image is {width}x{height}; at most {MAX_SIDE} px a side.")
     if max(width, height) / min(width, height) > MAX_ASPECT_RATIO:

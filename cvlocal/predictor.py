@@ -15,7 +15,7 @@ import uuid
 import numpy as np
 
 from . import errors
-from .images import FORMATS, ImageRejected, _check_dimensions
+from .images import FORMATS, ImageRejected, check_dimensions
 from .model.backbone import _thread_count, get_backbone
 from .model.preprocess import decode_and_describe
 from .models import prediction_json
@@ -83,7 +83,7 @@ def _storable(image_format: str, size: tuple[int, int]) -> bool:
     if ("JPEG" if image_format == "MPO" else image_format) not in FORMATS:  # MPO is a JPEG, as there
         return False
     try:
-        _check_dimensions(*size)
+        check_dimensions(*size)
     except ImageRejected:
         return False
     return True
