@@ -15,12 +15,16 @@ import uuid
 import numpy as np
 
 from . import errors
-from .images import FORMATS, ImageRejected, check_dimensions
+from .images import FORMATS, ImageRejected, check_dimensions, check_prediction_image
 from .model.backbone import _thread_count, get_backbone
 from .model.preprocess import decode_and_describe
 from .models import prediction_json
 from .store import Store, utcnow
 from .training import head_from_bytes
+
+
+PREDICTION_CODES = {"ErrorImageSize": "BadRequestImageSizeBytes", "ErrorImageFormat": "BadRequestImageFormat",
+                    "ErrorImageDimensions": "BadRequestImageDimensions"}
 
 
 class Predictor:
@@ -49,9 +53,10 @@ class Predictor:
             self._models.clear()  # rare; models reload on their next prediction
 
     def classify(self, project_id: str, iteration, data: bytes, store: bool, application: str | None) -> dict:
-        if len(data) > self.max_image_bytes:
-            raise errors.bad_request(f"The image is {len(data):,} bytes; a prediction image may be at most "
-                                     f"{self.max_image_bytes:,} bytes.", "BadRequestImageSizeBytes")
+        try:  # from the header alone, before any decode: the four formats only, no bombs, no 10,241 px
+            check_prediction_image(data, self.max_image_bytes)
+        except ImageRejected as exc:
+            raise errors.bad_request(exc.message, PREDICTION_CODES.get(exc.status, "BadRequestImageFormat"))
         with self._compute:
             try:
                 pixels, image_format, size = decode_and_describe(data)

@@ -5,7 +5,6 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
 from .. import errors
-from ..images import ImageRejected, check_prediction_image
 from ..urlfetch import UrlRejected
 from .deps import Svc, flag, image_bodies, image_url_body
 
@@ -28,20 +27,8 @@ async def _image_at(svc, request: Request) -> bytes:
         raise errors.bad_request(str(exc), "BadRequestImageUrl")
 
 
-PREDICTION_CODES = {"ErrorImageSize": "BadRequestImageSizeBytes", "ErrorImageFormat": "BadRequestImageFormat",
-                    "ErrorImageDimensions": "BadRequestImageDimensions"}
-
-
-def _checked_classify(svc, project_id: str, iteration, data: bytes, store: bool, application: str | None):
-    try:  # from the header alone: no decoder other than the four formats', no bombs, no 10,241 px
-        check_prediction_image(data, svc.settings.max_prediction_image_bytes)
-    except ImageRejected as exc:
-        raise errors.bad_request(exc.message, PREDICTION_CODES.get(exc.status, "BadRequestImageFormat"))
-    return svc.predictor.classify(project_id, iteration, data, store, application)
-
-
 async def _predict(svc, project_id: str, iteration, data: bytes, store: bool, application: str | None):
-    return await run_in_threadpool(_checked_classify, svc, project_id, iteration, data, store, application)
+    return await run_in_threadpool(svc.predictor.classify, project_id, iteration, data, store, application)
 
 
 @quick_test.post("/image")
