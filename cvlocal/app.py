@@ -87,4 +87,4 @@ def create_app(settings: Settings) -> FastAPI:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return _json_error(errors.internal(f"An unexpected error occurred ({type(exc).__name__})."))
 
-    return Gateway(app, settings), app
+    return Gateway(app, settings, services), app

@@ -5,6 +5,8 @@ which is the only shape the official SDK turns into `CustomVisionErrorException`
 """
 from __future__ import annotations
 
+import json
+
 
 class CustomVisionError(Exception):
     def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None):
@@ -77,3 +79,12 @@ def unavailable(message: str = "The service is temporarily unavailable.") -> Cus
 
 def internal(message: str = "An unexpected error occurred.") -> CustomVisionError:
     return CustomVisionError(500, "ErrorUnknown", message)
+
+
+async def send_error(send, error: CustomVisionError) -> None:
+    """Answer an ASGI request with `error` (for the parts that answer before or beside FastAPI)."""
+    body = json.dumps(error.body()).encode()
+    headers = [(b"content-type", b"application/json; charset=utf-8"), (b"content-length", str(len(body)).encode())]
+    headers += [(k.lower().encode(), v.encode()) for k, v in error.headers.items()]
+    await send({"type": "http.response.start", "status": error.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

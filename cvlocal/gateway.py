@@ -1,18 +1,20 @@
-"""The front door, in one place and in this order: route normalisation, keys, injected faults.
+"""The front door, in one place and in this order: route normalisation, keys, injected faults, dispatch.
 
 Custom Vision clients send `/customvision/{any version}/{Training|training|Prediction|prediction}/...`; the
 routers see `/training/...` and `/prediction/...`. Downloads (`/blobs/...`) carry their own signatures.
+The prediction hot path (classify an image) goes straight to its endpoint; everything else to FastAPI.
 """
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import hmac
-import json
 import logging
 import re
 
-from .errors import CustomVisionError, not_found, too_many_requests, unauthorized, unavailable
+from .api.classify import ROUTE as CLASSIFY_ROUTE, serve_classify
+from .errors import CustomVisionError, not_found, send_error, too_many_requests, unauthorized, unavailable
 from .settings import Settings
 
 log = logging.getLogger("cvlocal.gateway")
@@ -50,18 +52,11 @@ async def close_without_answer(send) -> None:
     raise ConnectionAbortedError("fault injection: connection closed without an answer")
 
 
-async def send_error(send, error: CustomVisionError) -> None:
-    body = json.dumps(error.body()).encode()
-    headers = [(b"content-type", b"application/json; charset=utf-8"), (b"content-length", str(len(body)).encode())]
-    headers += [(k.lower().encode(), v.encode()) for k, v in error.headers.items()]
-    await send({"type": "http.response.start", "status": error.status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
 class Gateway:
-    def __init__(self, app, settings: Settings):
+    def __init__(self, app, settings: Settings, services=None):
         self.app = app
         self.settings = settings
+        self.services = services  # api.deps.Services, for the endpoints served here directly
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -92,7 +87,7 @@ class Gateway:
             if fault == "drop":
                 return await close_without_answer(send)
             if fault == "lost":
-                await self.app(scope, receive, _discard)
+                await self._endpoint(scope)(scope, receive, _discard)
                 return await close_without_answer(send)
             if fault == "429":
                 return await send_error(send, too_many_requests(faults.retry_after_s))
@@ -100,7 +95,15 @@ class Gateway:
                 error = unavailable()
                 error.headers["Retry-After"] = str(faults.retry_after_s)
                 return await send_error(send, error)
-        return await self.app(scope, receive, send)
+        return await self._endpoint(scope)(scope, receive, send)
+
+    def _endpoint(self, scope):
+        """The ASGI app that serves a (normalised) request: the classify endpoint or FastAPI."""
+        if scope["cvlocal.kind"] == "prediction" and scope["method"] == "POST" and self.services is not None:
+            route = CLASSIFY_ROUTE.match(scope["path"])
+            if route:
+                return functools.partial(serve_classify, self.services, route=route)
+        return self.app
 
     def _check_key(self, kind: str, scope) -> CustomVisionError | None:
         headers = dict(scope["headers"])  # ASGI header names are lower-case bytes

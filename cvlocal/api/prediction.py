@@ -6,17 +6,11 @@ from fastapi.concurrency import run_in_threadpool
 
 from .. import errors
 from ..urlfetch import UrlRejected
-from .deps import Svc, flag, image_bodies, image_url_body
+from .classify import classify_image, one_image, predict
+from .deps import Svc, flag, image_url_body
 
 quick_test = APIRouter(prefix="/training/projects/{project_id}/quicktest", tags=["quicktest"])
 prediction = APIRouter(prefix="/prediction/{project_id}", tags=["prediction"])
-
-
-async def _one_image(svc, request: Request) -> bytes:
-    images = await image_bodies(request, svc.settings.max_prediction_image_bytes, count=1)
-    if len(images) != 1:
-        raise errors.bad_request("Send exactly one image.", "BadRequestImageStream")
-    return images[0]
 
 
 async def _image_at(svc, request: Request) -> bytes:
@@ -27,15 +21,11 @@ async def _image_at(svc, request: Request) -> bytes:
         raise errors.bad_request(str(exc), "BadRequestImageUrl")
 
 
-async def _predict(svc, project_id: str, iteration, data: bytes, store: bool, application: str | None):
-    return await run_in_threadpool(svc.predictor.classify, project_id, iteration, data, store, application)
-
-
 @quick_test.post("/image")
 async def quick_test_image(svc: Svc, project_id: str, request: Request,
                            iteration_id: str | None = Query(None, alias="iterationId"), store: str | None = None):
     iteration = svc.store.completed_iteration(project_id, iteration_id)
-    return await _predict(svc, project_id, iteration, await _one_image(svc, request), flag(store, True), None)
+    return await predict(svc, project_id, iteration, await one_image(svc, request), flag(store, True), None)
 
 
 @quick_test.post("/url")
@@ -43,17 +33,19 @@ async def quick_test_image_url(svc: Svc, project_id: str, request: Request,
                                iteration_id: str | None = Query(None, alias="iterationId"),
                                store: str | None = None):
     iteration = svc.store.completed_iteration(project_id, iteration_id)
-    return await _predict(svc, project_id, iteration, await _image_at(svc, request), flag(store, True), None)
+    return await predict(svc, project_id, iteration, await _image_at(svc, request), flag(store, True), None)
 
 
 def _classify(source: str, store: bool):
-    """POST /classify/iterations/{published name}/image|url[/nostore]: one handler per route, same steps."""
-    read = _one_image if source == "image" else _image_at
+    """POST /classify/iterations/{published name}/image|url[/nostore]: one handler per route, same steps.
 
+    The gateway serves the image routes itself (classify.serve_classify, through the same classify_image)."""
     async def classify(svc: Svc, project_id: str, published_name: str, request: Request,
                        application: str | None = None):
+        if source == "image":
+            return await classify_image(svc, request, project_id, published_name, store, application)
         iteration = svc.store.published(project_id, published_name)
-        return await _predict(svc, project_id, iteration, await read(svc, request), store, application)
+        return await predict(svc, project_id, iteration, await _image_at(svc, request), store, application)
 
     classify.__name__ = f"classify_image{'_url' if source == 'url' else ''}{'' if store else '_with_no_store'}"
     return classify
