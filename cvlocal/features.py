@@ -12,7 +12,7 @@ from .store import Store
 
 CHUNK = 64  # images decoded and featurised together; bounds memory for big training sets
 # Bump when the backbone graph or preprocessing changes, so stale cached vectors are never reused.
-FEATURES_VERSION = f"{BACKBONE_NAME}/v1"
+FEATURES_VERSION = f"{BACKBONE_NAME}/v2"  # v2: the 16x16 thumbnail appended
 
 
 def _decode_workers() -> int:

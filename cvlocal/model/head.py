@@ -35,7 +35,10 @@ class Head:
     multilabel: bool
 
     def logits(self, features: np.ndarray) -> np.ndarray:
-        return np.asarray(features, dtype=np.float32) @ self.weights + self.bias
+        # A head reads the first weights.shape[0] columns: one trained on the backbone's channels alone, before
+        # the thumbnail features were appended after them, keeps giving its own answers.
+        x = np.asarray(features, dtype=np.float32)
+        return x[:, :self.weights.shape[0]] @ self.weights + self.bias
 
     def predict_proba(self, features: np.ndarray) -> np.ndarray:
         """[N, D] features -> [N, K] float32 probabilities (softmax rows sum to 1; sigmoids are independent)."""

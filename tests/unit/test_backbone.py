@@ -43,6 +43,7 @@ def test_matches_torch_reference_values(imagenet_session):
     # model.extract_features(x).mean((2, 3)) and model(x), x = (input - 127) / 128.
     features, logits = imagenet_session.run(None, {"image": synthetic_batch()})
     assert features.shape == (2, bb.FEATURE_DIM) and logits.shape == (2, 1000)
+    features = features[:, :bb.CNN_DIM]  # the network's channels; the thumbnail follows them
     expected = np.array([[5.563169, 5.153210, 5.077155, 4.738891, 4.487018, 4.035645],
                          [5.557570, 5.162559, 5.107397, 4.752269, 4.473349, 4.074362]])
     np.testing.assert_allclose(features[:, [576, 1111, 113, 761, 949, 897]], expected, atol=2e-4)
@@ -60,6 +61,14 @@ def test_graph_interface():
     dims = [d.dim_param or d.dim_value for d in inp.type.tensor_type.shape.dim]
     assert dims == ["N", 3, 224, 224]
     assert [o.name for o in model.graph.output] == ["features"]
+
+
+def test_thumbnail_features_are_the_crop_averaged_in_14x14_blocks(imagenet_session):
+    x = synthetic_batch()
+    features = imagenet_session.run(["features"], {"image": x})[0]
+    assert bb.FEATURE_DIM == bb.CNN_DIM + bb.THUMBNAIL_DIM == 1280 + 768
+    blocks = x.reshape(2, 3, 16, 14, 16, 14).mean(axis=(3, 5))  # [N, channel, row, column]
+    np.testing.assert_allclose(features[:, bb.CNN_DIM:], blocks.reshape(2, -1), rtol=1e-5)
 
 
 def test_results_do_not_depend_on_batch(imagenet_session):
@@ -135,6 +144,25 @@ def test_exported_classifier_matches_numpy_head(activation):
     assert [o.name for o in sess.get_outputs()] == ["probabilities"]
     got = sess.run(["probabilities"], {"image": nhwc.transpose(0, 3, 1, 2).astype(np.float32)})[0]
     assert got.shape == (3, len(labels))
+    np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+def test_heads_trained_on_the_channels_alone_keep_their_answers():
+    """Iterations trained before the thumbnail features existed have [1280, K] heads: serving and export
+    still give them the logits they were trained to give (the thumbnail comes after the channels)."""
+    from cvlocal.model.head import Head
+
+    rng = np.random.default_rng(2)
+    weights = rng.normal(0, 0.05, (bb.CNN_DIM, 3)).astype(np.float32)
+    bias = rng.normal(0, 0.5, 3).astype(np.float32)
+    nhwc = rng.integers(0, 256, (2, 224, 224, 3), dtype=np.uint8)
+    features = bb.get_backbone().features(nhwc)
+    logits = features[:, :bb.CNN_DIM].astype(np.float64) @ weights + bias
+    want = np.exp(logits - logits.max(1, keepdims=True))
+    want /= want.sum(1, keepdims=True)
+    np.testing.assert_allclose(Head(weights, bias, multilabel=False).predict_proba(features), want, atol=1e-5)
+    exported = session(build_classifier_model(weights, bias, "softmax", ["a", "b", "c"]))
+    got = exported.run(["probabilities"], {"image": nhwc.transpose(0, 3, 1, 2).astype(np.float32)})[0]
     np.testing.assert_allclose(got, want, atol=1e-5)
 
 
