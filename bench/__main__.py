@@ -40,6 +40,14 @@ def git_commit() -> str:
         return "unknown"
 
 
+# Figures renamed since an earlier run: this run's name -> the name the same figure had then.
+RENAMED = {
+    "prediction throughput, stored route / limit (storing not in the limit)":
+        "prediction throughput / limit, at the service's best concurrency",
+    "prediction p99 / p50, stored route (worst concurrency)": "prediction p99 / p50 (worst concurrency)",
+}
+
+
 def render(run: dict, before: dict | None) -> str:
     m = run["machine"]
     lines = ["# Benchmarks", "",
@@ -70,7 +78,7 @@ def render(run: dict, before: dict | None) -> str:
                 before_checks[(s["key"], c["name"])] = c
     for s in run["sections"]:
         for c in s["checks"]:
-            b = before_checks.get((s["key"], c["name"]))
+            b = before_checks.get((s["key"], c["name"])) or before_checks.get((s["key"], RENAMED.get(c["name"])))
             rows.append([s["key"], c["name"], b["value"] + f" ({met_word(b['met'])})" if b else "-", c["value"],
                          c["target"], met_word(c["met"])])
     header = ["benchmark", "figure", f"before ({before['commit']}, {before['date'][:10]})" if before else "before",
