@@ -15,7 +15,7 @@ import re
 from urllib.parse import parse_qs
 
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from .. import errors
 from .deps import Services, image_bodies
@@ -62,6 +62,8 @@ async def serve_classify(svc: Services, scope, receive, send, *, route: re.Match
                                       application=_application(scope.get("query_string", b"")))
     except errors.CustomVisionError as error:
         return await errors.send_error(send, error)
+    except ClientDisconnect:  # the client left before its image arrived: nobody to answer, nothing went wrong
+        return
     except Exception as exc:
         log.exception("unexpected error on %s %s", scope["method"], scope["path"])
         return await errors.send_error(send, errors.internal(f"An unexpected error occurred ({type(exc).__name__})."))
