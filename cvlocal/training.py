@@ -26,13 +26,12 @@ log = logging.getLogger("cvlocal.training")
 
 def head_to_bytes(head: Head) -> bytes:
     buf = io.BytesIO()
-    np.savez(buf, weights=head.weights, bias=head.bias, multilabel=np.array(head.multilabel))
+    head.save(buf)
     return buf.getvalue()
 
 
 def head_from_bytes(data: bytes) -> Head:
-    with np.load(io.BytesIO(data), allow_pickle=False) as z:
-        return Head(z["weights"].astype(np.float32), z["bias"].astype(np.float32), bool(z["multilabel"]))
+    return Head.load(io.BytesIO(data))
 
 
 def heldout_to_bytes(held: HeldOut) -> bytes:

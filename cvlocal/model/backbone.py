@@ -9,7 +9,7 @@ the same 224x224 crop (768 values, each the mean of a 14x14 pixel block). ImageN
 photographs; the thumbnail keeps the colour and layout that drawings, symbols and scans are told apart by
 (scikit-learn's digits: 95.0% accuracy from the channels alone, 96.8% from the thumbnail alone, 98.3% from
 both; see docs/benchmarks.md). The channels come first, so a head trained on the channels alone (before the
-thumbnail was added) still reads exactly its own features: the first `weights.shape[0]` columns.
+thumbnail was added) loads with zero weights for the thumbnail and keeps its answers (`Head.load`).
 """
 from __future__ import annotations
 

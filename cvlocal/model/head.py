@@ -19,6 +19,8 @@ import numpy as np
 from scipy.optimize import minimize
 from threadpoolctl import threadpool_limits  # a scikit-learn dependency, like scipy
 
+from .backbone import CNN_DIM, FEATURE_DIM
+
 DEFAULT_C = 1.0
 C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
 MIN_IMAGES_FOR_SEARCH = 100   # below this one validation split is too noisy to pick C: use DEFAULT_C
@@ -35,10 +37,7 @@ class Head:
     multilabel: bool
 
     def logits(self, features: np.ndarray) -> np.ndarray:
-        # A head reads the first weights.shape[0] columns: one trained on the backbone's channels alone, before
-        # the thumbnail features were appended after them, keeps giving its own answers.
-        x = np.asarray(features, dtype=np.float32)
-        return x[:, :self.weights.shape[0]] @ self.weights + self.bias
+        return np.asarray(features, dtype=np.float32) @ self.weights + self.bias
 
     def predict_proba(self, features: np.ndarray) -> np.ndarray:
         """[N, D] features -> [N, K] float32 probabilities (softmax rows sum to 1; sigmoids are independent)."""
@@ -50,15 +49,26 @@ class Head:
             p = e / e.sum(axis=1, keepdims=True)
         return p.astype(np.float32)
 
-    def save(self, path) -> None:
-        with open(path, "wb") as f:  # a file object keeps np.savez from appending ".npz"
-            np.savez(f, weights=self.weights, bias=self.bias, multilabel=np.array(self.multilabel))
+    def save(self, target) -> None:
+        """To a path or a binary file object."""
+        if not hasattr(target, "write"):
+            with open(target, "wb") as f:  # a file object keeps np.savez from appending ".npz"
+                return self.save(f)
+        np.savez(target, weights=self.weights, bias=self.bias, multilabel=np.array(self.multilabel))
 
     @classmethod
-    def load(cls, path) -> "Head":
-        with np.load(Path(path), allow_pickle=False) as data:
-            return cls(weights=data["weights"].astype(np.float32), bias=data["bias"].astype(np.float32),
-                       multilabel=bool(data["multilabel"]))
+    def load(cls, source) -> "Head":
+        """From a path or a binary file object.
+
+        A head trained on the backbone's channels alone (before the thumbnail features were appended after
+        them) gets zero weights for the thumbnail: it gives exactly the answers it was trained to give, in
+        serving and in export alike.
+        """
+        with np.load(source if hasattr(source, "read") else Path(source), allow_pickle=False) as data:
+            weights = data["weights"].astype(np.float32)
+            if weights.shape[0] == CNN_DIM:
+                weights = np.vstack([weights, np.zeros((FEATURE_DIM - CNN_DIM, weights.shape[1]), np.float32)])
+            return cls(weights=weights, bias=data["bias"].astype(np.float32), multilabel=bool(data["multilabel"]))
 
 
 def fit_head(features: np.ndarray, labels: np.ndarray, multilabel: bool, c: float | None = None) -> Head:

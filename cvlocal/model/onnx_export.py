@@ -7,7 +7,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from .backbone import BACKBONE_NAME, CNN_DIM, FEATURE_DIM, INPUT_SIZE, backbone_model_bytes
+from .backbone import BACKBONE_NAME, FEATURE_DIM, INPUT_SIZE, backbone_model_bytes
 
 _ACTIVATIONS = {"softmax": "Softmax", "sigmoid": "Sigmoid"}
 
@@ -15,9 +15,6 @@ _ACTIVATIONS = {"softmax": "Softmax", "sigmoid": "Sigmoid"}
 def build_classifier_model(weights: np.ndarray, bias: np.ndarray, activation: str,
                            labels: list[str]) -> onnx.ModelProto:
     """Backbone -> MatMul(weights [FEATURE_DIM,K]) + bias [K] -> softmax or sigmoid.
-
-    A head trained on the CNN channels alone (weights [1280,K], before the thumbnail features) gets zero
-    weights for the thumbnail, which gives it exactly the logits it was trained to give.
 
     Input ``image`` float32 [N,3,224,224] RGB 0..255; output ``probabilities`` float32 [N,K] in the order of
     ``labels`` (also stored as JSON in the metadata key ``labels``).
@@ -27,8 +24,6 @@ def build_classifier_model(weights: np.ndarray, bias: np.ndarray, activation: st
     if activation not in _ACTIVATIONS:
         raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, not {activation!r}")
     k = len(labels)
-    if weights.ndim == 2 and weights.shape[0] == CNN_DIM:
-        weights = np.vstack([weights, np.zeros((FEATURE_DIM - CNN_DIM, weights.shape[1]), np.float32)])
     if weights.shape != (FEATURE_DIM, k) or bias.shape != (k,):
         raise ValueError(f"head shapes {weights.shape} and {bias.shape} do not fit {FEATURE_DIM} features "
                          f"and {k} labels")

@@ -148,20 +148,25 @@ def test_exported_classifier_matches_numpy_head(activation):
 
 
 def test_heads_trained_on_the_channels_alone_keep_their_answers():
-    """Iterations trained before the thumbnail features existed have [1280, K] heads: serving and export
-    still give them the logits they were trained to give (the thumbnail comes after the channels)."""
-    from cvlocal.model.head import Head
+    """Iterations trained before the thumbnail features existed stored [1280, K] heads: loaded, they still give
+    the logits they were trained to give in serving and in export (the thumbnail comes after the channels)."""
+    import io
+
+    from cvlocal.training import head_from_bytes
 
     rng = np.random.default_rng(2)
     weights = rng.normal(0, 0.05, (bb.CNN_DIM, 3)).astype(np.float32)
     bias = rng.normal(0, 0.5, 3).astype(np.float32)
+    stored = io.BytesIO()  # as the trainer stored heads then
+    np.savez(stored, weights=weights, bias=bias, multilabel=np.array(False))
+    head = head_from_bytes(stored.getvalue())
     nhwc = rng.integers(0, 256, (2, 224, 224, 3), dtype=np.uint8)
     features = bb.get_backbone().features(nhwc)
     logits = features[:, :bb.CNN_DIM].astype(np.float64) @ weights + bias
     want = np.exp(logits - logits.max(1, keepdims=True))
     want /= want.sum(1, keepdims=True)
-    np.testing.assert_allclose(Head(weights, bias, multilabel=False).predict_proba(features), want, atol=1e-5)
-    exported = session(build_classifier_model(weights, bias, "softmax", ["a", "b", "c"]))
+    np.testing.assert_allclose(head.predict_proba(features), want, atol=1e-5)
+    exported = session(build_classifier_model(head.weights, head.bias, "softmax", ["a", "b", "c"]))
     got = exported.run(["probabilities"], {"image": nhwc.transpose(0, 3, 1, 2).astype(np.float32)})[0]
     np.testing.assert_allclose(got, want, atol=1e-5)
 
