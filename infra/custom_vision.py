@@ -76,9 +76,11 @@ class CustomVision(pulumi.ComponentResource):
 
     def _resource_group(self, name, args, tags, child) -> pulumi.Output[str]:
         if args.create_resource_group:
+            # Kept in Azure when it leaves the program (destroy, or createResourceGroup turned off):
+            # deleting a group deletes everything in it, Pulumi's or not. `az group delete` removes it.
             self.resource_group = resources.ResourceGroup(
                 f"{name}-rg", resource_group_name=args.resource_group_name,
-                location=args.region, tags=tags, opts=child,
+                location=args.region, tags=tags, opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
             )
             return self.resource_group.name
         # An existing group (e.g. one an admin hands out): look it up so a typo fails at preview.

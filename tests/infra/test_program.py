@@ -299,6 +299,27 @@ def test_every_azure_resource_is_a_child_of_the_component():
 
 
 @pulumi.runtime.test
+def test_the_resource_group_is_kept_in_azure_when_it_leaves_the_program(monkeypatch):
+    """Deleting a group deletes everything in it: `pulumi destroy` (or createResourceGroup false) must not."""
+    monitor = pulumi.runtime.settings.get_monitor()
+    retained: dict[str, bool] = {}
+    register = monitor.RegisterResource
+
+    def recording(request):
+        retained[request.type] = request.retainOnDelete
+        return register(request)
+
+    monkeypatch.setattr(monitor, "RegisterResource", recording)
+    component = CustomVision("kept", args(mode="split"))
+
+    def check(_urns):
+        assert retained["azure-native:resources:ResourceGroup"] is True
+        assert retained["azure-native:cognitiveservices:Account"] is False
+
+    return pulumi.Output.all(component.resource_group.urn, *[a.urn for a in component.accounts.values()]).apply(check)
+
+
+@pulumi.runtime.test
 def test_resource_group_created_with_prefix_tags_and_restore():
     component = CustomVision("cv", args(namePrefix="groceries", tags='{"owner": "vision-team"}', restore="true"))
 
