@@ -167,6 +167,13 @@ def test_deploy_can_create_a_stack_that_does_not_exist_yet():
     assert job["env"]["PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER"] == "true"
 
 
+def test_no_job_passes_a_passphrase_that_may_be_unset():
+    """An unset secret is an empty string, and Pulumi accepts an empty passphrase: a new stack encrypted with nothing."""
+    for path in FILES:
+        for name, job in jobs_of(path).items():
+            assert "PULUMI_CONFIG_PASSPHRASE" not in job.get("env", {}), f"{path.name}:{name}"
+
+
 PREVIEW_PATHS = {"infra/**", "__main__.py", "Pulumi*.yaml", "pyproject.toml", "constraints.txt",
                  "config/**", "datasets/**", ".github/workflows/pipeline-preview.yml"}
 
