@@ -1,5 +1,9 @@
-"""The Pulumi program's building blocks: stack config, the region list, the CustomVision component."""
-from infra.config import ConfigError, CustomVisionArgs, load_args, parse_args
-from infra.regions import CUSTOM_VISION_REGIONS
+"""The Pulumi program's building blocks (imported by module; `python -m infra.naming` and `infra.roles` are commands).
 
-__all__ = ["CUSTOM_VISION_REGIONS", "ConfigError", "CustomVisionArgs", "load_args", "parse_args"]
+  config        stack config, validated into CustomVisionArgs
+  accounts      the accounts each mode creates, their kinds and SKUs
+  naming        Azure's naming rules
+  roles         the built-in roles granted, and the condition on who may grant them
+  regions       the regions that offer Custom Vision
+  custom_vision the CustomVision component
+"""

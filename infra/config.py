@@ -3,9 +3,11 @@
 Keys (namespace `cvops:`, set with `pulumi config set cvops:KEY VALUE`):
 
   region              required; one of infra.regions.CUSTOM_VISION_REGIONS
-  mode                multi-service (default) | split | mixed
-  sku                 F0 | S0 (default S0), or per account: {training: S0, prediction: F0}
-  namePrefix          account names start with it (default cvops-<stack>)
+  mode                multi-service (default) | split | mixed (infra/accounts.py)
+  sku                 F0 | S0 (default S0), or per account: {training: S0, prediction: F0}; F0 only for
+                      the CustomVision.* kinds (split mode, or the training account of mixed mode)
+  namePrefix          account names start with it (default cvops-<stack>); with custom subdomains the
+                      names are global DNS names, so make the prefix unique to you
   resourceGroup       name of the resource group (default rg-<namePrefix>)
   createResourceGroup true (default) creates it; false uses an existing one by name
   tags                object of extra tags
@@ -20,12 +22,14 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping
 
+from infra.accounts import FREE_TIER_NOTE, KIND_SKUS, KINDS, MULTI_SERVICE_KIND, AccountPlan, plan_accounts
+from infra.naming import ACCOUNT, CUSTOM_SUBDOMAIN, RESOURCE_GROUP
 from infra.regions import CUSTOM_VISION_REGIONS, normalise_region
 
 NAMESPACE = "cvops"
-MODES = ("multi-service", "split", "mixed")
+MODES = tuple(KINDS)
 SKUS = ("F0", "S0")
 PRINCIPAL_TYPES = ("ServicePrincipal", "User", "Group")
 KEYS = (
@@ -33,9 +37,6 @@ KEYS = (
     "customSubdomains", "disableLocalAuth", "principalId", "principalType", "restore",
 )
 
-# Account names become DNS labels with custom subdomains: lowercase, digits, inner hyphens.
-# 40 characters leaves room for the longest suffix ("-prediction") under ARM's 64.
-_PREFIX = re.compile(r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$")
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 
 
@@ -50,16 +51,21 @@ class CustomVisionArgs:
     region: str
     name_prefix: str
     resource_group_name: str
-    mode: str = "multi-service"
-    training_sku: str = "S0"
-    prediction_sku: str = "S0"
+    mode: Literal["multi-service", "split", "mixed"] = "multi-service"
+    training_sku: Literal["F0", "S0"] = "S0"
+    prediction_sku: Literal["F0", "S0"] = "S0"
     create_resource_group: bool = True
     tags: Mapping[str, str] = field(default_factory=dict)
     custom_subdomains: bool = False
     disable_local_auth: bool = False
     principal_id: str | None = None
-    principal_type: str = "ServicePrincipal"
+    principal_type: Literal["ServicePrincipal", "User", "Group"] = "ServicePrincipal"
     restore: bool = False
+    name_prefix_is_default: bool = False  # cvops-<stack>: fine alone, likely taken as a global name
+
+    @property
+    def accounts(self) -> list[AccountPlan]:
+        return plan_accounts(self.mode, self.name_prefix, self.training_sku, self.prediction_sku)
 
 
 def _key(name: str) -> str:
@@ -115,6 +121,33 @@ def _skus(value: Any, mode: str) -> tuple[str, str]:
     return training, prediction
 
 
+def _check_skus_for_kinds(mode: str, training_sku: str, prediction_sku: str) -> None:
+    """F0 exists for the CustomVision.* kinds only; Azure would refuse it at `pulumi up`, after a clean preview."""
+    for plan in plan_accounts(mode, "x", training_sku, prediction_sku):
+        allowed = KIND_SKUS[plan.kind]
+        if plan.sku in allowed:
+            continue
+        key = "sku" if mode == "multi-service" else f"sku.{plan.role}"
+        kind = f"{plan.kind} (multi-service)" if plan.kind == MULTI_SERVICE_KIND else plan.kind
+        raise ConfigError(
+            f"{_key(key)} {plan.sku} is not available for the {plan.role} account: a {kind} "
+            f"account is {' or '.join(allowed)} only. For the free tier use mode split, whose "
+            f"CustomVision.Training and CustomVision.Prediction accounts take F0 ({FREE_TIER_NOTE}); "
+            f"otherwise set {_key(key)} {allowed[-1]}"
+        )
+
+
+def _check_names(prefix: str, mode: str, custom_subdomains: bool) -> None:
+    """Every account name the prefix becomes must fit ARM's rules, and a DNS label's with custom subdomains."""
+    rules = [ACCOUNT, CUSTOM_SUBDOMAIN] if custom_subdomains else [ACCOUNT]
+    for plan in plan_accounts(mode, prefix, "S0", "S0"):
+        for rule in rules:
+            problem = rule.problem(plan.name)
+            if problem:
+                raise ConfigError(f"{_key('namePrefix')} {prefix!r} is not valid: it makes the {rule.what} "
+                                  f"name {plan.name!r}, and {problem}")
+
+
 def _tags(value: Any) -> dict[str, str]:
     value = _object("tags", value)
     if value is None or value == "":
@@ -136,13 +169,10 @@ def parse_args(values: Mapping[str, Any], stack: str) -> CustomVisionArgs:
                      "does not offer Custom Vision")
     mode = _choice("mode", str(values.get("mode") or "multi-service").lower(), MODES)
     training_sku, prediction_sku = _skus(values.get("sku"), mode)
+    _check_skus_for_kinds(mode, training_sku, prediction_sku)
 
-    prefix = str(values.get("namePrefix") or f"cvops-{stack}").lower()
-    if not _PREFIX.match(prefix):
-        raise ConfigError(
-            f"{_key('namePrefix')} {prefix!r} is not valid: 2 to 40 lowercase letters, digits or "
-            "hyphens, starting with a letter and not ending with a hyphen"
-        )
+    default_prefix = f"cvops-{stack}"
+    prefix = str(values.get("namePrefix") or default_prefix).lower()
 
     disable_local_auth = _bool("disableLocalAuth", values.get("disableLocalAuth"), False)
     custom_subdomains = _bool("customSubdomains", values.get("customSubdomains"), disable_local_auth)
@@ -151,6 +181,12 @@ def parse_args(values: Mapping[str, Any], stack: str) -> CustomVisionArgs:
             f"{_key('disableLocalAuth')} needs {_key('customSubdomains')} true: Entra ID tokens are "
             "accepted only on custom subdomain endpoints"
         )
+
+    _check_names(prefix, mode, custom_subdomains)
+    resource_group = str(values.get("resourceGroup") or f"rg-{prefix}")
+    problem = RESOURCE_GROUP.problem(resource_group)
+    if problem:
+        raise ConfigError(f"{_key('resourceGroup')} {resource_group!r} is not valid: {problem}")
 
     principal_id = values.get("principalId") or None
     if principal_id is not None and not _GUID.match(str(principal_id)):
@@ -169,7 +205,7 @@ def parse_args(values: Mapping[str, Any], stack: str) -> CustomVisionArgs:
         training_sku=training_sku,
         prediction_sku=prediction_sku,
         name_prefix=prefix,
-        resource_group_name=str(values.get("resourceGroup") or f"rg-{prefix}"),
+        resource_group_name=resource_group,
         create_resource_group=_bool("createResourceGroup", values.get("createResourceGroup"), True),
         tags=_tags(values.get("tags")),
         custom_subdomains=custom_subdomains,
@@ -177,6 +213,7 @@ def parse_args(values: Mapping[str, Any], stack: str) -> CustomVisionArgs:
         principal_id=str(principal_id) if principal_id else None,
         principal_type=principal_type,
         restore=_bool("restore", values.get("restore"), False),
+        name_prefix_is_default=prefix == default_prefix,
     )
 
 

@@ -1,64 +1,25 @@
 """The Custom Vision accounts of one stack, as a Pulumi ComponentResource.
 
-Modes (all accounts in one region: publishing needs training and prediction side by side):
-  multi-service  one `CognitiveServices` account serves training and prediction
-  split          `CustomVision.Training` + `CustomVision.Prediction`
-  mixed          `CustomVision.Training` + a `CognitiveServices` account for prediction
+Which accounts each mode creates: infra/accounts.py. Roles granted with `principalId`: infra/roles.py.
 
 Soft delete: a deleted account lingers for 48 hours. Creating one with the same name then fails
 with `FlagMustBeSetForRestore`; set `cvops:restore true` to take the old one back (with its
 projects), or purge it (`az cognitiveservices account purge`) to start clean.
+
+Keys are read (`listAccountKeys`) at `pulumi up` only, never in a preview: the pull-request preview
+runs as a read-only identity, and `listKeys` is an action Reader does not have. A preview shows the
+key outputs as unknown.
 """
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import pulumi
 from pulumi_azure_native import authorization, cognitiveservices, resources
 
+from infra.accounts import AccountPlan
 from infra.config import CustomVisionArgs
+from infra.roles import CUSTOM_VISION_CONTRIBUTOR, CUSTOM_VISION_DEPLOYMENT
 
 COMPONENT_TYPE = "cvops:infra:CustomVision"
-
-# Built-in role definition ids (the same GUID in every tenant).
-CUSTOM_VISION_CONTRIBUTOR = "c1ff6cc2-c111-46fe-8896-e0ef812ad9f3"  # Cognitive Services Custom Vision Contributor
-# There is no built-in "Custom Vision Prediction" role; Cognitive Services User grants the
-# data actions that prediction calls need on the prediction account.
-COGNITIVE_SERVICES_USER = "a97b65f3-24c7-4388-baec-2e87135dc908"  # Cognitive Services User
-
-KINDS = {
-    "multi-service": {"multi-service": "CognitiveServices"},
-    "split": {"training": "CustomVision.Training", "prediction": "CustomVision.Prediction"},
-    "mixed": {"training": "CustomVision.Training", "prediction": "CognitiveServices"},
-}
-
-
-@dataclass(frozen=True)
-class AccountPlan:
-    """One account to create: its role in the pair, ARM kind, sku and name."""
-
-    role: str  # "training", "prediction" or "multi-service"
-    kind: str
-    sku: str
-    name: str
-
-    @property
-    def serves_training(self) -> bool:
-        return self.role in ("training", "multi-service")
-
-    @property
-    def serves_prediction(self) -> bool:
-        return self.role in ("prediction", "multi-service")
-
-
-def plan_accounts(args: CustomVisionArgs) -> list[AccountPlan]:
-    """The accounts a configuration asks for, before any resource exists."""
-    plans = []
-    for role, kind in KINDS[args.mode].items():
-        sku = args.prediction_sku if role == "prediction" else args.training_sku
-        name = args.name_prefix if role == "multi-service" else f"{args.name_prefix}-{role}"
-        plans.append(AccountPlan(role=role, kind=kind, sku=sku, name=name))
-    return plans
 
 
 class CustomVision(pulumi.ComponentResource):
@@ -70,11 +31,17 @@ class CustomVision(pulumi.ComponentResource):
         self.args = args
         tags = {"project": "cvops", "stack": pulumi.get_stack(), "managed-by": "pulumi", **args.tags}
 
+        if args.custom_subdomains and args.name_prefix_is_default:
+            pulumi.log.warn(
+                f"custom subdomains are global DNS names, and {args.name_prefix!r} (the default prefix) "
+                "may be taken in Azure already; set cvops:namePrefix to a prefix of your own", resource=self)
+
+        self.resource_group: resources.ResourceGroup | None = None
         self.resource_group_name = self._resource_group(name, args, tags, child)
         self.accounts: dict[str, cognitiveservices.Account] = {}
         self.role_assignments: list[authorization.RoleAssignment] = []
         keys: dict[str, pulumi.Output[str]] = {}
-        for plan in plan_accounts(args):
+        for plan in args.accounts:
             account = self._account(name, plan, args, tags, child)
             self.accounts[plan.role] = account
             keys[plan.role] = self._primary_key(account, args)
@@ -109,11 +76,13 @@ class CustomVision(pulumi.ComponentResource):
 
     def _resource_group(self, name, args, tags, child) -> pulumi.Output[str]:
         if args.create_resource_group:
-            group = resources.ResourceGroup(
+            # Kept in Azure when it leaves the program (destroy, or createResourceGroup turned off):
+            # deleting a group deletes everything in it, Pulumi's or not. `az group delete` removes it.
+            self.resource_group = resources.ResourceGroup(
                 f"{name}-rg", resource_group_name=args.resource_group_name,
-                location=args.region, tags=tags, opts=child,
+                location=args.region, tags=tags, opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
             )
-            return group.name
+            return self.resource_group.name
         # An existing group (e.g. one an admin hands out): look it up so a typo fails at preview.
         existing = resources.get_resource_group_output(
             resource_group_name=args.resource_group_name, opts=pulumi.InvokeOutputOptions(parent=self),
@@ -141,6 +110,9 @@ class CustomVision(pulumi.ComponentResource):
         if args.disable_local_auth:
             # Keys are off (ARM refuses to list them); clients use Entra ID tokens instead.
             return pulumi.Output.secret("")
+        if pulumi.runtime.is_dry_run():
+            # A preview never lists keys (see the module docstring): unknown until `pulumi up`.
+            return pulumi.Output.secret(account.id.apply(lambda _: pulumi.output.UNKNOWN))
         keys = cognitiveservices.list_account_keys_output(
             account_name=account.name, resource_group_name=self.resource_group_name,
             opts=pulumi.InvokeOutputOptions(parent=self),
@@ -149,13 +121,12 @@ class CustomVision(pulumi.ComponentResource):
         return pulumi.Output.secret(keys.key1)
 
     def _grant_roles(self, name, plan: AccountPlan, account, args) -> None:
+        """The narrowest built-in Custom Vision role each account's job needs (infra/roles.py says why)."""
         subscription = authorization.get_client_config_output(
             opts=pulumi.InvokeOutputOptions(parent=self)).subscription_id
-        roles = []
-        if plan.serves_training:
-            roles.append(("contributor", CUSTOM_VISION_CONTRIBUTOR))
-        if plan.serves_prediction:
-            roles.append(("prediction-user", COGNITIVE_SERVICES_USER))
+        # Contributor covers classify too, so a multi-service account gets it alone.
+        roles = [("contributor", CUSTOM_VISION_CONTRIBUTOR)] if plan.serves_training else [
+            ("deployment", CUSTOM_VISION_DEPLOYMENT)]
         for label, role_id in roles:
             self.role_assignments.append(authorization.RoleAssignment(
                 f"{name}-{plan.role}-{label}",

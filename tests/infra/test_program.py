@@ -13,17 +13,32 @@ ROOT = Path(__file__).resolve().parents[2]
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000001"
 PRINCIPAL = "11111111-2222-3333-4444-555555555555"
 
+# Built-in role definition ids, written out from Microsoft's list (built-in-roles/ai-machine-learning),
+# not imported from the module under test.
+CUSTOM_VISION_CONTRIBUTOR = "c1ff6cc2-c111-46fe-8896-e0ef812ad9f3"
+CUSTOM_VISION_DEPLOYMENT = "5c4089e1-6d96-4d2f-b296-c1bc7137275f"
+COGNITIVE_SERVICES_USER = "a97b65f3-24c7-4388-baec-2e87135dc908"  # lists keys: never granted
+
 
 class AzureMocks(pulumi.runtime.Mocks):
-    """Answers like ARM would: ids, account endpoints, listAccountKeys key1/key2."""
+    """Answers like ARM would: ids, account endpoints, listAccountKeys key1/key2.
+
+    `fresh = True` answers as a preview of a stack that was never deployed does: no ids, and no
+    value for anything Azure computes (names, endpoints), which Pulumi then shows as unknown.
+    """
 
     def __init__(self) -> None:
         self.resources: list[pulumi.runtime.MockResourceArgs] = []
         self.calls: list[pulumi.runtime.MockCallArgs] = []
+        self.fresh = False
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         self.resources.append(args)
         outputs = dict(args.inputs)
+        if self.fresh:
+            if args.typ == "azure-native:cognitiveservices:Account":
+                outputs["properties"] = {**outputs.get("properties", {}), "endpoint": pulumi.output.UNKNOWN}
+            return ["", outputs]
         if args.typ == "azure-native:resources:ResourceGroup":
             name = args.inputs["resourceGroupName"]
             outputs["name"] = name
@@ -57,15 +72,16 @@ class AzureMocks(pulumi.runtime.Mocks):
     def accounts(self) -> dict[str, dict]:
         return {r.inputs["accountName"]: r.inputs for r in self.of_type("cognitiveservices:Account")}
 
+    def listed_keys(self) -> bool:
+        return any(c.token == "azure-native:cognitiveservices:listAccountKeys" for c in self.calls)
+
 
 # The mocks go in before the program is imported, as Pulumi's testing guide asks.
 MOCKS = AzureMocks()
 pulumi.runtime.set_mocks(MOCKS, project="cvops", stack="dev", preview=False)
 
 from infra.config import ConfigError, CustomVisionArgs, parse_args  # noqa: E402
-from infra.custom_vision import (  # noqa: E402
-    COGNITIVE_SERVICES_USER, CUSTOM_VISION_CONTRIBUTOR, CustomVision,
-)
+from infra.custom_vision import CustomVision  # noqa: E402
 from infra.regions import CUSTOM_VISION_REGIONS  # noqa: E402
 
 OUTPUT_NAMES = {"trainingEndpoint", "trainingKey", "predictionEndpoint", "predictionKey",
@@ -76,7 +92,16 @@ OUTPUT_NAMES = {"trainingEndpoint", "trainingKey", "predictionEndpoint", "predic
 def fresh_mocks():
     MOCKS.resources.clear()
     MOCKS.calls.clear()
+    MOCKS.fresh = False
     yield
+
+
+@pytest.fixture
+def preview():
+    """Run the program as `pulumi preview` does (a dry run); back to `pulumi up` afterwards."""
+    pulumi.runtime.set_mocks(MOCKS, project="cvops", stack="dev", preview=True)
+    yield MOCKS
+    pulumi.runtime.set_mocks(MOCKS, project="cvops", stack="dev", preview=False)
 
 
 def args(**values) -> CustomVisionArgs:
@@ -91,6 +116,28 @@ def checked(outputs: dict[str, pulumi.Output], check) -> pulumi.Output:
 
     flags = pulumi.Output.from_input(settle())
     return pulumi.Output.all(flags, pulumi.Output.all(**outputs)).apply(lambda pair: check(pair[1], pair[0]))
+
+
+def settled(outputs: dict[str, pulumi.Output], check) -> pulumi.Output:
+    """Run `check({name: (value, known, secret)})`, also when some outputs are unknown (a preview)."""
+    async def states():
+        return {name: (await o.future(), await o.is_known(), await o.is_secret()) for name, o in outputs.items()}
+
+    return pulumi.Output.from_input(states()).apply(check)
+
+
+def granted_roles() -> set[tuple[str | None, str]]:
+    """(account name or None while unknown, role definition GUID) of every role assignment registered."""
+    prefix = f"/subscriptions/{SUBSCRIPTION}/providers/Microsoft.Authorization/roleDefinitions/"
+    granted = set()
+    for assignment in MOCKS.of_type("authorization:RoleAssignment"):
+        inputs = assignment.inputs
+        assert inputs["principalId"] == PRINCIPAL and inputs["principalType"] == "ServicePrincipal"
+        assert inputs["roleDefinitionId"].startswith(prefix)
+        scope = inputs.get("scope")  # unknown (not a str) in a preview of a new stack
+        granted.add((scope.rsplit("/", 1)[1] if isinstance(scope, str) else None,
+                     inputs["roleDefinitionId"][len(prefix):]))
+    return granted
 
 
 @pytest.mark.parametrize("mode, kinds", [
@@ -115,12 +162,26 @@ def test_each_mode_creates_its_kinds_in_one_region(mode, kinds):
 
 
 @pulumi.runtime.test
-def test_split_takes_a_sku_per_account():
+def test_split_takes_a_free_tier_per_custom_vision_account():
     component = CustomVision("cv", args(mode="split", sku=json.dumps({"training": "S0", "prediction": "F0"})))
 
     def check(_values, _secret):
         skus = {name: a["sku"]["name"] for name, a in MOCKS.accounts().items()}
         assert skus == {"cvops-dev-training": "S0", "cvops-dev-prediction": "F0"}
+
+    return checked(component.outputs(), check)
+
+
+@pulumi.runtime.test
+def test_mixed_takes_the_free_tier_for_its_training_account_only():
+    component = CustomVision("cv", args(mode="mixed", sku=json.dumps({"training": "F0", "prediction": "S0"})))
+
+    def check(_values, _secret):
+        accounts = MOCKS.accounts()
+        assert {name: (a["kind"], a["sku"]["name"]) for name, a in accounts.items()} == {
+            "cvops-dev-training": ("CustomVision.Training", "F0"),
+            "cvops-dev-prediction": ("CognitiveServices", "S0"),
+        }
 
     return checked(component.outputs(), check)
 
@@ -137,21 +198,31 @@ def test_keys_come_from_list_account_keys_as_secrets(mode):
         assert values["predictionKey"] == f"{prediction}-key1"
         assert secret["trainingKey"] and secret["predictionKey"]
         assert not secret["trainingEndpoint"] and not secret["predictionResourceId"]
-        assert any(c.token == "azure-native:cognitiveservices:listAccountKeys" for c in MOCKS.calls)
+        assert MOCKS.listed_keys()
 
     return checked(component.outputs(), check)
 
 
 @pulumi.runtime.test
 def test_endpoints_follow_custom_subdomains():
-    component = CustomVision("cv", args(mode="split", customSubdomains="true"))
+    component = CustomVision("cv", args(mode="split", customSubdomains="true", namePrefix="contoso-cv"))
 
     def check(values, _secret):
-        assert values["trainingEndpoint"] == "https://cvops-dev-training.cognitiveservices.azure.com/"
-        assert values["predictionEndpoint"] == "https://cvops-dev-prediction.cognitiveservices.azure.com/"
+        assert values["trainingEndpoint"] == "https://contoso-cv-training.cognitiveservices.azure.com/"
+        assert values["predictionEndpoint"] == "https://contoso-cv-prediction.cognitiveservices.azure.com/"
         assert all(a["properties"]["customSubDomainName"] == name for name, a in MOCKS.accounts().items())
 
     return checked(component.outputs(), check)
+
+
+def test_default_prefix_with_custom_subdomains_warns_that_the_name_is_global(monkeypatch):
+    warnings: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda message, *a, **k: warnings.append(message))
+    CustomVision("cv-default", args(mode="split", customSubdomains="true"))
+    CustomVision("cv-own", args(mode="split", customSubdomains="true", namePrefix="contoso-cv"))
+    CustomVision("cv-regional", args(mode="split"))
+    assert len(warnings) == 1 and "'cvops-dev' (the default prefix)" in warnings[0]
+    assert "cvops:namePrefix" in warnings[0]
 
 
 @pulumi.runtime.test
@@ -174,28 +245,25 @@ def test_main_exports_every_output(monkeypatch):
 
 
 @pytest.mark.parametrize("mode, expected", [
-    ("multi-service", {("cvops-dev", CUSTOM_VISION_CONTRIBUTOR), ("cvops-dev", COGNITIVE_SERVICES_USER)}),
-    ("split", {("cvops-dev-training", CUSTOM_VISION_CONTRIBUTOR), ("cvops-dev-prediction", COGNITIVE_SERVICES_USER)}),
-    ("mixed", {("cvops-dev-training", CUSTOM_VISION_CONTRIBUTOR), ("cvops-dev-prediction", COGNITIVE_SERVICES_USER)}),
+    # Contributor's `accounts/CustomVision/*` includes classify: one account, one role.
+    ("multi-service", {("cvops-dev", CUSTOM_VISION_CONTRIBUTOR)}),
+    ("split", {("cvops-dev-training", CUSTOM_VISION_CONTRIBUTOR), ("cvops-dev-prediction", CUSTOM_VISION_DEPLOYMENT)}),
+    ("mixed", {("cvops-dev-training", CUSTOM_VISION_CONTRIBUTOR), ("cvops-dev-prediction", CUSTOM_VISION_DEPLOYMENT)}),
 ])
 @pulumi.runtime.test
-def test_disable_local_auth_grants_roles_and_drops_keys(mode, expected):
-    component = CustomVision("cv", args(mode=mode, disableLocalAuth="true", principalId=PRINCIPAL))
+def test_disable_local_auth_grants_the_narrowest_roles_and_drops_keys(mode, expected):
+    component = CustomVision("cv", args(mode=mode, disableLocalAuth="true", principalId=PRINCIPAL,
+                                        namePrefix="cvops-dev"))
 
     def check(values, secret):
         accounts = MOCKS.accounts()
         assert all(a["properties"]["disableLocalAuth"] is True for a in accounts.values())
         assert all(a["properties"]["customSubDomainName"] == name for name, a in accounts.items())
-        granted = set()
-        for assignment in MOCKS.of_type("authorization:RoleAssignment"):
-            inputs = assignment.inputs
-            assert inputs["principalId"] == PRINCIPAL and inputs["principalType"] == "ServicePrincipal"
-            prefix = f"/subscriptions/{SUBSCRIPTION}/providers/Microsoft.Authorization/roleDefinitions/"
-            assert inputs["roleDefinitionId"].startswith(prefix)
-            granted.add((inputs["scope"].rsplit("/", 1)[1], inputs["roleDefinitionId"][len(prefix):]))
+        granted = granted_roles()
         assert granted == expected
+        assert COGNITIVE_SERVICES_USER not in {role for _, role in granted}
         assert values["trainingKey"] == values["predictionKey"] == "" and secret["trainingKey"]
-        assert not any(c.token == "azure-native:cognitiveservices:listAccountKeys" for c in MOCKS.calls)
+        assert not MOCKS.listed_keys()
 
     # Wait for the assignments too: they register once the account id and subscription are known.
     assigned = pulumi.Output.all(*[a.id for a in component.role_assignments])
@@ -210,6 +278,45 @@ def test_no_role_assignments_without_a_principal():
         assert MOCKS.of_type("authorization:RoleAssignment") == []
 
     return checked(component.outputs(), check)
+
+
+@pulumi.runtime.test
+def test_every_azure_resource_is_a_child_of_the_component():
+    """`parent=` on every child: forgetting it moves a resource out of the component (and renames its URN)."""
+    component = CustomVision("parented", args(mode="split", principalId=PRINCIPAL))
+    children = [component.resource_group, *component.accounts.values(), *component.role_assignments]
+
+    def check(urns):
+        assert len(urns) == 5  # group, two accounts, two role assignments
+        monitor = pulumi.runtime.settings.get_monitor()
+        registered = [urn for urn in monitor.resources if urn.endswith(tuple(
+            f"::parented-{suffix}" for suffix in ("rg", "training", "prediction",
+                                                  "training-contributor", "prediction-deployment")))]
+        assert sorted(registered) == sorted(urns)
+        assert all("::cvops:infra:CustomVision$azure-native:" in urn for urn in urns), urns
+
+    return pulumi.Output.all(*[child.urn for child in children]).apply(check)
+
+
+@pulumi.runtime.test
+def test_the_resource_group_is_kept_in_azure_when_it_leaves_the_program(monkeypatch):
+    """Deleting a group deletes everything in it: `pulumi destroy` (or createResourceGroup false) must not."""
+    monitor = pulumi.runtime.settings.get_monitor()
+    retained: dict[str, bool] = {}
+    register = monitor.RegisterResource
+
+    def recording(request):
+        retained[request.type] = request.retainOnDelete
+        return register(request)
+
+    monkeypatch.setattr(monitor, "RegisterResource", recording)
+    component = CustomVision("kept", args(mode="split"))
+
+    def check(_urns):
+        assert retained["azure-native:resources:ResourceGroup"] is True
+        assert retained["azure-native:cognitiveservices:Account"] is False
+
+    return pulumi.Output.all(component.resource_group.urn, *[a.urn for a in component.accounts.values()]).apply(check)
 
 
 @pulumi.runtime.test
@@ -242,6 +349,43 @@ def test_existing_resource_group_is_looked_up_not_created():
     return checked(component.outputs(), check)
 
 
+@pulumi.runtime.test
+def test_preview_of_a_deployed_stack_lists_no_keys(preview):
+    """The PR preview's identity is Reader: `listKeys` is an action it lacks, so a preview must not call it."""
+    component = CustomVision("cv", args(mode="split"))
+
+    def check(states):
+        assert not MOCKS.listed_keys()
+        for key in ("trainingKey", "predictionKey"):
+            value, known, secret = states[key]
+            assert (known, secret) == (False, True), key
+        assert states["trainingEndpoint"][:2] == ("https://eastus.api.cognitive.microsoft.com/", True)
+        assert states["mode"][:2] == ("split", True)
+
+    return settled(component.outputs(), check)
+
+
+@pulumi.runtime.test
+def test_preview_of_a_new_stack_with_unknown_ids_and_endpoints(preview):
+    """Before the first `pulumi up` Azure has computed nothing: the program must still register everything."""
+    preview.fresh = True
+    component = CustomVision("cv", args(mode="mixed", principalId=PRINCIPAL))
+
+    def check(states):
+        for name in ("trainingEndpoint", "predictionEndpoint", "predictionResourceId", "trainingKey",
+                     "predictionKey"):
+            assert states[name][1] is False, f"{name} should be unknown in a preview of a new stack"
+        assert states["trainingKey"][2] and states["predictionKey"][2]
+        assert (states["region"][0], states["mode"][0]) == ("eastus", "mixed")
+        assert set(MOCKS.accounts()) == {"cvops-dev-training", "cvops-dev-prediction"}
+        assert {role for _, role in granted_roles()} == {CUSTOM_VISION_CONTRIBUTOR, CUSTOM_VISION_DEPLOYMENT}
+        assert not MOCKS.listed_keys()
+
+    # The URNs settle once the role assignments are registered (their ids stay unknown in a preview).
+    registered = pulumi.Output.all(*[a.urn for a in component.role_assignments])
+    return settled({**component.outputs(), "assignments": registered}, check)
+
+
 def test_wrong_region_lists_the_valid_choices():
     with pytest.raises(ConfigError) as error:
         args(region="moon-central")
@@ -250,37 +394,19 @@ def test_wrong_region_lists_the_valid_choices():
     assert all(region in message for region in CUSTOM_VISION_REGIONS)
 
 
-def test_missing_region_says_how_to_set_it():
-    with pytest.raises(ConfigError, match=r"pulumi config set cvops:region REGION.*eastus"):
-        parse_args({}, stack="dev")
-
-
-def test_wrong_mode_lists_the_valid_choices():
-    with pytest.raises(ConfigError, match="cvops:mode 'both' is not valid; choose one of: multi-service, split, mixed"):
-        args(mode="both")
-
-
-@pytest.mark.parametrize("values, message", [
-    ({"sku": "P1"}, "cvops:sku 'P1' is not valid; choose one of: F0, S0"),
-    ({"sku": '{"training": "S0", "prediction": "F0"}'}, "multi-service mode creates one account"),
-    ({"mode": "split", "sku": '{"training": "S0", "predict": "F0"}'}, "unknown keys"),
-    ({"disableLocalAuth": "true"}, "cvops:principalId must name the identity"),
-    ({"disableLocalAuth": "true", "principalId": PRINCIPAL, "customSubdomains": "false"},
-     "needs cvops:customSubdomains"),
-    ({"principalId": "someone"}, "is not an object id"),
-    ({"principalId": PRINCIPAL, "principalType": "Robot"}, "choose one of: ServicePrincipal, User, Group"),
-    ({"restore": "yes"}, "cvops:restore 'yes' is not a boolean"),
-    ({"namePrefix": "Bad_Prefix"}, "cvops:namePrefix 'bad_prefix' is not valid"),
-])
-def test_invalid_config_fails_with_a_clear_message(values, message):
-    with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
-        args(**values)
-
-
 @pulumi.runtime.test
 def test_wrong_region_from_stack_config_fails_the_program():
     pulumi.runtime.set_all_config({"cvops:region": "antarctica"})
     with pytest.raises(ConfigError, match="choose one of: australiaeast"):
+        runpy.run_path(str(ROOT / "__main__.py"))
+    assert MOCKS.resources == []
+
+
+@pulumi.runtime.test
+def test_free_tier_on_a_multi_service_account_fails_before_any_resource():
+    pulumi.runtime.set_all_config({"cvops:region": "eastus", "cvops:mode": "mixed",
+                                   "cvops:sku": json.dumps({"training": "S0", "prediction": "F0"})})
+    with pytest.raises(ConfigError, match="CognitiveServices \\(multi-service\\) account is S0 only"):
         runpy.run_path(str(ROOT / "__main__.py"))
     assert MOCKS.resources == []
 
@@ -302,3 +428,5 @@ def test_example_stacks_are_valid():
     assert (dev.region, dev.mode, dev.training_sku, dev.prediction_sku) == ("eastus", "multi-service", "S0", "S0")
     prod = parse_args(stack_file_config("prod"), stack="prod")
     assert prod.mode == "split" and prod.region != "eastus" and prod.region in CUSTOM_VISION_REGIONS
+    # The least-privilege deploy identity holds rights on its resource group only: it cannot create one.
+    assert not dev.create_resource_group and not prod.create_resource_group

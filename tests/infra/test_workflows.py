@@ -67,13 +67,75 @@ def test_actions_are_pinned_by_commit_with_the_version_beside(path):
     assert [u for u in uses if not PINNED.match(u)] == []
 
 
+def jobs_of(path: Path) -> dict[str, dict]:
+    return load(path)["jobs"]
+
+
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
-def test_permissions_are_set_and_writes_are_per_job(path):
+def test_nothing_is_granted_at_the_top_and_every_job_asks_for_its_own(path):
     workflow = load(path)
-    assert "permissions" in workflow, "a workflow without permissions gets the repository default"
-    top = workflow["permissions"] or {}
-    assert all(level != "write" for level in top.values()), "write access belongs to the job that needs it"
+    assert workflow["permissions"] == {}, "a workflow without permissions gets the repository default"
+    for name, job in workflow["jobs"].items():
+        assert "permissions" in job, f"job {name} inherits instead of asking"
+        assert job["permissions"].get("contents") == "read", name
     assert "concurrency" in workflow
+
+
+def signs_in_to_azure(job: dict) -> bool:
+    return job["permissions"].get("id-token") == "write"
+
+
+def test_only_the_two_azure_jobs_may_ask_for_an_oidc_token():
+    azure_jobs = {(path.name, name) for path in FILES for name, job in jobs_of(path).items() if signs_in_to_azure(job)}
+    assert azure_jobs == {("deploy.yml", "deploy"), ("pipeline-preview.yml", "pulumi-preview")}
+
+
+def pinned_pulumi_sdk() -> str:
+    pins = dict(line.split("==", 1) for line in (ROOT / "constraints.txt").read_text().splitlines()
+                if "==" in line and not line.startswith("#"))
+    return pins["pulumi"].strip()
+
+
+def pulumi_steps() -> list[tuple[str, dict]]:
+    return [(f"{path.name}:{name}", step) for path in FILES for name, job in jobs_of(path).items()
+            for step in job["steps"] if step.get("uses", "").startswith("pulumi/actions@")]
+
+
+def test_every_pulumi_step_pins_the_cli_of_the_pinned_sdk():
+    steps = pulumi_steps()
+    assert len(steps) == 2
+    for where, step in steps:
+        assert str(step["with"]["pulumi-version"]) == pinned_pulumi_sdk(), where
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_every_python_setup_caches_pip_keyed_on_the_pins(path):
+    for name, job in jobs_of(path).items():
+        for step in job["steps"]:
+            if step.get("uses", "").startswith("actions/setup-python@"):
+                assert step["with"]["cache"] == "pip", name
+                assert set(step["with"]["cache-dependency-path"].split()) == {"constraints.txt", "pyproject.toml"}
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_datasets_point_at_the_committed_folder(path):
+    """Every forked push used to fail with exit 2: the workflows named a datasets/ folder the repo lacked."""
+    for name, job in jobs_of(path).items():
+        location = job.get("env", {}).get("CVOPS_DATASETS")
+        if location is None:
+            continue
+        assert location == "${{ github.workspace }}/datasets", name
+        assert (ROOT / "datasets" / "README.md").is_file()
+
+
+@pytest.mark.skipif(not (ROOT / "datasets" / "fruit").is_dir(),
+                    reason="the demo images (datasets/fruit, datasets/fruit-extra) are not committed yet")
+def test_the_pipeline_config_finds_its_images_in_the_committed_folder():
+    text = (ROOT / "config" / "groceries.yaml").read_text()
+    paths = re.findall(r"\$\{CVOPS_DATASETS(?::-[^}]*)?\}/(\S+)", text)
+    assert paths, "config/groceries.yaml reads nothing from CVOPS_DATASETS"
+    missing = [p for p in paths if not (ROOT / "datasets" / p).exists()]
+    assert missing == []
 
 
 def test_deploy_uses_oidc_and_never_overlaps_a_stack():
@@ -84,7 +146,9 @@ def test_deploy_uses_oidc_and_never_overlaps_a_stack():
     assert "stack" in workflow["concurrency"]["group"]
     job = workflow["jobs"]["deploy"]
     assert job["permissions"] == {"contents": "read", "id-token": "write"}
+    assert job["environment"] == "${{ inputs.stack || 'dev' }}"
     assert job["env"]["ARM_USE_OIDC"] == "true"
+    assert job["env"]["ARM_CLIENT_ID"] == "${{ vars.AZURE_CLIENT_ID }}"
     text = (WORKFLOWS / "deploy.yml").read_text()
     assert "client-secret" not in text and "ARM_CLIENT_SECRET" not in text and "creds:" not in text
     steps = job["steps"]
@@ -94,23 +158,70 @@ def test_deploy_uses_oidc_and_never_overlaps_a_stack():
     assert "--stack \"$STACK\"" in run["run"] and not run.get("continue-on-error")
 
 
-def test_preview_comments_and_runs_the_pipeline_against_cvlocal():
+def test_deploy_can_create_a_stack_that_does_not_exist_yet():
+    job = jobs_of(WORKFLOWS / "deploy.yml")["deploy"]
+    up = next(s for _, s in pulumi_steps() if s["with"]["command"] == "up")
+    assert up["with"]["upsert"] is True
+    assert up["with"]["secrets-provider"] == "${{ vars.PULUMI_SECRETS_PROVIDER }}"
+    # Later runs find the provider in the state, so nobody has to commit the stack file's encrypted key.
+    assert job["env"]["PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER"] == "true"
+
+
+def test_no_job_passes_a_passphrase_that_may_be_unset():
+    """An unset secret is an empty string, and Pulumi accepts an empty passphrase: a new stack encrypted with nothing."""
+    for path in FILES:
+        for name, job in jobs_of(path).items():
+            assert "PULUMI_CONFIG_PASSPHRASE" not in job.get("env", {}), f"{path.name}:{name}"
+
+
+PREVIEW_PATHS = {"infra/**", "__main__.py", "Pulumi*.yaml", "pyproject.toml", "constraints.txt",
+                 "config/**", "datasets/**", ".github/workflows/pipeline-preview.yml"}
+
+
+def test_preview_runs_on_infrastructure_changes_too():
     workflow = load(WORKFLOWS / "pipeline-preview.yml")
     assert set(workflow["on"]) == {"pull_request"}
-    assert {"config/**", "datasets/**"} <= set(workflow["on"]["pull_request"]["paths"])
-    preview = workflow["jobs"]["pulumi-preview"]
-    step = next(s for s in preview["steps"] if s.get("uses", "").startswith("pulumi/actions@"))
+    assert set(workflow["on"]["pull_request"]["paths"]) == PREVIEW_PATHS
+
+
+@pytest.mark.parametrize("pattern", sorted(PREVIEW_PATHS))
+def test_each_preview_path_matches_files_in_the_repository(pattern):
+    """A filter that matches nothing (a typo, a moved folder) silently turns the preview off."""
+    glob = pattern.replace("**", "**/*") if pattern.endswith("**") else pattern
+    assert [p for p in ROOT.glob(glob) if p.is_file()], pattern
+
+
+def test_preview_signs_in_as_the_read_only_identity_behind_its_own_environment():
+    job = jobs_of(WORKFLOWS / "pipeline-preview.yml")["pulumi-preview"]
+    assert job["if"] == "github.event.pull_request.head.repo.full_name == github.repository"
+    # Not `dev`/`prod`: their OIDC subjects are what the deploy identity trusts.
+    assert job["environment"] == "preview"
+    assert job["permissions"] == {"contents": "read", "id-token": "write", "pull-requests": "write"}
+    assert job["env"]["ARM_CLIENT_ID"] == "${{ vars.AZURE_PREVIEW_CLIENT_ID }}"
+    login = next(s for s in job["steps"] if s.get("uses", "").startswith("azure/login@"))
+    assert login["with"]["client-id"] == "${{ vars.AZURE_PREVIEW_CLIENT_ID }}"
+    assert "AZURE_CLIENT_ID" not in yaml.safe_dump(job), "the deploy identity's client id in the preview job"
+    step = next(s for s in job["steps"] if s.get("uses", "").startswith("pulumi/actions@"))
     assert step["with"]["command"] == "preview" and step["with"]["comment-on-pr"] is True
-    local = workflow["jobs"]["pipeline-local"]
-    assert "id-token" not in local["permissions"], "the local run never touches Azure"
+    assert step["with"]["refresh"] is False
+
+
+def test_preview_runs_the_pipeline_against_cvlocal_without_azure():
+    local = jobs_of(WORKFLOWS / "pipeline-preview.yml")["pipeline-local"]
+    assert local["permissions"] == {"contents": "read"}, "the local run never touches Azure"
+    assert "environment" not in local
     runs = "\n".join(s.get("run", "") for s in local["steps"])
     assert "cvlocal serve --port" in runs and "&" in runs
     assert "cvops run config/groceries.yaml" in runs
     assert local["env"]["CUSTOM_VISION_TRAINING_ENDPOINT"].startswith("http://127.0.0.1:")
 
 
-def test_ci_runs_make_test_on_pushes_and_pull_requests():
+def test_ci_runs_make_test_once_per_change():
     workflow = load(WORKFLOWS / "ci.yml")
     assert set(workflow["on"]) == {"push", "pull_request"}
-    assert workflow["permissions"] == {"contents": "read"}
-    assert any("make test" in s.get("run", "") for s in workflow["jobs"]["test"]["steps"])
+    job = workflow["jobs"]["test"]
+    assert job["permissions"] == {"contents": "read"}
+    # A same-repository PR is tested by its branch's push; the pull_request run is for forks only.
+    assert job["if"] == ("github.event_name == 'push' || "
+                         "github.event.pull_request.head.repo.full_name != github.repository")
+    assert any("make test" in s.get("run", "") for s in job["steps"])

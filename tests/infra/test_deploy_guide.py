@@ -1,0 +1,56 @@
+"""docs/deploy.md keeps the steps a first deploy needs (each one a trap when missing) and names its sources."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+GUIDE = (ROOT / "docs" / "deploy.md").read_text()
+
+
+@pytest.mark.parametrize("needed", [
+    "az provider register --namespace \"$namespace\"",       # an empty subscription registers nothing
+    "Microsoft.CognitiveServices Microsoft.Storage Microsoft.KeyVault",
+    "ResourceKindRequireAcceptTerms",                         # multi-service accounts: Responsible AI terms
+    "az ad sp show --id \"$DEPLOY_APP\" --query id -o tsv",   # the principal's object id, not the app id
+    "python -m infra.naming",                                 # global names, offline
+    "az storage account check-name",
+    "checkNameAvailability",
+    "checkDomainAvailability",
+    "--enable-versioning true",                               # state backend protection
+    "--enable-delete-retention true",
+    "--enable-purge-protection true",
+    "pulumi destroy",                                         # teardown, then the soft-deleted accounts
+    "az cognitiveservices account purge",
+    "az cognitiveservices account list-deleted",
+    "az cognitiveservices account list-skus --kind CustomVision.Training --location",  # a region, checked
+    "9/25/2028",                                              # the retirement date, in Microsoft's words
+    "docs/self-hosted.md",
+    "environment:preview",                                    # the preview identity's only OIDC subject
+    "AZURE_PREVIEW_CLIENT_ID",
+    "PULUMI_SECRETS_PROVIDER",
+    "PULUMI_CONFIG_PASSPHRASE",
+    "PULUMI_ACCESS_TOKEN",
+])
+def test_the_guide_keeps_the_step(needed):
+    assert needed in GUIDE
+
+
+@pytest.mark.parametrize("source", [
+    "https://learn.microsoft.com/azure/ai-services/multi-service-resource",       # why not AIServices
+    "https://learn.microsoft.com/azure/ai-services/custom-vision-service/limits-and-quotas",
+    "https://azure.microsoft.com/pricing/details/cognitive-services/custom-vision-service/",
+    "https://learn.microsoft.com/azure/azure-resource-manager/management/resource-name-rules",
+    "https://learn.microsoft.com/azure/azure-resource-manager/troubleshooting/error-reserved-resource-name",
+    "https://learn.microsoft.com/azure/role-based-access-control/delegate-role-assignments-examples",
+    "https://azure.microsoft.com/explore/global-infrastructure/products-by-region/",
+])
+def test_the_guide_cites_its_sources(source):
+    assert source in GUIDE
+
+
+def test_the_deploy_identity_never_trusts_the_pull_request_subject():
+    # The old guide trusted `repo:OWNER/REPO:pull_request` on the near-Owner deploy identity.
+    assert "for env in dev prod; do" in GUIDE
+    assert "environment:$subject" not in GUIDE and "pull_request; do" not in GUIDE
