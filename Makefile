@@ -29,7 +29,7 @@ bench: install  ## run the benchmarks and rewrite docs/benchmarks.md
 	$(BIN)/python -m bench
 
 schema: install  ## regenerate config/schema.json from the pipeline's config model
-	$(BIN)/python -m pipeline.schema > config/schema.json
+	$(BIN)/python -m pipeline.config.schema > config/schema.json
 
 lint-workflows: install  ## GitHub workflow schema + zizmor (offline), as make test does
 	$(BIN)/python -m pytest -q tests/infra/test_workflows.py

@@ -1,4 +1,4 @@
-"""From a Pulumi stack's outputs to the pipeline's CUSTOM_VISION_* settings (pipeline/stack.py)."""
+"""From a Pulumi stack's outputs to the pipeline's CUSTOM_VISION_* settings (pipeline/config/stack.py)."""
 from __future__ import annotations
 
 import json
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from pulumi.automation import OutputValue
 
-from pipeline.stack import OUTPUT_VARIABLES, StackOutputsUnavailable, main, service_settings, stack_outputs
+from pipeline.config.stack import OUTPUT_VARIABLES, StackOutputsUnavailable, main, service_settings, stack_outputs
 
 ROOT = Path(__file__).resolve().parents[2]
 OUTPUTS = {

@@ -6,9 +6,9 @@ import types
 
 import pytest
 
-from pipeline.configfile import expand, load_config
+from pipeline.config.loader import expand, load_config
 from pipeline.errors import ConfigError
-from pipeline.schema import schema
+from pipeline.config.schema import schema
 
 MINIMAL = """\
 project:
@@ -120,8 +120,8 @@ def test_empty_key_means_keyless(tmp_path):
 
 
 def install_fake_stack(monkeypatch, outputs=None, error=None):
-    """pipeline/stack.py drives the Pulumi CLI; here its interface answers without one."""
-    module = types.ModuleType("pipeline.stack")
+    """pipeline/config/stack.py drives the Pulumi CLI; here its interface answers without one."""
+    module = types.ModuleType("pipeline.config.stack")
 
     class StackOutputsUnavailable(Exception):
         pass
@@ -132,7 +132,7 @@ def install_fake_stack(monkeypatch, outputs=None, error=None):
         return dict(outputs, _stack=stack)
 
     module.StackOutputsUnavailable, module.stack_outputs = StackOutputsUnavailable, stack_outputs
-    monkeypatch.setitem(sys.modules, "pipeline.stack", module)
+    monkeypatch.setitem(sys.modules, "pipeline.config.stack", module)
 
 
 STACK = {"CUSTOM_VISION_TRAINING_ENDPOINT": "https://stack.example/", "CUSTOM_VISION_TRAINING_KEY": "stack-key-1234",

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pipeline.config import GatesConfig
-from pipeline.gates import evaluate, failed
+from pipeline.steps.gates import evaluate, failed
 from pipeline.steps.performance import Metrics, Performance
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import logging
 
-from pipeline.gates import GateResult
+from pipeline.steps.gates import GateResult
 from pipeline.redact import RedactingFilter, redact, register_secret
 from pipeline.report import RunReport, to_markdown, write
 

@@ -10,8 +10,9 @@ from types import SimpleNamespace
 import pytest
 from msrest.exceptions import ClientRequestError, HttpOperationError
 
-from pipeline.retry import RetryPolicy, Retrying, call_with_retries, is_retryable, retry_after
-from pipeline.service import TokenCredentials, as_pipeline_error
+from pipeline.sdk.clients import TokenCredentials
+from pipeline.sdk.errors import as_pipeline_error
+from pipeline.sdk.retry import RetryPolicy, Retrying, call_with_retries, is_retryable, retry_after
 
 
 def http_error(status, headers=None, code=None):
@@ -118,7 +119,7 @@ def test_keyless_clients_send_bearer_tokens_over_http():
     import threading
 
     from pipeline.config import ServiceConfig
-    from pipeline.service import prediction_client, training_client
+    from pipeline.sdk.clients import prediction_client, training_client
 
     seen = []
 

@@ -8,8 +8,8 @@ import shutil
 import pytest
 
 from cvops_helpers import GROCERIES, ROOT, cvops, unique, write_config
-from pipeline.configfile import load_config
-from pipeline.service import training_client
+from pipeline.config.loader import load_config
+from pipeline.sdk.clients import training_client
 
 pytestmark = [pytest.mark.datasets, pytest.mark.slow]
 TREES = ROOT / "config" / "trees.yaml"

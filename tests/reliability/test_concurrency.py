@@ -9,7 +9,7 @@ import time
 import pytest
 
 from pipeline.config import ServiceConfig
-from pipeline.service import training_client
+from pipeline.sdk.clients import training_client
 from pipeline.steps.publish import publish, published_under
 from tests.reliability.conftest import PROJECT, PUBLISH, configs
 from tests.reliability.helpers import Background, end_state, probes

@@ -2,15 +2,15 @@
 tokens from azure-identity, and wrapped so that every call retries throttling and transient failures."""
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from msrest.authentication import ApiKeyCredentials, Authentication
 
 from pipeline.config import ServiceConfig
+from pipeline.config.settings import variable
 from pipeline.errors import ConfigError, PipelineError
 from pipeline.redact import register_secret
-from pipeline.retry import RetryPolicy, Retrying
+from pipeline.sdk.retry import RetryPolicy, Retrying
 
 COGNITIVE_SERVICES_SCOPE = "https://cognitiveservices.azure.com/.default"
 
@@ -57,7 +57,7 @@ def training_client(service: ServiceConfig, policy: RetryPolicy | None = None,
     """CustomVisionTrainingClient behind retries."""
     from azure.cognitiveservices.vision.customvision.training import CustomVisionTrainingClient
     if not service.training_endpoint:
-        raise ConfigError("service.training_endpoint is not set: set CUSTOM_VISION_TRAINING_ENDPOINT "
+        raise ConfigError(f"service.training_endpoint is not set: set {variable('training_endpoint')} "
                           "or use --stack NAME")
     client = CustomVisionTrainingClient(service.training_endpoint,
                                         _credentials(service.training_key, "Training-key", token_credential))
@@ -70,39 +70,9 @@ def prediction_client(service: ServiceConfig, policy: RetryPolicy | None = None,
     from azure.cognitiveservices.vision.customvision.prediction import CustomVisionPredictionClient
     endpoint = service.prediction_endpoint or service.training_endpoint
     if not endpoint:
-        raise ConfigError("service.prediction_endpoint is not set: set CUSTOM_VISION_PREDICTION_ENDPOINT "
+        raise ConfigError(f"service.prediction_endpoint is not set: set {variable('prediction_endpoint')} "
                           "or use --stack NAME")
     client = CustomVisionPredictionClient(endpoint, _credentials(service.prediction_key, "Prediction-key",
                                                                         token_credential))
     return Retrying(client, policy or _policy(service))
 
-
-def as_pipeline_error(exc: BaseException, endpoint: str | None = None) -> PipelineError | None:
-    """One clear line for an SDK or transport failure (None: not one of those)."""
-    from msrest.exceptions import ClientRequestError, HttpOperationError
-
-    from pipeline.errors import ServiceError
-    from pipeline.retry import error_code, status_of
-
-    operation = getattr(exc, "cvops_operation", None)
-    attempts = getattr(exc, "cvops_attempts", 1)
-    after = f" (after {attempts} attempts)" if attempts > 1 else ""
-    prefix = f"{operation}: " if operation else ""
-    if isinstance(exc, HttpOperationError):
-        status, code = status_of(exc), error_code(exc)
-        message = getattr(getattr(exc, "error", None), "message", None) or str(exc)
-        hint = ""
-        if status in (401, 403):
-            hint = " (check the key, or the role assignment when keyless)"
-        return ServiceError(f"{prefix}the service answered HTTP {status}{' ' + code if code else ''}: "
-                            f"{message}{hint}{after}", code, status)
-    if isinstance(exc, ClientRequestError):
-        endpoint = getattr(exc, "cvops_endpoint", None) or endpoint
-        where = f" at {endpoint}" if endpoint else ""
-        reason = re.search(r"\[Errno -?\d+\] [^'\")]+|Read timed out|timed out|Connection aborted|"
-                           r"RemoteDisconnected[^'\")]*|too many \d+ error responses", str(exc))
-        return ServiceError(f"{prefix}cannot reach the service{where}{after}: "
-                            f"{reason.group(0) if reason else str(exc)[:300]}")
-    if isinstance(exc, TypeError) and "CustomVisionError" in str(exc):
-        return ServiceError(f"{prefix}the service answered an error with an empty body")
-    return None

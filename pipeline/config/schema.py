@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from pipeline.config import PipelineConfig
+from pipeline.config.model import PipelineConfig
 
 
 def schema() -> dict:

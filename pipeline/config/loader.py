@@ -11,19 +11,12 @@ from typing import Any, Mapping
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from pipeline.config import PipelineConfig
+from pipeline.config.model import PipelineConfig
+from pipeline.config.settings import SECRET_FIELDS, SETTINGS
 from pipeline.errors import ConfigError, PipelineError
 from pipeline.redact import register_secret
 
-STACK_KEYS = {
-    "training_endpoint": "CUSTOM_VISION_TRAINING_ENDPOINT",
-    "training_key": "CUSTOM_VISION_TRAINING_KEY",
-    "prediction_endpoint": "CUSTOM_VISION_PREDICTION_ENDPOINT",
-    "prediction_key": "CUSTOM_VISION_PREDICTION_KEY",
-    "prediction_resource_id": "CUSTOM_VISION_PREDICTION_RESOURCE_ID",
-}
 _VAR = re.compile(r"\$(?:\$|\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^}]*))?\})")
-_SECRET_FIELDS = {"training_key", "prediction_key"}
 
 Loc = tuple[str | int, ...]
 
@@ -76,14 +69,14 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None, stac
     stack_name = stack or _expand_value(service.get("pulumi_stack"), ("service", "pulumi_stack"), environ, source)
     variables, outputs = environ, {}
     if stack_name:
-        outputs = _stack_outputs(stack_name) if resolve_stack else {k: f"<{k} of stack {stack_name}>"
-                                                                    for k in STACK_KEYS.values()}
+        outputs = _stack_outputs(stack_name) if resolve_stack else {
+            setting.variable: f"<{setting.variable} of stack {stack_name}>" for setting in SETTINGS}
         variables = {**environ, **outputs}
     data = _expand_value(data, (), variables, source)
     if stack_name and isinstance(data.setdefault("service", {}), dict):
-        for field_name, key in STACK_KEYS.items():
-            if data["service"].get(field_name) in (None, "") and key in outputs:
-                data["service"][field_name] = outputs[key]
+        for setting in SETTINGS:
+            if data["service"].get(setting.field) in (None, "") and setting.variable in outputs:
+                data["service"][setting.field] = outputs[setting.variable]
     _drop_empty_secrets(data)
     try:
         config = PipelineConfig.model_validate(data)
@@ -167,23 +160,23 @@ def _drop_empty_secrets(data: dict) -> None:
     """An empty key (e.g. `${CUSTOM_VISION_TRAINING_KEY:-}`) means keyless, the same as no key."""
     service = data.get("service")
     if isinstance(service, dict):
-        for name in _SECRET_FIELDS:
+        for name in SECRET_FIELDS:
             if service.get(name) == "":
                 service[name] = None
 
 
 def _stack_outputs(stack: str) -> dict[str, str]:
     try:
-        from pipeline.stack import StackOutputsUnavailable, stack_outputs
+        from pipeline.config.stack import StackOutputsUnavailable, stack_outputs
     except ImportError as exc:
         raise PipelineError(f"reading Pulumi stack outputs is not available: {exc}") from None
     try:
         outputs = stack_outputs(stack)
     except StackOutputsUnavailable as exc:
         raise ConfigError(f"Pulumi stack {stack!r}: {exc}") from None
-    for key in ("CUSTOM_VISION_TRAINING_KEY", "CUSTOM_VISION_PREDICTION_KEY"):
-        if outputs.get(key):
-            register_secret(outputs[key])
+    for setting in SETTINGS:
+        if setting.secret and outputs.get(setting.variable):
+            register_secret(outputs[setting.variable])
     return {k: str(v) for k, v in outputs.items() if v is not None}
 
 
@@ -209,7 +202,7 @@ def _describe(err: dict, loc: Loc) -> str:
         return f"{where}: required field {loc[-1]!r} is missing"
     if kind in ("model_type", "dict_type"):
         return f"{where}: expected a mapping (key: value lines), got {type(err.get('input')).__name__}"
-    if set(loc) & _SECRET_FIELDS:  # never echo what was given for a key
+    if set(loc) & SECRET_FIELDS:  # never echo what was given for a key
         return f"{where}: {err['msg']}"
     return f"{where}: {err['msg']} (got {err.get('input')!r})"
 

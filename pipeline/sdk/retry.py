@@ -12,6 +12,8 @@ from typing import Any, Callable
 
 from msrest.exceptions import ClientRequestError, HttpOperationError
 
+from pipeline.sdk.errors import error_code, status_of
+
 log = logging.getLogger("cvops.retry")
 MAX_RETRY_AFTER = 300.0
 
@@ -31,16 +33,6 @@ class RetryPolicy:
             return min(retry_after, MAX_RETRY_AFTER) + self.rng.uniform(0, min(0.25, retry_after / 4 + 0.05))
         ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
         return ceiling / 2 + self.rng.uniform(0, ceiling / 2)
-
-
-def status_of(exc: BaseException) -> int | None:
-    response = getattr(exc, "response", None)
-    return getattr(response, "status_code", None)
-
-
-def error_code(exc: BaseException) -> str | None:
-    """The Custom Vision error code (`BadRequestTrainingNotNeeded`, ...) of an SDK exception, if any."""
-    return getattr(getattr(exc, "error", None), "code", None)
 
 
 def is_retryable(exc: BaseException) -> bool:

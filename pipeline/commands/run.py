@@ -1,78 +1,26 @@
-"""`cvops plan` and `cvops run`: the steps in order, each timed, the report written whatever happens."""
+"""`cvops run`: the steps in order, each timed, the report written whatever happens."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from pipeline import gates as gate_checks
-from pipeline.checks import check
-from pipeline.configfile import LoadedConfig
+from pipeline.config.checks import check
+from pipeline.config.loader import LoadedConfig
 from pipeline.dataset import Dataset
 from pipeline.errors import EXIT_OK, GateFailed, PipelineError, UploadError
 from pipeline.progress import Progress, Stopwatch
 from pipeline.report import RunReport, write
-from pipeline.service import as_pipeline_error, training_client
+from pipeline.sdk.clients import training_client
+from pipeline.sdk.errors import as_pipeline_error
+from pipeline.steps import gates as gate_checks
+from pipeline.steps import project as project_step
 from pipeline.steps.performance import read_performance
-from pipeline.steps.project import find_project, resolve_domain
 from pipeline.steps.publish import make_room, prune, publish, published_under
 from pipeline.steps.smoke import smoke_test
-from pipeline.steps.tags import ensure_tags, existing_tags
-from pipeline.steps.train import train, training_needed
-from pipeline.steps.upload import UploadPlan, input_problem, plan_upload, project_images, relative, upload
-from pipeline.steps import project as project_step
-
+from pipeline.steps.tags import ensure_tags
+from pipeline.steps.train import train
+from pipeline.steps.upload import input_problem, plan_upload, project_images, upload
 
 MAX_LISTED = 1000  # file names listed in a report
-
-
-@dataclass
-class Plan:
-    project_name: str
-    project_id: str | None
-    domain: str
-    tags_to_create: list[str]
-    upload: UploadPlan
-    train: bool
-    train_reason: str
-    published: str | None
-    publish_name: str
-    files: list[str]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"project": {"name": self.project_name, "id": self.project_id, "create": self.project_id is None,
-                            "domain": self.domain},
-                "tags_to_create": self.tags_to_create,
-                "images": {"upload": len(self.upload.to_upload), "upload_bytes": self.upload.bytes,
-                           "skip": len(self.upload.skipped), "files": self.files,
-                           "tags_differ": self.upload.retag, "only_in_project": self.upload.project_only},
-                "training": {"needed": self.train, "reason": self.train_reason},
-                "publish": {"name": self.publish_name, "now_published": self.published,
-                            "would_publish": "the new iteration, if it passes the gates" if self.train
-                            else "the latest completed iteration, if it passes the gates"}}
-
-
-def make_plan(loaded: LoadedConfig, dataset: Dataset, trainer: Any) -> Plan:
-    """What `run` would do, from read-only calls."""
-    config = loaded.config
-    project = find_project(trainer, config.project.name)
-    if project is None:
-        resolve_domain(trainer, config.project.domain)
-        upload_plan = UploadPlan(list(dataset.images), [])
-        return Plan(config.project.name, None, config.project.domain, dataset.tags, upload_plan, True,
-                    "new project", None, config.publish.name, _names(dataset, upload_plan))
-    tags = existing_tags(trainer, project.id)
-    images = project_images(trainer, project.id)
-    upload_plan = plan_upload(dataset, images)
-    iterations = trainer.get_iterations(project.id)
-    needed, reason = training_needed(iterations, images, len(upload_plan.to_upload))
-    published = published_under(iterations, config.publish.name)
-    return Plan(config.project.name, project.id, config.project.domain, [t for t in dataset.tags if t not in tags],
-                upload_plan, needed, reason, published.name if published else None, config.publish.name,
-                _names(dataset, upload_plan))
-
-
-def _names(dataset: Dataset, upload_plan: UploadPlan) -> list[str]:
-    return [relative(dataset, image) for image in upload_plan.to_upload]
 
 
 def run(loaded: LoadedConfig, ui: Progress) -> RunReport:

@@ -1,12 +1,11 @@
 """The pipeline's config model: one YAML file describes a Custom Vision project, its dataset, the quality bar
-and the published name. Loading (YAML, ${VAR} expansion, file:line errors) lives in `configfile.py`."""
+and the published name. Loading (YAML, ${VAR} expansion, file:line errors) lives in `loader.py`."""
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
-
 
 
 class _Section(BaseModel):

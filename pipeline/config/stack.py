@@ -4,7 +4,7 @@ Reads through Pulumi's Automation API, which drives the Pulumi CLI (`pulumi stac
 --show-secrets`); without the CLI the error lists the variables to set by hand instead.
 Key values are returned, never printed or logged.
 
-Also a command: `python -m pipeline.stack STACK [--cwd DIR] -- cvops run config/groceries.yaml`
+Also a command: `python -m pipeline.config.stack STACK [--cwd DIR] -- cvops run config/groceries.yaml`
 runs the command with the stack's settings in its environment and exits with its exit code.
 """
 from __future__ import annotations
@@ -17,16 +17,12 @@ import sys
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from pipeline.config.settings import SETTINGS
+
 # Stack output (infra/custom_vision.py) -> the variable the pipeline reads.
-OUTPUT_VARIABLES = {
-    "trainingEndpoint": "CUSTOM_VISION_TRAINING_ENDPOINT",
-    "trainingKey": "CUSTOM_VISION_TRAINING_KEY",
-    "predictionEndpoint": "CUSTOM_VISION_PREDICTION_ENDPOINT",
-    "predictionKey": "CUSTOM_VISION_PREDICTION_KEY",
-    "predictionResourceId": "CUSTOM_VISION_PREDICTION_RESOURCE_ID",
-}
+OUTPUT_VARIABLES = {setting.output: setting.variable for setting in SETTINGS}
 # Empty when the stack sets disableLocalAuth: the pipeline then signs in with Entra ID.
-KEY_OUTPUTS = ("trainingKey", "predictionKey")
+KEY_OUTPUTS = tuple(setting.output for setting in SETTINGS if setting.secret)
 
 
 class StackOutputsUnavailable(Exception):
@@ -73,7 +69,7 @@ def stack_outputs(stack: str, work_dir: Path | str = ".") -> dict[str, str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m pipeline.stack",
+        prog="python -m pipeline.config.stack",
         description="Run a command with a Pulumi stack's outputs as CUSTOM_VISION_* variables.")
     parser.add_argument("stack", help="the Pulumi stack, e.g. dev or org/cvops/prod")
     parser.add_argument("--cwd", default=".", help="the Pulumi project folder (default: .)")

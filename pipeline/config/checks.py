@@ -5,14 +5,14 @@ from __future__ import annotations
 import difflib
 from pathlib import Path
 
-from pipeline.configfile import LoadedConfig
-from pipeline.dataset import Dataset, scan, validate
-from pipeline.download import local_root
+from pipeline.config.loader import LoadedConfig
+from pipeline.config.settings import SETTINGS
+from pipeline.dataset import Dataset, local_root, scan, validate
 from pipeline.errors import ConfigError, DatasetError
-from pipeline.steps.smoke import is_url
+from pipeline.sdk.images import is_url
 
 
-def check(loaded: LoadedConfig, need_service: bool = True, offline: bool = False) -> Dataset | None:
+def check(loaded: LoadedConfig, offline: bool = False) -> Dataset | None:
     """The scanned, validated dataset; raises ConfigError (with every problem, one a line) or DatasetError.
 
     `offline` (cvops validate) never downloads: a `dataset.url` not in the cache yet gives None."""
@@ -23,13 +23,12 @@ def check(loaded: LoadedConfig, need_service: bool = True, offline: bool = False
     except DatasetError as exc:
         raise DatasetError(f"{source.file}:{source.line(where)}: {exc}") from None
     errors: list[ConfigError] = []
-    if need_service:
-        for name, variable, purpose in (("training_endpoint", "CUSTOM_VISION_TRAINING_ENDPOINT", "train"),
-                                        ("prediction_resource_id", "CUSTOM_VISION_PREDICTION_RESOURCE_ID", "publish")):
-            if not getattr(config.service, name):
-                errors.append(source.error(("service", name), f"not set (needed to {purpose}): write "
-                                                              f"`{name}: ${{{variable}}}` and set {variable}, "
-                                                              "or use --stack NAME"))
+    for setting in SETTINGS:
+        if setting.needed_to and not getattr(config.service, setting.field):
+            name, variable = setting.field, setting.variable
+            errors.append(source.error(("service", name), f"not set (needed to {setting.needed_to}): write "
+                                                          f"`{name}: ${{{variable}}}` and set {variable}, "
+                                                          "or use --stack NAME"))
     path = root if root is not None else Path(".")
     wanted = "folder" if config.dataset.layout == "folder-per-tag" else "file"
     exists = root is None or (path.is_dir() if wanted == "folder" else path.is_file())

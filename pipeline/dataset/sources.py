@@ -1,5 +1,6 @@
-"""Datasets published as a zip archive (`dataset: {url, sha256}`): downloaded once into a cache, checked
-against the SHA-256 the config names, and extracted there safely; later runs reuse the extracted folder."""
+"""Where a dataset is: `dataset.path` as given, or a zip archive (`dataset: {url, sha256}`) downloaded once into
+a cache, checked against the SHA-256 the config names, and extracted there safely; later runs reuse the
+extracted folder. Every source ends as a local folder (or manifest) for scan.py."""
 from __future__ import annotations
 
 import hashlib
