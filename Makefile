@@ -20,7 +20,7 @@ test: install  ## run the whole test suite
 	$(BIN)/python -m pytest
 
 demo: install  ## self-hosted service + pipeline + classify, end to end, offline
-	$(BIN)/python -m pipeline.demo
+	$(BIN)/python -m demo
 
 serve: install  ## start the self-hosted Custom Vision service on 127.0.0.1:8400
 	$(BIN)/cvlocal serve
