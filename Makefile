@@ -35,7 +35,7 @@ lint-workflows: install  ## GitHub workflow schema + zizmor (offline), as make t
 	$(BIN)/python -m pytest -q tests/infra/test_workflows.py
 
 soak: install  ## 32 clients for 60 s against a fresh service; figures in docs/reliability.md
-	$(BIN)/python -m tests.reliability.soak --seconds 60 --clients 32
+	$(BIN)/python -m bench.soak --seconds 60 --clients 32
 
 clean:
 	rm -rf $(VENV) .cvlocal .demo out *.egg-info

@@ -1,6 +1,6 @@
 """Load: many clients mixing uploads, trainings, publishes and predictions against one self-hosted service.
 
-    python -m tests.reliability.soak [--seconds 60] [--clients 32] [--projects 4]
+    python -m bench.soak [--seconds 60] [--clients 32] [--projects 4]
 
 It starts `cvlocal serve` on a free loopback port and a fresh data directory, gives every project two tags, ten
 images and a published iteration, then lets the clients loose until the time is up. Each client, in a loop:
@@ -12,6 +12,8 @@ It then waits for every training to end and checks: no 5xx, no connection error 
 each call's expected ones; every acknowledged image is in its project exactly once (as many images as distinct
 acknowledged ids, one id per content hash, a sample of downloads matching their hashes); every training
 Completed; `PRAGMA integrity_check` ok. Prints the figures as Markdown; exits 1 if a check failed.
+`make soak` runs it for 60 s with 32 clients; its figures are in docs/reliability.md, and a short run is part of
+the test suite (tests/reliability/test_soak.py).
 """
 from __future__ import annotations
 
@@ -19,7 +21,6 @@ import argparse
 import base64
 import hashlib
 import random
-import sqlite3
 import statistics
 import sys
 import tempfile
@@ -32,12 +33,9 @@ from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from tests.support.images import photo  # noqa: E402
-from tests.support.service import PREDICTION_ROOT, TRAINING_ROOT, RunningService  # noqa: E402
+from bench.common import peak_rss_mb
+from harness.images import photo
+from harness.service import PREDICTION_ROOT, TRAINING_ROOT, RunningService
 
 PUBLISH_NAME = "soak"
 COLOURS = ("red", "blue")
@@ -344,22 +342,11 @@ class Soak:
                     if hashlib.sha256(data).hexdigest() != sha:
                         self.fail(f"image {image_id}: its bytes are not the ones acknowledged")
         http.close()
-        self.result.peak_rss_mb = peak_rss_mb(self.service)
+        self.result.peak_rss_mb = peak_rss_mb(self.service.process.pid)
 
 
 def _when(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-def peak_rss_mb(service: RunningService) -> float | None:
-    try:
-        status = Path(f"/proc/{service.process.pid}/status").read_text()
-    except OSError:
-        return None
-    for line in status.splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return None
 
 
 def run_soak(seconds: float = 60, clients: int = 32, projects: int = 4, seed: int = 0,
@@ -368,8 +355,7 @@ def run_soak(seconds: float = 60, clients: int = 32, projects: int = 4, seed: in
         service = RunningService((data_dir or Path(tmp)) / "data")
         with service:
             result = Soak(service, seconds, clients, projects, seed).run()
-        with sqlite3.connect(service.data_dir / "cvlocal.db") as db:
-            result.integrity = db.execute("PRAGMA integrity_check").fetchone()[0]
+        result.integrity = service.integrity_check()
         if not result.ok:
             result.failures.append(f"service log:\n{service.log()[-4000:]}")
     return result
@@ -404,7 +390,7 @@ def markdown(result: Result) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.reliability.soak", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.soak", description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=60.0, help="how long the clients run (default 60)")
     parser.add_argument("--clients", type=int, default=32, help="concurrent clients (default 32)")
     parser.add_argument("--projects", type=int, default=4, help="projects they share (default 4)")
