@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from cvops_helpers import GROCERIES, cvops, unique, write_config
+from harness.pipeline import GROCERIES, cvops, unique, write_config
 
 FAKE_SERVICE = {"CUSTOM_VISION_TRAINING_ENDPOINT": "http://127.0.0.1:9", "CUSTOM_VISION_PREDICTION_ENDPOINT":
                 "http://127.0.0.1:9", "CUSTOM_VISION_PREDICTION_RESOURCE_ID": "/subscriptions/x/accounts/p",

@@ -8,9 +8,9 @@ import zipfile
 
 import pytest
 
-from tests.pipeline.cvops_helpers import cvops, unique, write_config
-from tests.support.http_server import serve_files
-from tests.support.images import photo
+from harness.files import serve_files
+from harness.images import photo
+from harness.pipeline import cvops, unique, write_config
 
 
 def _zip(entries: dict[str, bytes]) -> bytes:

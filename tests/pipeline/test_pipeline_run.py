@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from cvops_helpers import GROCERIES, ROOT, cvops, unique, write_config
+from harness.pipeline import GROCERIES, ROOT, cvops, unique, write_config
 from pipeline.config.loader import load_config
 from pipeline.sdk.clients import training_client
 

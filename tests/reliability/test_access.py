@@ -16,9 +16,9 @@ import pytest
 
 from cvlocal.gateway import _equal
 from cvlocal.urlfetch import UrlFetcher, UrlRejected, is_public, resolve
-from tests.support.images import photo
-from tests.support.rest import Rest
-from tests.support.service import PREDICTION_ROOT, TRAINING_ROOT
+from harness.images import photo
+from harness.rest import Rest
+from harness.service import PREDICTION_ROOT, TRAINING_ROOT
 
 GENERAL_COMPACT = "0732100f-1a38-4e49-a514-c9b44c697ab5"
 IMAGE = photo("red", 77)
@@ -105,7 +105,7 @@ def test_key_comparison_takes_any_lengths_and_characters():
 @pytest.fixture(scope="module")
 def short_lived(tmp_path_factory):
     """A service whose export links live 3 s and whose URL fetches may take 1 s, allowed to fetch loopback."""
-    from tests.support.service import RunningService
+    from harness.service import RunningService
     with RunningService(tmp_path_factory.mktemp("short") / "data",
                         extra_args=["--export-link-lifetime", "3", "--url-timeout", "1",
                                     "--allow-private-urls"]) as service:

@@ -9,11 +9,10 @@ import json
 import pytest
 
 from cvlocal.faults import parse_faults
-from tests.pipeline.cvops_helpers import cvops
-from tests.reliability.conftest import PROJECT, PUBLISH, configs
-from tests.reliability.helpers import Background, end_state, integrity, probes, wait_until
-from tests.support.rest import Rest
-from tests.support.service import TRAINING_ROOT
+from harness.pipeline import Background, cvops
+from harness.rest import Rest
+from harness.service import TRAINING_ROOT
+from tests.reliability.helpers import PROJECT, PUBLISH, configs, end_state, probes, wait_until
 
 # Retry-After: 0 keeps the run short; waiting as long as the service asks is tested in tests/pipeline.
 FAULTS = "429=0.1,503=0.05,drop=0.05,lost=0.1,latency=0.1:0.2,retry-after=0,seed=7"
@@ -116,7 +115,7 @@ def _training(rest: Rest) -> bool:
 
 def _crash_and_restart(service) -> None:
     service.kill()
-    assert integrity(service) == "ok"
+    assert service.integrity_check() == "ok"
     service.start()
 
 
@@ -164,5 +163,5 @@ def test_kill_9_during_upload_training_and_publish_then_rerun_ends_as_a_clean_ru
     assert state.same_as(clean_end_states["plus"]), (state, clean_end_states["plus"])
     assert "Training" not in state.statuses and state.statuses.count("Failed") == 1
     assert len(state.images) == len(set(state.images)) == 51  # nothing uploaded twice
-    assert integrity(service) == "ok"
+    assert service.integrity_check() == "ok"
     assert all(service.training_key not in text and service.prediction_key not in text for text in outputs)
