@@ -14,7 +14,7 @@ from harness.rest import Rest
 from harness.service import TRAINING_ROOT
 from tests.reliability.helpers import PROJECT, PUBLISH, configs, end_state, probes, wait_until
 
-# Retry-After: 0 keeps the run short; waiting as long as the service asks is tested in tests/pipeline.
+# Retry-After: 0 keeps the run short; waiting as long as asked is tested in tests/integration/test_pipeline_run.py.
 FAULTS = "429=0.1,503=0.05,drop=0.05,lost=0.1,latency=0.1:0.2,retry-after=0,seed=7"
 
 
