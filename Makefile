@@ -20,7 +20,7 @@ test: install  ## run the whole test suite
 	$(BIN)/python -m pytest
 
 demo: install  ## self-hosted service + pipeline + classify, end to end, offline
-	$(BIN)/python -m pipeline.demo
+	$(BIN)/python -m demo
 
 serve: install  ## start the self-hosted Custom Vision service on 127.0.0.1:8400
 	$(BIN)/cvlocal serve
@@ -29,13 +29,13 @@ bench: install  ## run the benchmarks and rewrite docs/benchmarks.md
 	$(BIN)/python -m bench
 
 schema: install  ## regenerate config/schema.json from the pipeline's config model
-	$(BIN)/python -m pipeline.schema > config/schema.json
+	$(BIN)/python -m pipeline.config.schema > config/schema.json
 
 lint-workflows: install  ## GitHub workflow schema + zizmor (offline), as make test does
 	$(BIN)/python -m pytest -q tests/infra/test_workflows.py
 
 soak: install  ## 32 clients for 60 s against a fresh service; figures in docs/reliability.md
-	$(BIN)/python -m tests.reliability.soak --seconds 60 --clients 32
+	$(BIN)/python -m bench.soak --seconds 60 --clients 32
 
 clean:
 	rm -rf $(VENV) .cvlocal .demo out *.egg-info

@@ -9,7 +9,6 @@ import platform
 import random
 import shutil
 import sqlite3
-import sys
 import tempfile
 import time
 import uuid
@@ -18,24 +17,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+from harness.datasets import find_datasets
+from harness.rest import Rest
+from harness.service import RunningService
+
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from tests.support.rest import Rest  # noqa: E402
-from tests.support.service import RunningService  # noqa: E402
-
-FRUIT_TAGS = ("apple", "banana", "orange")
 
 
 # ---------------------------------------------------------------- the machine and the datasets
 def datasets_dir() -> Path:
     """The shared labelled datasets: $CVOPS_DATASETS, else ../shared/datasets (as `make` sets it)."""
-    for candidate in (os.environ.get("CVOPS_DATASETS"), str(ROOT.parent / "shared" / "datasets")):
-        if candidate and (Path(candidate) / "fruit").is_dir():
-            return Path(candidate).resolve()
-    raise SystemExit("bench: the shared datasets are missing; set CVOPS_DATASETS to the folder holding fruit/, "
-                     "fruit-extra/ and trees/")
+    found = find_datasets()
+    if found is None:
+        raise SystemExit("bench: the shared datasets are missing; set CVOPS_DATASETS to the folder holding fruit/, "
+                         "fruit-extra/ and trees/")
+    return found
 
 
 def labelled_files(*folders: str) -> list[tuple[Path, str]]:
@@ -184,7 +180,7 @@ class Bench:
 
     def warm_up(self) -> None:
         """Train a tiny project so the backbone session exists before anything is timed."""
-        from tests.support.images import photo
+        from harness.images import photo
 
         pid = self.project()
         self.upload(pid, [(photo(c, i), c) for c in ("red", "blue") for i in range(5)])

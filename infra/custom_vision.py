@@ -62,7 +62,7 @@ class CustomVision(pulumi.ComponentResource):
         self.register_outputs(self.outputs())
 
     def outputs(self) -> dict[str, pulumi.Output]:
-        """The stack outputs, by the names the pipeline reads (pipeline/stack.py)."""
+        """The stack outputs, by the names the pipeline reads (pipeline/config/settings.py)."""
         return {
             "trainingEndpoint": self.training_endpoint,
             "trainingKey": self.training_key,

@@ -33,6 +33,3 @@ def normalise_region(value: str) -> str:
     """'East US' and 'eastus' name the same region; ARM wants the second form."""
     return value.replace(" ", "").lower()
 
-
-def offers_custom_vision(region: str) -> bool:
-    return normalise_region(region) in CUSTOM_VISION_REGIONS

@@ -55,12 +55,3 @@ class RedactingFilter(logging.Filter):
             record.msg, record.args = cleaned, None
         return True
 
-
-def install_log_redaction() -> None:
-    """Mask secrets in every log line, whichever library writes it."""
-    root = logging.getLogger()
-    for handler in root.handlers or []:
-        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
-            handler.addFilter(RedactingFilter())
-    if not any(isinstance(f, RedactingFilter) for f in root.filters):
-        root.addFilter(RedactingFilter())

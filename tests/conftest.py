@@ -1,31 +1,22 @@
 """Shared fixtures: the real self-hosted service over HTTP, the official SDK clients, the shared datasets."""
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
+if str(ROOT) not in sys.path:  # `tests.` imports from any working directory
     sys.path.insert(0, str(ROOT))
 
-from tests.support.service import RunningService  # noqa: E402
-
-
-def datasets_dir() -> Path | None:
-    """The shared labelled datasets (CVOPS_DATASETS, else ../shared/datasets), or None when absent."""
-    candidates = [os.environ.get("CVOPS_DATASETS"), str(ROOT.parent / "shared" / "datasets")]
-    for c in candidates:
-        if c and (Path(c) / "fruit").is_dir():
-            return Path(c)
-    return None
+from harness.datasets import find_datasets  # noqa: E402
+from harness.service import RunningService  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def datasets() -> Path:
-    found = datasets_dir()
+    found = find_datasets()
     if found is None:
         pytest.skip("shared datasets not found: set CVOPS_DATASETS to the folder holding fruit/, fruit-extra/, trees/")
     return found
@@ -36,6 +27,12 @@ def cvlocal_service(tmp_path_factory) -> RunningService:
     """One service for the whole session (tests use unique project names)."""
     with RunningService(tmp_path_factory.mktemp("cvlocal") / "data", extra_args=["--allow-private-urls"]) as service:
         yield service
+
+
+@pytest.fixture
+def service_env(cvlocal_service, datasets) -> dict[str, str]:
+    """The CUSTOM_VISION_* variables of the session's service, and where the datasets are."""
+    return {**cvlocal_service.environment(), "CVOPS_DATASETS": str(datasets)}
 
 
 @pytest.fixture

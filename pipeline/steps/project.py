@@ -4,8 +4,8 @@ from __future__ import annotations
 from typing import Any
 
 from pipeline.config import ProjectConfig
-from pipeline.errors import ConfigError, ServiceError
-from pipeline.retry import error_code
+from pipeline.errors import ConfigError, PipelineError, ServiceError
+from pipeline.sdk.errors import PROJECT_NAME_TAKEN, HttpOperationError, error_code
 
 
 def find_project(trainer: Any, name: str) -> Any | None:
@@ -15,6 +15,14 @@ def find_project(trainer: Any, name: str) -> Any | None:
         ids = ", ".join(p.id for p in matches)
         raise ServiceError(f"{len(matches)} projects are called {name!r} ({ids}): rename or delete the extra ones")
     return matches[0] if matches else None
+
+
+def require_project(trainer: Any, name: str) -> Any:
+    """The project called `name`; a command that reads or moves its iterations needs it to exist."""
+    project = find_project(trainer, name)
+    if project is None:
+        raise PipelineError(f"no project {name!r} on the service: run `cvops run` first")
+    return project
 
 
 def resolve_domain(trainer: Any, domain_name: str) -> Any:
@@ -36,9 +44,9 @@ def ensure_project(trainer: Any, config: ProjectConfig) -> tuple[Any, bool, list
     try:
         project = trainer.create_project(config.name, description=config.description or None,
                                          domain_id=domain.id, classification_type=config.classification_type)
-    except Exception as exc:
+    except HttpOperationError as exc:
         # A create whose answer was lost (and retried) finds the name taken: the project is there.
-        if error_code(exc) in ("BadRequestProjectNameNotUnique", "BadRequestProjectDuplicated"):
+        if error_code(exc) in PROJECT_NAME_TAKEN:
             project = find_project(trainer, config.name)
             if project is not None:
                 return project, False, []

@@ -9,12 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from pipeline.errors import PipelineError
-from pipeline.retry import error_code, status_of
-from pipeline.steps.train import by_age
+from pipeline.sdk.errors import (CALL_FAILED, ITERATION_IS_PUBLISHED, ITERATION_NOT_FOUND, ITERATION_NOT_PUBLISHED,
+                                 OVERWRITE_REFUSED, TRAINING_IN_PROGRESS, HttpOperationError, error_code, status_of)
+from pipeline.sdk.iterations import by_age
 
 SERVICE_ITERATION_LIMIT = 20
-# The answers of a service that will not move a published name with overwrite=true.
-OVERWRITE_REFUSED = {None, "BadRequest", "BadRequestInvalidPublishName", "BadRequestNotSupported"}
 
 
 def published_under(iterations: list[Any], name: str) -> Any | None:
@@ -40,7 +39,7 @@ def publish(trainer: Any, project_id: str, iteration: Any, name: str, prediction
     try:
         _publish(trainer, project_id, iteration.id, name, prediction_resource_id, overwrite=True)
         return
-    except Exception as exc:
+    except HttpOperationError as exc:
         if status_of(exc) != 400 or error_code(exc) not in OVERWRITE_REFUSED:
             raise
         # Refused: maybe no overwrite here. Who holds the name now (another run may have moved it)?
@@ -50,7 +49,7 @@ def publish(trainer: Any, project_id: str, iteration: Any, name: str, prediction
     _unpublish(trainer, project_id, holder.id)
     try:
         _publish(trainer, project_id, iteration.id, name, prediction_resource_id)
-    except Exception:
+    except CALL_FAILED:
         _publish(trainer, project_id, holder.id, name, prediction_resource_id)
         raise
 
@@ -62,7 +61,7 @@ def _publish(trainer: Any, project_id: str, iteration_id: str, name: str, resour
             trainer.publish_iteration(project_id, iteration_id, name, resource_id, overwrite=True)
         else:
             trainer.publish_iteration(project_id, iteration_id, name, resource_id)
-    except Exception:
+    except CALL_FAILED:
         # A publish whose answer was lost (and retried) may find itself done already.
         if getattr(trainer.get_iteration(project_id, iteration_id), "publish_name", None) != name:
             raise
@@ -71,9 +70,9 @@ def _publish(trainer: Any, project_id: str, iteration_id: str, name: str, resour
 def _unpublish(trainer: Any, project_id: str, iteration_id: str) -> None:
     try:
         trainer.unpublish_iteration(project_id, iteration_id)
-    except Exception as exc:
+    except HttpOperationError as exc:
         # Already unpublished: by a retried call whose answer was lost, or by another run.
-        if error_code(exc) != "BadRequestIterationNotPublished":
+        if error_code(exc) != ITERATION_NOT_PUBLISHED:
             raise
 
 
@@ -84,11 +83,11 @@ def prune(trainer: Any, project_id: str, keep: int, protect: set[str]) -> list[s
     for iteration in doomed:
         try:
             trainer.delete_iteration(project_id, iteration.id)
-        except Exception as exc:
+        except HttpOperationError as exc:
             code = error_code(exc)
-            if code in ("BadRequestIterationIsPublished", "BadRequestTrainingAlreadyInProgress"):
+            if code in (ITERATION_IS_PUBLISHED, TRAINING_IN_PROGRESS):
                 continue  # another run published it meanwhile: it stays
-            if code != "NotFoundIteration" and status_of(exc) != 404:
+            if code != ITERATION_NOT_FOUND and status_of(exc) != 404:
                 raise
             # Gone already (a retried delete whose answer was lost, or another run): what we wanted.
         deleted.append(iteration.name)

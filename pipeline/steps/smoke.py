@@ -6,23 +6,15 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.config import SmokeTest
-from pipeline.gates import GateResult
-
-
-def is_url(image: str) -> bool:
-    return image.startswith(("http://", "https://"))
+from pipeline.sdk.images import is_url, quick_test, ranked
+from pipeline.steps.gates import GateResult
 
 
 def smoke_test(trainer: Any, project_id: str, iteration_id: str, tests: list[SmokeTest]) -> list[GateResult]:
     results = []
     for test in tests:
-        if is_url(test.image):
-            prediction = trainer.quick_test_image_url(project_id, test.image, iteration_id=iteration_id, store=False)
-        else:
-            with open(test.image, "rb") as fh:
-                prediction = trainer.quick_test_image(project_id, fh.read(), iteration_id=iteration_id, store=False)
-        ranked = sorted(prediction.predictions or [], key=lambda p: p.probability or 0.0, reverse=True)
-        top = ranked[0] if ranked else None
+        predictions = ranked(quick_test(trainer, project_id, test.image, iteration_id))
+        top = predictions[0] if predictions else None
         name = test.image if is_url(test.image) else Path(test.image).name
         gate = f"smoke test {name}"
         if top is None:

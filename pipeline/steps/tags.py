@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.retry import error_code
+from pipeline.sdk.errors import TAG_NAME_TAKEN, HttpOperationError, error_code
 
 
 def existing_tags(trainer: Any, project_id: str) -> dict[str, str]:
@@ -20,9 +20,9 @@ def ensure_tags(trainer: Any, project_id: str, names: list[str]) -> tuple[dict[s
             continue
         try:
             tag_ids[name] = trainer.create_tag(project_id, name).id
-        except Exception as exc:
+        except HttpOperationError as exc:
             # A create whose answer was lost (and retried) finds the name taken: the tag is there.
-            if error_code(exc) != "BadRequestTagNameNotUnique":
+            if error_code(exc) != TAG_NAME_TAKEN:
                 raise
             tag_ids.update(existing_tags(trainer, project_id))
             if name not in tag_ids:

@@ -3,28 +3,16 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import timezone
 from typing import Any, Callable
 
 from pipeline.config import TrainingConfig
 from pipeline.errors import EXIT_BAD_INPUT, ServiceError, TrainingFailed
-from pipeline.retry import error_code
+from pipeline.sdk.errors import (TRAINING_IN_PROGRESS, TRAINING_NOT_NEEDED, TRAINING_VALIDATION_FAILED,
+                                 HttpOperationError, error_code)
+from pipeline.sdk.iterations import by_age, created_at
 
-NOT_NEEDED = {"BadRequestTrainingNotNeeded", "BadRequestTrainingNotNeededButTrainingPipelineUpdated"}
-_EPOCH = datetime.min.replace(tzinfo=timezone.utc)
 ALREADY_IN_PROGRESS_TRIES = 5
-
-
-def created_at(iteration: Any) -> datetime:
-    value = getattr(iteration, "created", None) or getattr(iteration, "trained_at", None)
-    if value is None:
-        return _EPOCH
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-
-
-def by_age(iterations: list[Any]) -> list[Any]:
-    """Oldest first."""
-    return sorted(iterations, key=created_at)
 
 
 def latest_completed(iterations: list[Any]) -> Any | None:
@@ -62,13 +50,13 @@ def train(trainer: Any, project_id: str, config: TrainingConfig, spinner: Any = 
                 project_id, training_type=config.type,
                 reserved_budget_in_hours=config.budget_hours if config.type == "Advanced" else 0,
                 notification_email_address=config.notification_email)
-        except Exception as exc:
+        except HttpOperationError as exc:
             code = error_code(exc)
-            if code in NOT_NEEDED:
+            if code in TRAINING_NOT_NEEDED:
                 latest = latest_completed(trainer.get_iterations(project_id))
                 if latest is not None:
                     return latest, False
-            if code == "BadRequestTrainingAlreadyInProgress":
+            if code == TRAINING_IN_PROGRESS:
                 running = [i for i in trainer.get_iterations(project_id) if i.status == "Training"]
                 if running:
                     return wait(trainer, project_id, by_age(running)[-1], config, spinner, sleep), True
@@ -76,13 +64,13 @@ def train(trainer: Any, project_id: str, config: TrainingConfig, spinner: Any = 
             if code:
                 error = ServiceError(f"training was refused: {code}: {getattr(exc.error, 'message', '') or exc}",
                                      code)
-                if code == "BadRequestTrainingValidationFailed":
+                if code == TRAINING_VALIDATION_FAILED:
                     error.exit_code = EXIT_BAD_INPUT
                 raise error from None
             raise
         return wait(trainer, project_id, iteration, config, spinner, sleep), True
-    raise ServiceError("training was refused: BadRequestTrainingAlreadyInProgress, but no iteration is training",
-                       "BadRequestTrainingAlreadyInProgress")
+    raise ServiceError(f"training was refused: {TRAINING_IN_PROGRESS}, but no iteration is training",
+                       TRAINING_IN_PROGRESS)
 
 
 def wait(trainer: Any, project_id: str, iteration: Any, config: TrainingConfig, spinner: Any = None,

@@ -5,8 +5,8 @@ import base64
 
 import pytest
 
-from tests.support.images import decompression_bomb, photo
-from tests.support.rest import Rest
+from harness.images import decompression_bomb, photo
+from harness.rest import Rest
 
 
 @pytest.fixture(scope="module")

@@ -13,9 +13,9 @@ import pytest
 
 from cvlocal.app import create_app
 from cvlocal.settings import Settings
-from tests.support.images import photo
-from tests.support.rest import Rest
-from tests.support.service import PREDICTION_RESOURCE_ID
+from harness.images import photo
+from harness.rest import Rest
+from harness.service import PREDICTION_RESOURCE_ID
 
 with warnings.catch_warnings():  # Starlette asks for `httpx2`; its TestClient works the same on the pinned httpx
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")

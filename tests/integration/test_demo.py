@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def run_demo(work: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "CVOPS_DEMO_DIR": str(work)}
-    return subprocess.run([sys.executable, "-m", "pipeline.demo"], cwd=ROOT, env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "demo"], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=600)
 
 

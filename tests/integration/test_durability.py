@@ -1,17 +1,11 @@
 """kill -9 at any moment loses nothing acknowledged and leaves no iteration stuck in Training."""
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 
-from tests.support.images import photo
-from tests.support.rest import Rest
-
-
-def _integrity(service) -> str:
-    with sqlite3.connect(service.data_dir / "cvlocal.db") as db:
-        return db.execute("PRAGMA integrity_check").fetchone()[0]
+from harness.images import photo
+from harness.rest import Rest
 
 
 def test_kill_during_uploads_keeps_every_acknowledged_image_and_tag(fresh_service):
@@ -41,7 +35,7 @@ def test_kill_during_uploads_keeps_every_acknowledged_image_and_tag(fresh_servic
     stop.set()
     uploader.join(30)
     assert len(acknowledged) >= 8, "the uploader should have finished a few batches before the kill"
-    assert _integrity(service) == "ok"
+    assert service.integrity_check() == "ok"
 
     service.start()
     rest = Rest(service)
@@ -68,7 +62,7 @@ def test_kill_during_training_ends_the_iteration_failed_and_training_works_again
     time.sleep(0.3)
     assert rest.training("GET", f"/projects/{pid}/iterations/{iteration_id}").json()["status"] == "Training"
     service.kill()
-    assert _integrity(service) == "ok"
+    assert service.integrity_check() == "ok"
 
     service.start()
     rest = Rest(service)

@@ -10,9 +10,9 @@ import onnxruntime as ort
 import pytest
 from PIL import Image
 
-from tests.support.http_server import serve_files
-from tests.support.images import photo
-from tests.support.rest import Rest
+from harness.files import serve_files
+from harness.images import photo
+from harness.rest import Rest
 
 GENERAL_COMPACT = "0732100f-1a38-4e49-a514-c9b44c697ab5"
 

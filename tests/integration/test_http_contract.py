@@ -6,10 +6,10 @@ from datetime import datetime
 
 import pytest
 
-from tests.support.http_server import serve_files
-from tests.support.images import photo
-from tests.support.rest import Rest
-from tests.support.service import TRAINING_ROOT
+from harness.files import serve_files
+from harness.images import photo
+from harness.rest import Rest
+from harness.service import TRAINING_ROOT
 
 ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
 

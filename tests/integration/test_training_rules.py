@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.images import photo
-from tests.support.rest import Rest
+from harness.images import photo
+from harness.rest import Rest
 
 
 @pytest.fixture(scope="module")

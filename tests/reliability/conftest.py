@@ -1,24 +1,11 @@
 """Fixtures of the reliability tests: the end state of clean pipeline runs, to compare faulted runs with."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from tests.pipeline.cvops_helpers import cvops, write_config
-from tests.reliability.helpers import end_state, fruit_plus_extra, probes
-from tests.support.service import RunningService
-
-PROJECT = "Grocery Checkout"
-PUBLISH = "groceries"
-
-
-def configs(tmp: Path, datasets: Path) -> dict[str, Path]:
-    """`fruit`: the shipped groceries config, uploading in batches of 8; `plus`: the same on fruit + fruit-extra."""
-    fruit = write_config(tmp / "fruit.yaml", upload={"batch_images": 8})
-    plus = write_config(tmp / "plus.yaml", base=fruit,
-                        dataset={"path": str(fruit_plus_extra(datasets, tmp / "fruit-plus"))})
-    return {"fruit": fruit, "plus": plus}
+from harness.pipeline import cvops
+from harness.service import RunningService
+from tests.reliability.helpers import PROJECT, PUBLISH, configs, end_state, probes
 
 
 @pytest.fixture(scope="session")

@@ -1,31 +1,29 @@
-"""Shared by the reliability tests: what a service holds after a pipeline run (its "end state"), the database
-check after a crash, and `cvops run` in the background, watched line by line."""
+"""Shared by the reliability tests: the configs of the clean and the faulted runs, and what a service holds
+after a pipeline run (its "end state")."""
 from __future__ import annotations
 
-import os
-import queue
 import shutil
-import sqlite3
-import subprocess
-import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
-from tests.pipeline.cvops_helpers import ROOT
-from tests.support.rest import Rest
-from tests.support.service import RunningService
+from harness.pipeline import write_config
+from harness.rest import Rest
+from harness.service import RunningService
 
 PAGE = 256
+PROJECT = "Grocery Checkout"
+PUBLISH = "groceries"
 
 
-def integrity(service: RunningService) -> str:
-    """`PRAGMA integrity_check` of the service's database, opened as a second reader (the service may be dead)."""
-    with sqlite3.connect(service.data_dir / "cvlocal.db") as db:
-        return db.execute("PRAGMA integrity_check").fetchone()[0]
+def configs(tmp: Path, datasets: Path) -> dict[str, Path]:
+    """`fruit`: the shipped groceries config, uploading in batches of 8; `plus`: the same on fruit + fruit-extra."""
+    fruit = write_config(tmp / "fruit.yaml", upload={"batch_images": 8})
+    plus = write_config(tmp / "plus.yaml", base=fruit,
+                        dataset={"path": str(fruit_plus_extra(datasets, tmp / "fruit-plus"))})
+    return {"fruit": fruit, "plus": plus}
 
 
 def fruit_plus_extra(datasets: Path, into: Path) -> Path:
@@ -118,53 +116,6 @@ def end_state(service: RunningService, project_name: str, publish_name: str, pro
             assert r.status_code == 200, r.text
             state.predictions.append([(p["tagName"], p["probability"]) for p in r.json()["predictions"]])
     return state
-
-
-class Background:
-    """`python -m pipeline ARGS` started in the background; its stderr lines are read as they come."""
-
-    def __init__(self, *args: str, env: dict[str, str], cwd: Path):
-        child_env = {k: v for k, v in os.environ.items()
-                     if not k.startswith(("CUSTOM_VISION_", "GITHUB_", "CVOPS_"))}
-        child_env.update(env)
-        child_env["PYTHONPATH"] = str(ROOT) + os.pathsep + child_env.get("PYTHONPATH", "")
-        self.process = subprocess.Popen([sys.executable, "-m", "pipeline", *args], cwd=cwd, env=child_env,
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.lines: list[str] = []
-        self._lines: queue.Queue[str | None] = queue.Queue()
-        self._stdout: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
-        threading.Thread(target=lambda: self._stdout.extend(self.process.stdout), daemon=True).start()
-
-    def _read(self) -> None:
-        for line in self.process.stderr:
-            self._lines.put(line)
-        self._lines.put(None)
-
-    def wait_for_line(self, text: str, timeout: float = 60) -> bool:
-        """Read stderr until a line contains `text` (True) or the run ends or the time is up (False)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                line = self._lines.get(timeout=0.05)
-            except queue.Empty:
-                continue
-            if line is None:
-                self._lines.put(None)
-                return False
-            self.lines.append(line)
-            if text in line:
-                return True
-        return False
-
-    def finish(self, timeout: float = 180) -> int:
-        code = self.process.wait(timeout)
-        self.wait_for_line("\0never\0", timeout=5)  # drain what is left
-        return code
-
-    @property
-    def output(self) -> str:
-        return "".join(self._stdout) + "".join(self.lines)
 
 
 def wait_until(predicate, timeout: float = 30, interval: float = 0.02) -> bool:

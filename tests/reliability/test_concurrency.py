@@ -8,13 +8,13 @@ import time
 
 import pytest
 
+from harness.images import photo
+from harness.pipeline import Background
+from harness.rest import Rest
 from pipeline.config import ServiceConfig
-from pipeline.service import training_client
+from pipeline.sdk.clients import training_client
 from pipeline.steps.publish import publish, published_under
-from tests.reliability.conftest import PROJECT, PUBLISH, configs
-from tests.reliability.helpers import Background, end_state, probes
-from tests.support.images import photo
-from tests.support.rest import Rest
+from tests.reliability.helpers import PROJECT, PUBLISH, configs, end_state, probes
 
 pytestmark = [pytest.mark.slow]
 

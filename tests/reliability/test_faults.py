@@ -8,29 +8,13 @@ import json
 
 import pytest
 
-from cvlocal.faults import parse_faults
-from tests.pipeline.cvops_helpers import cvops
-from tests.reliability.conftest import PROJECT, PUBLISH, configs
-from tests.reliability.helpers import Background, end_state, integrity, probes, wait_until
-from tests.support.rest import Rest
-from tests.support.service import TRAINING_ROOT
+from harness.pipeline import Background, cvops
+from harness.rest import Rest
+from harness.service import TRAINING_ROOT
+from tests.reliability.helpers import PROJECT, PUBLISH, configs, end_state, probes, wait_until
 
-# Retry-After: 0 keeps the run short; waiting as long as the service asks is tested in tests/pipeline.
+# Retry-After: 0 keeps the run short; waiting as long as asked is tested in tests/integration/test_pipeline_run.py.
 FAULTS = "429=0.1,503=0.05,drop=0.05,lost=0.1,latency=0.1:0.2,retry-after=0,seed=7"
-
-
-def test_fault_specs_parse_and_bad_ones_are_refused():
-    faults = parse_faults("429=0.2, 503=0.1,drop=0.05,lost=0.05,latency=0.3:0.5,retry-after=0,train-delay=2,seed=4")
-    assert (faults.throttle, faults.unavailable, faults.drop, faults.lost) == (0.2, 0.1, 0.05, 0.05)
-    assert (faults.latency, faults.latency_s, faults.retry_after_s, faults.train_delay_s) == (0.3, 0.5, 0, 2.0)
-    assert faults.active and not parse_faults("train-delay=1").active and not parse_faults(None).active
-    rolls = [parse_faults("drop=0.25,lost=0.25,429=0.25,seed=9").roll() for _ in range(2)]
-    again = parse_faults("drop=0.25,lost=0.25,429=0.25,seed=9")
-    assert rolls[0] == rolls[1] == again.roll()  # a seed repeats the sequence
-    for bad in ("429=2", "drop=-0.1", "lost=x", "latency=0.5:inf", "teapot=1", "429=0.6,503=0.6", "seed=x",
-                "retry-after=-1", "train-delay=nan"):
-        with pytest.raises(ValueError):
-            parse_faults(bad)
 
 
 @pytest.mark.slow
@@ -116,7 +100,7 @@ def _training(rest: Rest) -> bool:
 
 def _crash_and_restart(service) -> None:
     service.kill()
-    assert integrity(service) == "ok"
+    assert service.integrity_check() == "ok"
     service.start()
 
 
@@ -164,5 +148,5 @@ def test_kill_9_during_upload_training_and_publish_then_rerun_ends_as_a_clean_ru
     assert state.same_as(clean_end_states["plus"]), (state, clean_end_states["plus"])
     assert "Training" not in state.statuses and state.statuses.count("Failed") == 1
     assert len(state.images) == len(set(state.images)) == 51  # nothing uploaded twice
-    assert integrity(service) == "ok"
+    assert service.integrity_check() == "ok"
     assert all(service.training_key not in text and service.prediction_key not in text for text in outputs)

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.support.images import photo
-from tests.support.rest import Rest
+from harness.images import photo
+from harness.rest import Rest
 
 TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
 JSONISH = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | TEXT,

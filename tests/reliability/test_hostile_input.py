@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from tests.support.images import decompression_bomb, photo
-from tests.support.rest import Rest
+from harness.images import decompression_bomb, photo
+from harness.rest import Rest
 
 OCTET = {"Content-Type": "application/octet-stream"}
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.pipeline.cvops_helpers import ROOT, cvops, write_config
-from tests.support.service import free_port
+from harness.pipeline import ROOT, cvops, write_config
+from harness.process import free_port
 
 pytestmark = [pytest.mark.datasets, pytest.mark.slow]
 TRAINING_KEY = "trainingSECRET-5f1c9a0e7b2d4c68"

@@ -1,10 +1,10 @@
-"""The load test, short: 8 clients for 10 s (`python -m tests.reliability.soak` runs 32 for 60 s; see
+"""The load test, short: 8 clients for 10 s (`python -m bench.soak` runs 32 for 60 s; see
 docs/reliability.md). No 5xx, nothing lost or stored twice, every training Completed, the database intact."""
 from __future__ import annotations
 
 import pytest
 
-from tests.reliability.soak import markdown, run_soak
+from bench.soak import markdown, run_soak
 
 pytestmark = [pytest.mark.slow]
 

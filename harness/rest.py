@@ -1,0 +1,67 @@
+"""A raw HTTP client for contract tests: what curl, PowerShell or a portal recipe would send."""
+from __future__ import annotations
+
+import time
+import uuid
+
+import httpx
+
+from harness.images import photo
+from harness.service import PREDICTION_ROOT, TRAINING_ROOT, RunningService
+
+
+class Rest:
+    def __init__(self, service: RunningService):
+        self.service = service
+        self.http = httpx.Client(base_url=service.endpoint, timeout=60)
+
+    def training(self, method: str, path: str, **kwargs) -> httpx.Response:
+        headers = {"Training-Key": self.service.training_key, **kwargs.pop("headers", {})}
+        return self.http.request(method, TRAINING_ROOT + path, headers=headers, **kwargs)
+
+    def prediction(self, method: str, path: str, **kwargs) -> httpx.Response:
+        headers = {"Prediction-Key": self.service.prediction_key, **kwargs.pop("headers", {})}
+        return self.http.request(method, PREDICTION_ROOT + path, headers=headers, **kwargs)
+
+    def project(self, classification_type: str = "Multiclass", domain_id: str | None = None) -> str:
+        params = {"name": f"rest {uuid.uuid4().hex[:10]}", "classificationType": classification_type}
+        if domain_id:
+            params["domainId"] = domain_id
+        r = self.training("POST", "/projects", params=params)
+        assert r.status_code == 200, r.text
+        return r.json()["id"]
+
+    def tag(self, project_id: str, name: str) -> str:
+        r = self.training("POST", f"/projects/{project_id}/tags", params={"name": name})
+        assert r.status_code == 200, r.text
+        return r.json()["id"]
+
+    def upload(self, project_id: str, tag_id: str, images: list[bytes]) -> httpx.Response:
+        import base64
+        body = {"images": [{"name": f"img{i}.jpg", "contents": base64.b64encode(b).decode(), "tagIds": [tag_id]}
+                           for i, b in enumerate(images)]}
+        return self.training("POST", f"/projects/{project_id}/images/files", json=body)
+
+    def trained_project(self, colours=("red", "blue"), per_tag: int = 6) -> tuple[str, dict[str, str], str]:
+        """A Multiclass project of generated images, trained; (project id, {colour: tag id}, iteration id)."""
+        pid = self.project()
+        tags = {c: self.tag(pid, c) for c in colours}
+        for c in colours:
+            r = self.upload(pid, tags[c], [photo(c, i) for i in range(per_tag)])
+            assert r.status_code == 200, r.text
+        return pid, tags, self.train(pid)
+
+    def train(self, project_id: str, **params) -> str:
+        r = self.training("POST", f"/projects/{project_id}/train", params=params)
+        assert r.status_code == 200, r.text
+        return self.wait(project_id, r.json()["id"])
+
+    def wait(self, project_id: str, iteration_id: str, timeout: float = 120) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status = self.training("GET", f"/projects/{project_id}/iterations/{iteration_id}").json()["status"]
+            if status != "Training":
+                assert status == "Completed", status
+                return iteration_id
+            time.sleep(0.2)
+        raise TimeoutError(iteration_id)

@@ -1,0 +1,28 @@
+"""`cvops status`: the published iteration, its performance, and the iterations kept."""
+from __future__ import annotations
+
+from typing import Any
+
+from pipeline.config.loader import LoadedConfig
+from pipeline.sdk.clients import training_client
+from pipeline.sdk.iterations import by_age
+from pipeline.steps.performance import read_performance
+from pipeline.steps.project import require_project
+from pipeline.steps.publish import published_under
+
+
+def status(loaded: LoadedConfig) -> dict[str, Any]:
+    config = loaded.config
+    trainer = training_client(config.service)
+    project = require_project(trainer, config.project.name)
+    iterations = by_age(trainer.get_iterations(project.id))
+    published = published_under(iterations, config.publish.name)
+    performance = None
+    if published is not None:
+        performance = read_performance(trainer, project.id, published, config.evaluation.threshold).to_dict()
+    return {"project": {"name": project.name, "id": project.id}, "published_name": config.publish.name,
+            "published": published.name if published else None,
+            "published_iteration_id": published.id if published else None, "performance": performance,
+            "iterations": [{"name": i.name, "id": i.id, "status": i.status,
+                            "created": i.created.isoformat() if i.created else None,
+                            "published_as": i.publish_name or None} for i in iterations]}

@@ -1,0 +1,80 @@
+"""Reference checks of a loaded config, without any network: the dataset and smoke-test files exist, the
+dataset is trainable, and every tag the config names is a tag of the dataset. Errors name file and line."""
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+from pipeline.config.loader import LoadedConfig
+from pipeline.config.settings import SETTINGS
+from pipeline.dataset import Dataset, local_root, scan, validate
+from pipeline.errors import ConfigError, DatasetError
+from pipeline.sdk.images import is_url
+
+
+def check(loaded: LoadedConfig, offline: bool = False) -> Dataset | None:
+    """The scanned, validated dataset; raises ConfigError (with every problem, one a line) or DatasetError.
+
+    `offline` (cvops validate) never downloads: a `dataset.url` not in the cache yet gives None."""
+    config, source = loaded.config, loaded.source
+    where = ("dataset", "url" if config.dataset.url else "path")
+    try:
+        root = local_root(config.dataset, allow_download=not offline)
+    except DatasetError as exc:
+        raise DatasetError(f"{source.file}:{source.line(where)}: {exc}") from None
+    errors: list[ConfigError] = []
+    for setting in SETTINGS:
+        if setting.needed_to and not getattr(config.service, setting.field):
+            name, variable = setting.field, setting.variable
+            errors.append(source.error(("service", name), f"not set (needed to {setting.needed_to}): write "
+                                                          f"`{name}: ${{{variable}}}` and set {variable}, "
+                                                          "or use --stack NAME"))
+    path = root if root is not None else Path(".")
+    wanted = "folder" if config.dataset.layout == "folder-per-tag" else "file"
+    exists = root is None or (path.is_dir() if wanted == "folder" else path.is_file())
+    if not exists:
+        hint = "" if path.parent.exists() else " (its parent folder is missing too: is CVOPS_DATASETS right?)"
+        errors.append(source.error(("dataset", "path"), f"no such {wanted}: {path}{hint}"))
+    for index, test in enumerate(config.smoke_test):
+        if not is_url(test.image) and not Path(test.image).is_file():
+            errors.append(source.error(("smoke_test", index, "image"), f"no such file: {test.image}"))
+    if not exists or (root is None and errors):
+        raise _combined(errors)
+    if root is None:
+        return None
+    try:
+        dataset = scan(config.dataset.model_copy(update={"path": root}), config.tag_name)
+    except DatasetError as exc:
+        raise DatasetError(f"{source.file}:{source.line(where)}: {exc}") from None
+    tags = set(dataset.tags)
+    for key in config.dataset.tag_names:
+        if key not in dataset.source_tags:
+            near = _near(key, dataset.source_tags)
+            errors.append(source.error(("dataset", "tag_names", key),
+                                       f"no folder or manifest tag {key!r} in the dataset{near}"))
+    for tag in config.gates.per_tag:
+        if tag not in tags:
+            errors.append(source.error(("gates", "per_tag", tag), f"no tag {tag!r} in the dataset{_near(tag, tags)}"))
+    for index, test in enumerate(config.smoke_test):
+        if test.expect not in tags:
+            errors.append(source.error(("smoke_test", index, "expect"),
+                                       f"no tag {test.expect!r} in the dataset{_near(test.expect, tags)}"))
+    if errors:
+        raise _combined(errors)
+    try:
+        validate(dataset, config.project.classification_type)
+    except DatasetError as exc:
+        raise DatasetError(f"{source.file}:{source.line(where)}: {exc}") from None
+    return dataset
+
+
+def _near(word: str, choices: set[str]) -> str:
+    close = difflib.get_close_matches(word, sorted(choices), n=1)
+    listed = ", ".join(sorted(choices))
+    return f" (did you mean {close[0]!r}? tags: {listed})" if close else f" (tags: {listed})"
+
+
+def _combined(errors: list[ConfigError]) -> ConfigError:
+    combined = ConfigError("\n".join(str(e) for e in errors))
+    combined.file, combined.line = errors[0].file, errors[0].line
+    return combined

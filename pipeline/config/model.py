@@ -1,0 +1,145 @@
+"""The pipeline's config model: one YAML file describes a Custom Vision project, its dataset, the quality bar
+and the published name. Loading (YAML, ${VAR} expansion, file:line errors) lives in `loader.py`."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class ProjectConfig(_Section):
+    """The Custom Vision project, found by name or created."""
+
+    name: str = Field(min_length=1, description="Project name; the project is found by this name or created.")
+    description: str = Field("", description="Project description, used when the project is created.")
+    domain: str = Field("General", description="Domain name as `get_domains` lists it (e.g. General, Food, "
+                                               "Landmarks, Retail, General [A1], General (compact)).")
+    classification_type: Literal["Multiclass", "Multilabel"] = Field(
+        "Multiclass", description="Multiclass: one tag an image. Multilabel: any number of tags an image.")
+
+
+class ServiceConfig(_Section):
+    """Where the Custom Vision training and prediction resources are. Keys are optional: without them,
+    azure-identity (DefaultAzureCredential) sends Entra ID bearer tokens instead."""
+
+    training_endpoint: str | None = Field(
+        None, description="Training endpoint, e.g. https://NAME.cognitiveservices.azure.com/.")
+    training_key: SecretStr | None = Field(None, description="Training key; empty or absent: keyless (Entra ID).")
+    prediction_endpoint: str | None = Field(None, description="Prediction endpoint; defaults to the training endpoint.")
+    prediction_key: SecretStr | None = Field(None, description="Prediction key; empty or absent: keyless (Entra ID).")
+    prediction_resource_id: str | None = Field(
+        None, description="ARM resource id of the prediction resource that iterations are published to.")
+    pulumi_stack: str | None = Field(
+        None, description="Read the five CUSTOM_VISION_* values from this Pulumi stack's outputs (as `--stack`).")
+    max_attempts: int = Field(8, ge=1, le=20, description="Attempts per call on 429, 5xx and connection errors.")
+    max_delay_seconds: float = Field(60.0, gt=0, description="Longest wait between two attempts.")
+
+
+class DatasetConfig(_Section):
+    """The labelled images: one folder per tag, or a CSV/JSON manifest of path and tags; on disk (`path`) or
+    in a zip archive downloaded once (`url` + `sha256`)."""
+
+    path: Path | None = Field(None, description="Folder of tag folders (folder-per-tag), or the manifest file "
+                                                "(manifest). Give `path` or `url`.")
+    url: str | None = Field(None, pattern=r"^https?://", description="http(s) URL of a zip archive of the dataset, "
+                            "downloaded once into the cache, checked against `sha256` and extracted there.")
+    sha256: str | None = Field(None, pattern=r"^[0-9a-fA-F]{64}$",
+                               description="SHA-256 of the zip archive (required with `url`).")
+    subfolder: str = Field("", description="With `url`: the folder inside the archive that holds the tag folders "
+                                           "(folder-per-tag) or the manifest file (manifest), e.g. training-images.")
+    cache_dir: Path | None = Field(None, description="With `url`: where archives are kept and extracted "
+                                                     "(default $CVOPS_CACHE, else ~/.cache/cvops).")
+    layout: Literal["folder-per-tag", "manifest"] = Field(
+        "folder-per-tag", description="folder-per-tag: PATH/TAG/IMAGE. manifest: a .csv (columns path,tags; "
+                                      "tags separated by ';') or .json ([{path, tags: [...]}]) file.")
+    tag_names: dict[str, str] = Field(
+        default_factory=dict, description="Folder or manifest tag -> Custom Vision tag name "
+                                          "(e.g. Japanese_Cherry: Japanese Cherry).")
+
+    @model_validator(mode="after")
+    def _path_or_url(self) -> "DatasetConfig":
+        if (self.path is None) == (self.url is None):
+            raise ValueError("give exactly one of `path` (a local folder or manifest) or `url` (a zip archive)")
+        if self.url is not None and self.sha256 is None:
+            raise ValueError("`url` needs `sha256`, the archive's SHA-256, so a changed download is refused")
+        return self
+
+
+class UploadConfig(_Section):
+    """How images are sent: batches of at most `batch_images` images and `batch_megabytes` of image bytes."""
+
+    batch_images: int = Field(64, ge=1, le=64, description="Images per create_images_from_files call (at most 64).")
+    batch_megabytes: float = Field(24.0, gt=0, le=256, description="Image bytes per call, before base64.")
+
+
+class TrainingConfig(_Section):
+    type: Literal["Regular", "Advanced"] = Field("Regular", description="Custom Vision training type.")
+    budget_hours: int = Field(0, ge=0, description="Reserved budget in hours (Advanced training).")
+    timeout_minutes: float = Field(60.0, gt=0, description="Give up waiting for an iteration after this long.")
+    notification_email: str | None = Field(None, description="Email the service notifies when training ends.")
+
+
+class EvaluationConfig(_Section):
+    threshold: float = Field(0.5, ge=0.0, le=1.0, description="Probability threshold for precision and recall.")
+
+
+class MetricGates(_Section):
+    precision: float | None = Field(None, ge=0.0, le=1.0, description="Minimum precision (0-1).")
+    recall: float | None = Field(None, ge=0.0, le=1.0, description="Minimum recall (0-1).")
+    average_precision: float | None = Field(None, ge=0.0, le=1.0, description="Minimum average precision (0-1).")
+
+
+class NoRegressionGate(_Section):
+    tolerance: float = Field(0.02, ge=0.0, le=1.0,
+                             description="Allowed drop of each metric against the iteration now published.")
+    metrics: list[Literal["precision", "recall", "average_precision"]] = Field(
+        default_factory=lambda: ["precision", "recall", "average_precision"], description="Metrics compared.")
+
+
+class GatesConfig(MetricGates):
+    """Overall thresholds, per-tag thresholds and no regression against the published iteration."""
+
+    per_tag: dict[str, MetricGates] = Field(default_factory=dict, description="Thresholds for one tag, by tag name.")
+    no_regression: NoRegressionGate | None = Field(None, description="Compare with the iteration now published.")
+
+
+class SmokeTest(_Section):
+    image: str = Field(min_length=1, description="Image file or http(s) URL quick-tested against the new iteration.")
+    expect: str = Field(min_length=1, description="The tag that must come out on top.")
+    min_probability: float | None = Field(None, ge=0.0, le=1.0, description="Lowest acceptable top probability.")
+
+
+class PublishConfig(_Section):
+    name: str = Field(min_length=1, description="Published name that clients call (moved to each new iteration).")
+    keep_iterations: int = Field(10, ge=1, le=20, description="Iterations kept; older unpublished ones are deleted.")
+
+
+class ReportConfig(_Section):
+    json_path: Path | None = Field(None, alias="json", description="Where the JSON report is written.")
+    markdown_path: Path | None = Field(None, alias="markdown", description="Where the Markdown report is written.")
+
+
+class PipelineConfig(_Section):
+    """A cvops pipeline. Relative paths are relative to the directory cvops runs in."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, title="cvops pipeline config")
+
+    project: ProjectConfig
+    service: ServiceConfig = Field(default_factory=ServiceConfig)
+    dataset: DatasetConfig
+    upload: UploadConfig = Field(default_factory=UploadConfig)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+    gates: GatesConfig = Field(default_factory=GatesConfig)
+    smoke_test: list[SmokeTest] = Field(default_factory=list, description="Images whose top tag must match.")
+    publish: PublishConfig
+    report: ReportConfig = Field(default_factory=ReportConfig)
+
+    def tag_name(self, source_tag: str) -> str:
+        """The Custom Vision tag name for a folder or manifest tag."""
+        return self.dataset.tag_names.get(source_tag, source_tag)

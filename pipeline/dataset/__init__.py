@@ -1,0 +1,11 @@
+"""The labelled images, before anything is uploaded:
+
+- sources.py  where they are: a local folder or manifest (`dataset.path`), or a zip archive downloaded once
+              into a cache and checked against its SHA-256 (`dataset.url`); each ends as a local folder
+- scan.py     what they are: a folder-per-tag tree or a CSV/JSON manifest, every image hashed; and whether
+              Custom Vision would take them (`validate`)
+"""
+from pipeline.dataset.scan import Dataset, DatasetImage, scan, validate
+from pipeline.dataset.sources import local_root
+
+__all__ = ["Dataset", "DatasetImage", "local_root", "scan", "validate"]

@@ -1,0 +1,78 @@
+"""The Custom Vision clients: the official SDK, authenticated with keys or (keyless) with Entra ID bearer
+tokens from azure-identity, and wrapped so that every call retries throttling and transient failures."""
+from __future__ import annotations
+
+from typing import Any
+
+from msrest.authentication import ApiKeyCredentials, Authentication
+
+from pipeline.config import ServiceConfig
+from pipeline.config.settings import variable
+from pipeline.errors import ConfigError, PipelineError
+from pipeline.redact import register_secret
+from pipeline.sdk.retry import RetryPolicy, Retrying
+
+COGNITIVE_SERVICES_SCOPE = "https://cognitiveservices.azure.com/.default"
+
+
+class TokenCredentials(Authentication):
+    """msrest credentials that send `Authorization: Bearer <token>` from an azure-identity credential."""
+
+    def __init__(self, credential: Any, scope: str = COGNITIVE_SERVICES_SCOPE):
+        super().__init__()
+        self._credential = credential
+        self._scope = scope
+
+    def signed_session(self, session=None):
+        session = super().signed_session(session)
+        try:
+            token = self._credential.get_token(self._scope).token
+        except Exception as exc:  # noqa: BLE001 - azure-identity raises several types; all mean "no token"
+            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise PipelineError("keyless sign-in failed (no key configured, so azure-identity "
+                                f"DefaultAzureCredential was used): {first_line} Set the key, or sign in "
+                                "(az login; azure/login with OIDC in GitHub Actions)") from None
+        register_secret(token)
+        session.headers["Authorization"] = f"Bearer {token}"
+        return session
+
+
+def _credentials(key: Any, header: str, token_credential: Any = None) -> Authentication:
+    """The key in its header; without a key, bearer tokens (from DefaultAzureCredential unless given)."""
+    if key is not None and key.get_secret_value():
+        register_secret(key.get_secret_value())
+        return ApiKeyCredentials(in_headers={header: key.get_secret_value()})
+    if token_credential is None:
+        from azure.identity import DefaultAzureCredential  # only needed keyless
+        token_credential = DefaultAzureCredential(exclude_interactive_browser_credential=True)
+    return TokenCredentials(token_credential)
+
+
+def _policy(service: ServiceConfig) -> RetryPolicy:
+    return RetryPolicy(max_attempts=service.max_attempts, max_delay=service.max_delay_seconds)
+
+
+def training_client(service: ServiceConfig, policy: RetryPolicy | None = None,
+                    token_credential: Any = None) -> Retrying:
+    """CustomVisionTrainingClient behind retries."""
+    from azure.cognitiveservices.vision.customvision.training import CustomVisionTrainingClient
+    if not service.training_endpoint:
+        raise ConfigError(f"service.training_endpoint is not set: set {variable('training_endpoint')} "
+                          "or use --stack NAME")
+    client = CustomVisionTrainingClient(service.training_endpoint,
+                                        _credentials(service.training_key, "Training-key", token_credential))
+    return Retrying(client, policy or _policy(service))
+
+
+def prediction_client(service: ServiceConfig, policy: RetryPolicy | None = None,
+                      token_credential: Any = None) -> Retrying:
+    """CustomVisionPredictionClient behind retries (the prediction endpoint defaults to the training one)."""
+    from azure.cognitiveservices.vision.customvision.prediction import CustomVisionPredictionClient
+    endpoint = service.prediction_endpoint or service.training_endpoint
+    if not endpoint:
+        raise ConfigError(f"service.prediction_endpoint is not set: set {variable('prediction_endpoint')} "
+                          "or use --stack NAME")
+    client = CustomVisionPredictionClient(endpoint, _credentials(service.prediction_key, "Prediction-key",
+                                                                        token_credential))
+    return Retrying(client, policy or _policy(service))
+
