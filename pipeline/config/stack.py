@@ -1,7 +1,8 @@
 """A Pulumi stack's outputs as the pipeline's service settings (the CUSTOM_VISION_* variables).
 
 Reads through Pulumi's Automation API, which drives the Pulumi CLI (`pulumi stack output --json
---show-secrets`); without the CLI the error lists the variables to set by hand instead.
+--show-secrets --stack NAME`) for the named stack only: nothing is selected, so the stack the user has
+selected in that folder stays selected. Without the CLI the error lists the variables to set by hand instead.
 Key values are returned, never printed or logged.
 
 Also a command: `python -m pipeline.config.stack STACK [--cwd DIR] -- cvops run config/groceries.yaml`
@@ -55,7 +56,8 @@ def stack_outputs(stack: str, work_dir: Path | str = ".") -> dict[str, str]:
     from pulumi import automation
 
     try:
-        outputs = automation.select_stack(stack_name=stack, work_dir=str(work_dir)).outputs()
+        # Not select_stack(...).outputs(): that runs `pulumi stack select` and changes the user's selection.
+        outputs = automation.LocalWorkspace(work_dir=str(work_dir)).stack_outputs(stack)
     except automation.CommandError as exc:
         # The CLI's own message (stack not found, not logged in, ...); it never holds output values.
         detail = str(exc).strip().splitlines()

@@ -77,6 +77,8 @@ import sys
 from pathlib import Path
 args = sys.argv[1:]
 here = Path({str(folder)!r})
+with open(here / "calls.log", "a") as log:
+    log.write(" ".join(args) + "\\n")
 if args[:1] == ["version"]:
     print("v3.200.0")
 elif "output" in args and "stack" in args:
@@ -103,6 +105,15 @@ def test_outputs_are_read_through_the_automation_api_with_secrets_shown(pulumi_o
     settings = stack_outputs("dev", ROOT)
     assert settings["CUSTOM_VISION_TRAINING_KEY"] == "training-key-0123"  # not "[secret]"
     assert settings == service_settings(OUTPUTS)
+
+
+def test_reading_outputs_selects_no_stack(pulumi_on_path):
+    """`pulumi stack select` would change the stack the user has selected in that folder."""
+    stack_outputs("dev", ROOT)
+    calls = (pulumi_on_path / "calls.log").read_text().splitlines()
+    assert not any("select" in call.split() for call in calls), calls
+    outputs = [call for call in calls if "stack output" in call]
+    assert outputs and all("--stack dev" in call for call in outputs), calls
 
 
 def test_unknown_stack_says_what_the_cli_said(pulumi_on_path):
