@@ -13,6 +13,7 @@ from pipeline.redact import register_secret
 from pipeline.sdk.retry import RetryPolicy, Retrying
 
 COGNITIVE_SERVICES_SCOPE = "https://cognitiveservices.azure.com/.default"
+ROLE_ASSIGNMENT_GRACE_S = 300.0  # keyless: how long 401/403 are waited out after a fresh `pulumi up`
 
 
 class TokenCredentials(Authentication):
@@ -48,8 +49,10 @@ def _credentials(key: Any, header: str, token_credential: Any = None) -> Authent
     return TokenCredentials(token_credential)
 
 
-def _policy(service: ServiceConfig) -> RetryPolicy:
-    return RetryPolicy(max_attempts=service.max_attempts, max_delay=service.max_delay_seconds)
+def _policy(service: ServiceConfig, credentials: Authentication) -> RetryPolicy:
+    keyless = isinstance(credentials, TokenCredentials)
+    return RetryPolicy(max_attempts=service.max_attempts, max_delay=service.max_delay_seconds,
+                       access_grace_s=ROLE_ASSIGNMENT_GRACE_S if keyless else 0.0)
 
 
 def training_client(service: ServiceConfig, policy: RetryPolicy | None = None,
@@ -59,9 +62,9 @@ def training_client(service: ServiceConfig, policy: RetryPolicy | None = None,
     if not service.training_endpoint:
         raise ConfigError(f"service.training_endpoint is not set: set {variable('training_endpoint')} "
                           "or use --stack NAME")
-    client = CustomVisionTrainingClient(service.training_endpoint,
-                                        _credentials(service.training_key, "Training-key", token_credential))
-    return Retrying(client, policy or _policy(service))
+    credentials = _credentials(service.training_key, "Training-key", token_credential)
+    client = CustomVisionTrainingClient(service.training_endpoint, credentials)
+    return Retrying(client, policy or _policy(service, credentials))
 
 
 def prediction_client(service: ServiceConfig, policy: RetryPolicy | None = None,
@@ -72,7 +75,7 @@ def prediction_client(service: ServiceConfig, policy: RetryPolicy | None = None,
     if not endpoint:
         raise ConfigError(f"service.prediction_endpoint is not set: set {variable('prediction_endpoint')} "
                           "or use --stack NAME")
-    client = CustomVisionPredictionClient(endpoint, _credentials(service.prediction_key, "Prediction-key",
-                                                                        token_credential))
-    return Retrying(client, policy or _policy(service))
+    credentials = _credentials(service.prediction_key, "Prediction-key", token_credential)
+    client = CustomVisionPredictionClient(endpoint, credentials)
+    return Retrying(client, policy or _policy(service, credentials))
 

@@ -51,7 +51,7 @@ def as_pipeline_error(exc: BaseException, endpoint: str | None = None) -> Pipeli
         message = getattr(getattr(exc, "error", None), "message", None) or str(exc)
         hint = ""
         if status in (401, 403):
-            hint = " (check the key, or the role assignment when keyless)"
+            hint = f" ({getattr(exc, 'cvops_hint', None) or 'check the key, or the role assignment when keyless'})"
         return ServiceError(f"{prefix}the service answered HTTP {status}{' ' + code if code else ''}: "
                             f"{message}{hint}{after}", code, status)
     if isinstance(exc, ClientRequestError):

@@ -1,6 +1,10 @@
 """Retries around SDK calls. The SDK retries neither 429 nor POSTs, so every call of the pipeline goes
 through `Retrying`: 429, 408 and 5xx answers and connection errors are retried with exponential backoff and
-jitter, honouring Retry-After (and retry-after-ms)."""
+jitter, honouring Retry-After (and retry-after-ms).
+
+Keyless (Entra ID) clients also wait out 401/403 for a bounded time: a role assignment made by `pulumi up`
+takes minutes to apply, so the first `cvops run` after a deploy is refused at first. A key is never retried
+this way: a wrong key stays wrong, and says so on the first call."""
 from __future__ import annotations
 
 import email.utils
@@ -26,6 +30,30 @@ class RetryPolicy:
     sleep: Callable[[float], None] = time.sleep
     rng: random.Random = field(default_factory=random.Random)
     retries: int = 0  # how many retries happened, for the report
+    # Keyless only: how long 401/403 answers are retried after the first one (0: not at all), and how often.
+    access_grace_s: float = 0.0
+    access_retry_delay: float = 15.0
+    clock: Callable[[], float] = time.monotonic
+    _access_deadline: float | None = field(default=None, init=False, repr=False)
+
+    def wait_for_access(self, exc: BaseException) -> bool:
+        """After a 401/403 on a token credential: wait and return True while the grace period lasts."""
+        if self.access_grace_s <= 0 or status_of(exc) not in (401, 403):
+            return False
+        now = self.clock()
+        if self._access_deadline is None:
+            self._access_deadline = now + self.access_grace_s
+            log.warning("HTTP %s with an Entra ID token: a new role assignment can take minutes to apply; "
+                        "retrying every %.0f s for up to %.0f s", status_of(exc), self.access_retry_delay,
+                        self.access_grace_s)
+        left = self._access_deadline - now
+        if left <= 0:
+            exc.cvops_hint = (f"still refused after {self.access_grace_s:.0f} s: check the principal's role "
+                              "assignment on the account (docs/deploy.md, keyless)")
+            return False
+        self.retries += 1
+        self.sleep(min(self.access_retry_delay, left))
+        return True
 
     def delay(self, attempt: int, retry_after: float | None) -> float:
         """Seconds to wait before attempt `attempt + 1` (attempt counts from 1)."""
@@ -69,6 +97,8 @@ def call_with_retries(policy: RetryPolicy, name: str, fn: Callable[..., Any], *a
         try:
             return fn(*args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - classified right below, re-raised when not retryable
+            if policy.wait_for_access(exc):
+                continue
             if not is_retryable(exc) or attempt >= policy.max_attempts:
                 exc.cvops_operation = name  # for the one-line message the CLI prints
                 exc.cvops_attempts = attempt

@@ -153,3 +153,74 @@ def test_keyless_clients_send_bearer_tokens_over_http():
         assert prediction_client(service, token_credential=Credential()).client.config.endpoint == endpoint
     finally:
         server.shutdown()
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def access_policy(grace):
+    clock, waits = FakeClock(), []
+
+    def sleep(seconds):
+        waits.append(seconds)
+        clock.now += seconds
+    return RetryPolicy(sleep=sleep, clock=clock, rng=random.Random(1), access_grace_s=grace), waits
+
+
+def test_keyless_401_is_waited_out_while_a_role_assignment_applies(caplog):
+    p, waits = access_policy(300)
+    answers = [http_error(401), http_error(403), "projects"]
+
+    def call():
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+    with caplog.at_level("WARNING", logger="cvops.retry"):
+        assert call_with_retries(p, "get_projects", call) == "projects"
+    assert waits == [15.0, 15.0]
+    messages = [r.getMessage() for r in caplog.records if "role assignment" in r.getMessage()]
+    assert len(messages) == 1 and "300 s" in messages[0]
+
+
+def test_keyless_401_gives_up_after_the_grace_period_with_a_hint():
+    p, waits = access_policy(300)
+
+    def refused():
+        raise http_error(403, code="PermissionDenied")
+    with pytest.raises(HttpOperationError) as info:
+        call_with_retries(p, "get_projects", refused)
+    assert sum(waits) == pytest.approx(300) and len(waits) == 20
+    message = str(as_pipeline_error(info.value))
+    assert "still refused after 300 s" in message and "role assignment" in message
+
+
+def test_a_wrong_key_is_not_retried():
+    p, waits = access_policy(0)
+
+    def refused():
+        raise http_error(401, code="Unauthorized")
+    with pytest.raises(HttpOperationError):
+        call_with_retries(p, "get_projects", refused)
+    assert waits == []
+
+
+def test_only_keyless_clients_wait_for_role_assignments():
+    from pipeline.config import ServiceConfig
+    from pipeline.sdk.clients import ROLE_ASSIGNMENT_GRACE_S, prediction_client, training_client
+
+    class Credential:
+        def get_token(self, scope):
+            return SimpleNamespace(token="t")
+    keyless = ServiceConfig(training_endpoint="http://127.0.0.1:9", training_key=None, prediction_key=None)
+    keyed = ServiceConfig(training_endpoint="http://127.0.0.1:9", training_key="a-training-key-1",
+                          prediction_key="a-prediction-key-1")
+    assert training_client(keyless, token_credential=Credential()).policy.access_grace_s == ROLE_ASSIGNMENT_GRACE_S
+    assert prediction_client(keyless, token_credential=Credential()).policy.access_grace_s == ROLE_ASSIGNMENT_GRACE_S
+    assert training_client(keyed).policy.access_grace_s == 0
+    assert prediction_client(keyed).policy.access_grace_s == 0
