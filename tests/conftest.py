@@ -59,3 +59,31 @@ def predictor(cvlocal_service):
 
     creds = ApiKeyCredentials(in_headers={"Prediction-key": cvlocal_service.prediction_key})
     return CustomVisionPredictionClient(cvlocal_service.endpoint, creds)
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A throwaway PostgreSQL cluster for the session (skipped where the binaries are missing, failed under CI)."""
+    from harness.engines import EngineMissing, skip_or_fail
+    from harness.postgres import PostgresCluster
+
+    try:
+        cluster = PostgresCluster().start()
+    except EngineMissing as exc:
+        skip_or_fail(exc)
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def azurite():
+    """Azurite's blob service for the session (installed with npm on first use; skipped without Node.js)."""
+    from harness.azurite import Azurite
+    from harness.engines import EngineMissing, skip_or_fail
+
+    try:
+        emulator = Azurite().start()
+    except (EngineMissing, RuntimeError, TimeoutError) as exc:
+        skip_or_fail(EngineMissing(str(exc)))
+    yield emulator
+    emulator.stop()
