@@ -1,62 +1,19 @@
-"""What handlers share: the services (store, settings, trainer, predictor) and request parsing helpers."""
+"""Request bodies, read under size limits: raw bytes, JSON, multipart images, the lenient image-URL body.
+
+A body is refused with 413 as soon as it is known to be over its limit (announced or sent), so an oversized
+upload costs the service no more memory than the limit.
+"""
 from __future__ import annotations
 
 import ast
 import json
-from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends, Request
+from starlette.requests import Request
 
 from .. import errors
-from ..links import Links
-from ..settings import Settings
-from ..store import Store
-
-
-@dataclass
-class Services:
-    settings: Settings
-    store: Store
-    links: Links
-    trainer: Any      # training.Trainer
-    predictor: Any    # predictor.Predictor
-    fetcher: Any      # urlfetch.UrlFetcher
-
-
-def get_services(request: Request) -> Services:
-    return request.app.state.services
-
-
-Svc = Annotated[Services, Depends(get_services)]
-
-
-def base_url(request: Request) -> str:
-    """Where this service is reachable, as the client addressed it (for download links)."""
-    return str(request.base_url).rstrip("/")
-
-
-def id_list(value: str | None) -> list[str]:
-    """Array query params arrive comma-joined (`tagIds=a,b`)."""
-    return [v.strip() for v in (value or "").split(",") if v.strip()]
-
-
-def flag(value: str | None, default: bool = False) -> bool:
-    if value is None or value == "":
-        return default
-    if value.lower() in ("true", "1"):
-        return True
-    if value.lower() in ("false", "0"):
-        return False
-    raise errors.bad_request(f"'{value}' is not a boolean; use true or false.")
-
 
 SMALL_BODY = 1024 * 1024  # JSON bodies other than image batches: tags, metadata, URLs, settings
-
-
-def batch_body_limit(settings: Settings) -> int:
-    """A full batch of base64 images (64 x 6 MB, a third more as base64) and room for the JSON around it."""
-    return settings.max_images_per_batch * settings.max_training_image_bytes * 4 // 3 + SMALL_BODY
 
 
 async def read_body(request: Request, limit: int, code: str = "BadRequest") -> bytes:
@@ -84,23 +41,6 @@ async def json_body(request: Request, limit: int = SMALL_BODY) -> Any:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise errors.bad_request("The request body is not valid JSON.")
-
-
-async def json_object(request: Request) -> dict:
-    """A JSON object body; empty means {}. Anything else (a list, a string) is a clear 400."""
-    body = await json_body(request)
-    if body is None:
-        return {}
-    if not isinstance(body, dict):
-        raise errors.bad_request("The request body must be a JSON object.")
-    return body
-
-
-def text_field(body: dict, key: str) -> str | None:
-    value = body.get(key)
-    if value is not None and not isinstance(value, str):
-        raise errors.bad_request(f"'{key}' must be a string.")
-    return value
 
 
 async def image_url_body(request: Request) -> str:

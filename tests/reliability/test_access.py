@@ -14,8 +14,8 @@ from contextlib import contextmanager
 
 import pytest
 
-from cvlocal.gateway import _equal
-from cvlocal.urlfetch import UrlFetcher, UrlRejected, is_public, resolve
+from cvlocal.gateway.keys import keys_match as _equal
+from cvlocal.net.fetch import UrlFetcher, UrlRejected, is_public, resolve
 from tests.support.images import photo
 from tests.support.rest import Rest
 from tests.support.service import PREDICTION_ROOT, TRAINING_ROOT

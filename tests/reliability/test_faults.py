@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from cvlocal.faults import parse_faults
+from cvlocal.gateway.faults import parse_faults
 from tests.pipeline.cvops_helpers import cvops
 from tests.reliability.conftest import PROJECT, PUBLISH, configs
 from tests.reliability.helpers import Background, end_state, integrity, probes, wait_until

@@ -1,93 +1,152 @@
-"""Rows to Custom Vision's JSON models: camelCase keys, ISO-8601 datetimes, the fields clients read."""
+"""Domains and projects on the wire: the query and body a client sends, the JSON it gets back."""
 from __future__ import annotations
 
-import json
-import sqlite3
+from typing import Annotated, Any
 
-from .domains import get_domain
-from .links import Links
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
+from ... import errors
+from ...store.records import ProjectRecord
+from ...training.domains import EXPORT_PLATFORMS, Domain, classification_domain
+from .common import IdList, Wire
 
-def project_json(row: sqlite3.Row) -> dict:
-    return {
-        "id": row["id"],
-        "name": row["name"],
-        "description": row["description"],
-        "settings": {
-            "domainId": row["domain_id"],
-            "classificationType": row["classification_type"],
-            "targetExportPlatforms": json.loads(row["target_export_platforms"]),
-            "useNegativeSet": True,
-            "detectionParameters": None,
-            "imageProcessingSettings": {"augmentationMethods": {}},
-            "exportModelContainerUri": None,
-            "notificationQueueUri": None,
-        },
-        "created": row["created"],
-        "lastModified": row["last_modified"],
-        "thumbnailUri": None,
-        "drModeEnabled": False,
-        "status": "Succeeded",
-    }
+CLASSIFICATION_TYPES = ("Multiclass", "Multilabel")
+MAX_NAME = 256            # project names (and tag, iteration and publish names)
+MAX_DESCRIPTION = 4096    # project and tag descriptions
 
 
-def tag_json(row: sqlite3.Row) -> dict:
-    return {"id": row["id"], "name": row["name"], "description": row["description"], "type": row["type"],
-            "imageCount": row["image_count"]}
+def _project_name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > MAX_NAME:
+        raise errors.bad_request(f"A project name must be 1 to {MAX_NAME} characters.", "BadRequestProjectName")
+    return name
 
 
-def image_json(row: sqlite3.Row, tags: list[sqlite3.Row], links: Links, base: str) -> dict:
-    return {
-        "id": row["id"],
-        "created": row["created"],
-        "width": row["width"],
-        "height": row["height"],
-        "resizedImageUri": links.image_url(base, row["id"], "resized"),
-        "thumbnailUri": links.image_url(base, row["id"], "thumbnail"),
-        "originalImageUri": links.image_url(base, row["id"], "original"),
-        "tags": [{"tagId": t["tag_id"], "tagName": t["name"], "created": t["created"]} for t in tags],
-        "regions": [],
-        "metadata": json.loads(row["metadata"]),
-    }
+def description_of(code: str) -> AfterValidator:
+    def check(description: str | None) -> str | None:
+        if description is not None and len(description) > MAX_DESCRIPTION:
+            raise errors.bad_request(f"A description may be at most {MAX_DESCRIPTION} characters.", code)
+        return description
+    return AfterValidator(check)
 
 
-def iteration_json(row: sqlite3.Row) -> dict:
-    domain = get_domain(row["domain_id"])
-    completed = row["status"] == "Completed"
-    seconds = row["training_seconds"]
-    return {
-        "id": row["id"],
-        "name": row["name"],
-        "status": row["status"],
-        "created": row["created"],
-        "lastModified": row["last_modified"],
-        "trainedAt": row["trained_at"],
-        "projectId": row["project_id"],
-        "exportable": completed and domain.exportable,
-        "exportableTo": ["ONNX"] if completed and domain.exportable else [],
-        "domainId": row["domain_id"],
-        "classificationType": row["classification_type"],
-        "trainingType": row["training_type"],
-        "reservedBudgetInHours": row["reserved_budget_hours"],
-        "trainingTimeInMinutes": int(round(seconds / 60)) if seconds is not None else 0,
-        "publishName": row["publish_name"],
-        "originalPublishResourceId": row["publish_resource_id"],
-        "customBaseModelInfo": None,
-        "trainingErrorDetails": row["error_details"],
-    }
+def _classification_type(value: str | None) -> str | None:
+    if value and value not in CLASSIFICATION_TYPES:
+        raise errors.bad_request(f"Unknown classificationType '{value}'; use Multiclass or Multilabel.",
+                                 "BadRequestProjectUnknownClassification")
+    return value or None
 
 
-def export_json(row: sqlite3.Row, base: str) -> dict:
-    return {
-        "platform": row["platform"],
-        "status": row["status"],
-        "downloadUri": Links.export_url(base, row["token"], "model.zip") if row["status"] == "Done" else None,
-        "flavor": row["flavor"],
-        "newerVersionAvailable": False,
-    }
+def _domain_id(value: str | None) -> str | None:
+    """The canonical id of a classification domain (NotFoundDomain, or BadRequestUnsupportedDomain)."""
+    return classification_domain(value).id if value else None
 
 
-def prediction_json(prediction_id: str, project_id: str, iteration_id: str, created: str,
-                    predictions: list[dict]) -> dict:
-    return {"id": prediction_id, "project": project_id, "iteration": iteration_id, "created": created,
-            "predictions": predictions}
+def _export_platforms(platforms: list[str] | None) -> list[str] | None:
+    for platform in platforms or ():
+        if platform not in EXPORT_PLATFORMS:
+            raise errors.bad_request(f"Unknown export platform '{platform}'; use one of {', '.join(EXPORT_PLATFORMS)}.",
+                                     "BadRequestProjectUnsupportedExportPlatform")
+    return platforms
+
+
+def _unchanged_if_empty(value: Any) -> Any:
+    return None if value == "" else value
+
+
+ProjectName = Annotated[str, AfterValidator(_project_name)]
+ClassificationType = Annotated[str | None, AfterValidator(_classification_type)]
+DomainId = Annotated[str | None, AfterValidator(_domain_id)]
+ExportPlatforms = Annotated[IdList | None, AfterValidator(_export_platforms)]
+
+
+# ---- requests
+class ProjectCreate(Wire):
+    """create_project's query."""
+    name: ProjectName = ""
+    description: Annotated[str, description_of("BadRequestProjectDescription")] = ""
+    domain_id: DomainId = None
+    classification_type: ClassificationType = None
+    target_export_platforms: ExportPlatforms = None
+
+
+class ProjectCreateOptions(Wire):
+    """create_project's optional body: Azure-only destinations this service cannot write to, so refused."""
+    export_model_container_uri: str | None = None
+    notification_queue_uri: str | None = None
+
+    @model_validator(mode="after")
+    def _refuse(self) -> "ProjectCreateOptions":
+        if self.export_model_container_uri or self.notification_queue_uri:
+            raise errors.not_supported("exportModelContainerUri and notificationQueueUri are Azure Storage "
+                                       "destinations; this service keeps exports itself and sends no notifications. "
+                                       "Leave them out.")
+        return self
+
+
+class ProjectSettingsUpdate(Wire):
+    domain_id: DomainId = None
+    classification_type: ClassificationType = None
+    target_export_platforms: Annotated[list[str] | None, AfterValidator(_export_platforms)] = None
+    image_processing_settings: dict[str, Any] | None = None  # accepted and ignored: no augmentation here
+
+
+class ProjectUpdate(Wire):
+    """update_project's body: the Project as the SDK sends it back (read-only fields are ignored)."""
+    name: Annotated[ProjectName | None, BeforeValidator(_unchanged_if_empty)] = None
+    description: Annotated[str | None, description_of("BadRequestProjectDescription")] = None
+    settings: ProjectSettingsUpdate = Field(default_factory=ProjectSettingsUpdate)
+
+
+# ---- responses
+class ModelInformation(Wire):
+    estimated_model_size_in_megabytes: int
+    description: str
+
+
+class DomainPublic(Wire):
+    id: str
+    name: str
+    type: str
+    exportable: bool
+    enabled: bool = True
+    exportable_platforms: list[str]
+    model_information: ModelInformation
+
+    @classmethod
+    def of(cls, domain: Domain) -> "DomainPublic":
+        return cls(id=domain.id, name=domain.name, type=domain.type, exportable=domain.exportable,
+                   exportable_platforms=EXPORT_PLATFORMS if domain.exportable else [],
+                   model_information=ModelInformation(estimated_model_size_in_megabytes=domain.size_mb,
+                                                      description=domain.description))
+
+
+class ProjectSettings(Wire):
+    domain_id: str
+    classification_type: str
+    target_export_platforms: list[str]
+    use_negative_set: bool = True
+    detection_parameters: str | None = None
+    image_processing_settings: dict[str, Any] = Field(default_factory=lambda: {"augmentationMethods": {}})
+    export_model_container_uri: str | None = None
+    notification_queue_uri: str | None = None
+
+
+class Project(Wire):
+    id: str
+    name: str
+    description: str
+    settings: ProjectSettings
+    created: str
+    last_modified: str
+    thumbnail_uri: str | None = None
+    dr_mode_enabled: bool = False
+    status: str = "Succeeded"
+
+    @classmethod
+    def of(cls, project: ProjectRecord) -> "Project":
+        return cls(id=project.id, name=project.name, description=project.description,
+                   settings=ProjectSettings(domain_id=project.domain_id,
+                                            classification_type=project.classification_type,
+                                            target_export_platforms=list(project.target_export_platforms)),
+                   created=project.created, last_modified=project.last_modified)
