@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticUseDefault
 
@@ -18,6 +18,7 @@ from ... import errors
 from ...net.bodies import SMALL_BODY, read_body
 
 M = TypeVar("M", bound=BaseModel)
+MAX_NAME = 256  # project, tag, iteration and publish names
 
 
 class Wire(BaseModel):
@@ -45,6 +46,16 @@ def _id_list(value: Any) -> Any:
         return []
     items = value if isinstance(value, list) else [value]
     return [part.strip() for item in items if isinstance(item, str) for part in item.split(",") if part.strip()]
+
+
+def name_of(kind: str, code: str) -> AfterValidator:
+    """A name (stripped) of 1 to MAX_NAME characters, refused with `code`."""
+    def check(name: str) -> str:
+        name = name.strip()
+        if not name or len(name) > MAX_NAME:
+            raise errors.bad_request(f"{kind} name must be 1 to {MAX_NAME} characters.", code)
+        return name
+    return AfterValidator(check)
 
 
 Flag = Annotated[bool, BeforeValidator(_flag)]

@@ -51,12 +51,20 @@ def _choice(choices: dict, name: str) -> AfterValidator:
     return AfterValidator(check)
 
 
+def _no_metadata_filter(expression: str | None) -> str | None:
+    if expression is not None:
+        raise errors.not_supported("$filter (filtering images by a metadata expression) is not supported by this "
+                                   "service; list the images and filter their metadata in the client.")
+    return expression
+
+
 # ---- requests
 class ImageCountQuery(Wire):
     """get_image_count, get_tagged_image_count, get_untagged_image_count (each reads what applies to it)."""
     iteration_id: str | None = None          # the images as that iteration trained on them
     tag_ids: IdList = []
     tagging_status: Annotated[str | None, _choice(TAGGING_STATUSES, "taggingStatus")] = None
+    metadata_filter: Annotated[str | None, AfterValidator(_no_metadata_filter)] = Field(None, alias="$filter")
 
     def query(self, tagged: bool | None = None, *, by_tags: bool = True, **listing: Any) -> ImageQuery:
         """The store's query; `tagged` as the route says, else as taggingStatus says (None: all)."""

@@ -11,8 +11,7 @@ from ...store.records import ExportRecord, IterationRecord
 from ...training import rules
 from ...training.domains import get_domain
 from ..links import Links
-from .common import Flag, Wire
-from .projects import MAX_NAME
+from .common import MAX_NAME, Flag, Wire, name_of
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -28,13 +27,6 @@ def _no_base_model(info: Any) -> Any:
         raise errors.not_supported("customBaseModelInfo: this service trains every iteration from its own images; "
                                    "training on top of another iteration is not supported. Leave it out.")
     return info
-
-
-def _iteration_name(name: str) -> str:
-    name = name.strip()
-    if not name or len(name) > MAX_NAME:
-        raise errors.bad_request(f"An iteration name must be 1 to {MAX_NAME} characters.", "BadRequestIterationName")
-    return name
 
 
 def _publish_name(name: str) -> str:
@@ -76,7 +68,7 @@ class TrainingParameters(Wire):
 
 class IterationUpdate(Wire):
     """update_iteration's body (the Iteration: only its name can change)."""
-    name: Annotated[str, AfterValidator(_iteration_name)]
+    name: Annotated[str, name_of("An iteration", "BadRequestIterationName")]
 
 
 class PerformanceQuery(Wire):

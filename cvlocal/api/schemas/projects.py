@@ -8,18 +8,10 @@ from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 from ... import errors
 from ...store.records import ProjectRecord
 from ...training.domains import EXPORT_PLATFORMS, Domain, classification_domain
-from .common import IdList, Wire
+from .common import IdList, Wire, name_of
 
 CLASSIFICATION_TYPES = ("Multiclass", "Multilabel")
-MAX_NAME = 256            # project names (and tag, iteration and publish names)
 MAX_DESCRIPTION = 4096    # project and tag descriptions
-
-
-def _project_name(name: str) -> str:
-    name = name.strip()
-    if not name or len(name) > MAX_NAME:
-        raise errors.bad_request(f"A project name must be 1 to {MAX_NAME} characters.", "BadRequestProjectName")
-    return name
 
 
 def description_of(code: str) -> AfterValidator:
@@ -54,7 +46,7 @@ def _unchanged_if_empty(value: Any) -> Any:
     return None if value == "" else value
 
 
-ProjectName = Annotated[str, AfterValidator(_project_name)]
+ProjectName = Annotated[str, name_of("A project", "BadRequestProjectName")]
 ClassificationType = Annotated[str | None, AfterValidator(_classification_type)]
 DomainId = Annotated[str | None, AfterValidator(_domain_id)]
 ExportPlatforms = Annotated[IdList | None, AfterValidator(_export_platforms)]

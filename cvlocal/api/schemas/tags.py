@@ -7,8 +7,8 @@ from pydantic import AfterValidator
 
 from ... import errors
 from ...store.records import TagRecord
-from .common import Wire
-from .projects import MAX_NAME, description_of
+from .common import MAX_NAME, Wire, name_of
+from .projects import description_of
 
 TAG_TYPES = ("Regular", "Negative", "GeneralProduct")
 
@@ -23,11 +23,6 @@ def _tag_name(name: str | None) -> str | None:
     return name
 
 
-def _new_tag_name(name: str) -> str:
-    name = _tag_name(name) or ""
-    if not name:
-        raise errors.bad_request(f"A tag name must be 1 to {MAX_NAME} characters.", "BadRequestTagName")
-    return name
 
 
 def _tag_type(value: str | None) -> str | None:
@@ -49,7 +44,7 @@ class TagQuery(Wire):
 
 class TagCreate(Wire):
     """create_tag's query."""
-    name: Annotated[str, AfterValidator(_new_tag_name)] = ""
+    name: Annotated[str, name_of("A tag", "BadRequestTagName")] = ""
     description: TagDescription = None
     type: TagType = None
 
