@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from fastapi.responses import JSONResponse
 
 from .. import errors
+from ..net.bodies import SMALL_BODY
 from ..net.images import ImageRejected, check_image
 from ..settings import Settings
 from ..store.records import NewImage
@@ -25,7 +26,7 @@ class Upload:
 
 def batch_body_limit(settings: Settings) -> int:
     """A full batch of base64 images (64 x 6 MB, a third more as base64) and room for the JSON around it."""
-    return settings.max_images_per_batch * settings.max_training_image_bytes * 4 // 3 + 1024 * 1024
+    return settings.max_images_per_batch * settings.max_training_image_bytes * 4 // 3 + SMALL_BODY
 
 
 def check_batch(services: Services, project_id: str, count: int, tag_ids: list[str]) -> None:

@@ -11,7 +11,7 @@ import re
 
 from ..errors import not_found, send_error
 from .direct import DirectRoutes
-from .faults import Faults, FaultInjection
+from .faults import FaultInjection, Faults
 from .keys import Keys
 
 API_PATH = re.compile(r"^/customvision/v[0-9][^/]*/(training|prediction)(/.*)?$", re.IGNORECASE)

@@ -1,4 +1,5 @@
-"""Request bodies, read under size limits: raw bytes, JSON, multipart images, the lenient image-URL body.
+"""Request bodies, read under size limits: raw bytes, multipart images, the lenient image-URL body (JSON bodies
+become request models in api/schemas/common.py).
 
 A body is refused with 413 as soon as it is known to be over its limit (announced or sent), so an oversized
 upload costs the service no more memory than the limit.
@@ -30,17 +31,6 @@ async def read_body(request: Request, limit: int, code: str = "BadRequest") -> b
                                    "here.", code)
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-async def json_body(request: Request, limit: int = SMALL_BODY) -> Any:
-    """The JSON body, or None when empty (the SDK posts `Content-Length: 0` with a JSON content type)."""
-    raw = await read_body(request, limit)
-    if not raw.strip():
-        return None
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise errors.bad_request("The request body is not valid JSON.")
 
 
 async def image_url_body(request: Request) -> str:
