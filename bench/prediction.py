@@ -92,7 +92,7 @@ class InProcess:
         import onnxruntime as ort
 
         from cvlocal.model.backbone import Backbone, backbone_model_bytes
-        from cvlocal.store import Store
+        from cvlocal.store import SqliteStore as Store
 
         self.images = images
         self.service_like = Backbone()

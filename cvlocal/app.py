@@ -1,90 +1,42 @@
-"""The FastAPI application: routers, the gateway in front, and one place that turns errors into JSON."""
+"""Wiring only: the store, the training queue, the predictor and the rest, the FastAPI app, the gateway in front."""
 from __future__ import annotations
 
-import logging
-from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
+from fastapi import FastAPI
 
-from . import errors
-from .api import downloads, images, iterations, prediction, projects, tags
+from .api.application import build_api
 from .api.deps import Services
+from .api.links import Links
+from .api.prediction import OPERATIONS
 from .gateway import Gateway
-from .links import Links
-from .predictor import Predictor
+from .gateway.direct import DirectRoutes
+from .gateway.keys import Keys
+from .net.fetch import UrlFetcher
+from .serving.predictor import Predictor
 from .settings import Settings
-from .store import Store
-from .training import Trainer
-from .urlfetch import UrlFetcher
-
-log = logging.getLogger("cvlocal")
-STATUS_CODES = {404: "NotFound", 405: "BadRequestNotSupported", 413: "BadRequestImageSizeBytes",
-                415: "UnsupportedMediaType"}
+from .store import open_store
+from .training.export import Exporter
+from .training.performance import Performance
+from .training.queue import TrainingQueue
 
 
-def _json_error(error: errors.CustomVisionError) -> JSONResponse:
-    return JSONResponse(error.body(), status_code=error.status, headers=error.headers)
+@dataclass(frozen=True)
+class App:
+    asgi: Gateway          # what the server runs: the gateway, in front of `api`
+    api: FastAPI           # the FastAPI application alone (its routes, the OpenAPI document)
+    services: Services
 
 
-def _describe(exc: RequestValidationError) -> str:
-    parts = []
-    for e in exc.errors():
-        where = ".".join(str(p) for p in e.get("loc", ())[1:]) or "request"
-        parts.append(f"{where}: {e.get('msg')}")
-    return "Invalid request: " + "; ".join(parts)
-
-
-def create_app(settings: Settings) -> FastAPI:
-    store = Store(settings.data_dir)
-    trainer = Trainer(store, settings.export_link_lifetime_s)
-    services = Services(settings=settings, store=store, links=Links(settings.signing_secret), trainer=trainer,
-                        predictor=Predictor(store, settings.max_prediction_image_bytes),
+def create_app(settings: Settings) -> App:
+    store = open_store(settings.data_dir)
+    predictor = Predictor(store, settings.max_prediction_image_bytes)
+    services = Services(settings=settings, store=store, links=Links(settings.signing_secret),
+                        training=TrainingQueue(store, start_delay_s=settings.faults.train_delay_s),
+                        performance=Performance(store),
+                        exporter=Exporter(store, settings.export_link_lifetime_s), predictor=predictor,
                         fetcher=UrlFetcher(settings.allow_private_urls, settings.url_timeout_s))
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI):
-        trainer.start()
-        yield
-        trainer.stop()
-
-    app = FastAPI(title="cvlocal: self-hosted Custom Vision", version="1.0", lifespan=lifespan,
-                  description="The Azure Custom Vision training and prediction API, served locally.")
-    app.state.services = services
-    for module in (projects, tags, images, iterations):
-        app.include_router(module.router)
-    app.include_router(prediction.quick_test)
-    app.include_router(prediction.prediction)
-    app.include_router(downloads.router)
-
-    @app.get("/", include_in_schema=False)
-    def root():
-        return {"service": "cvlocal", "training": "/customvision/v3.4-preview/training",
-                "prediction": "/customvision/v3.1/prediction"}
-
-    @app.exception_handler(errors.CustomVisionError)
-    async def custom_vision_error(request: Request, exc: errors.CustomVisionError):
-        return _json_error(exc)
-
-    @app.exception_handler(RequestValidationError)
-    async def validation_error(request: Request, exc: RequestValidationError):
-        return _json_error(errors.bad_request(_describe(exc)))
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException):
-        message = exc.detail if isinstance(exc.detail, str) else "The request could not be served."
-        if exc.status_code == 404:
-            message = f"No route {request.method} {request.url.path}."
-        elif exc.status_code == 405:
-            message = f"{request.method} is not supported on {request.url.path}."
-        return _json_error(errors.CustomVisionError(exc.status_code, STATUS_CODES.get(exc.status_code, "BadRequest"),
-                                                    message))
-
-    @app.exception_handler(Exception)
-    async def unexpected_error(request: Request, exc: Exception):
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return _json_error(errors.internal(f"An unexpected error occurred ({type(exc).__name__})."))
-
-    return Gateway(app, settings, services), app
+    api = build_api(services)
+    gateway = Gateway(api, Keys(settings.training_key, settings.prediction_key), settings.faults,
+                      DirectRoutes(OPERATIONS, context=predictor))
+    return App(asgi=gateway, api=api, services=services)

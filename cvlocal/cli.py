@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from .faults import parse_faults
+from .gateway.faults import parse_faults
 from .settings import Settings, load_keys
 
 PREDICTION_RESOURCE_ID = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/cvlocal"
@@ -107,9 +107,9 @@ def serve(args: argparse.Namespace) -> None:
     settings = Settings(data_dir=args.data_dir, training_key=training, prediction_key=prediction,
                         signing_secret=secret, allow_private_urls=args.allow_private_urls, faults=faults,
                         url_timeout_s=args.url_timeout, export_link_lifetime_s=args.export_link_lifetime)
-    asgi, _ = create_app(settings)
+    app = create_app(settings)
     print(_banner(args.host, args.port, settings, sources), flush=True)
-    uvicorn.run(asgi, host=args.host, port=args.port, log_level=args.log_level, access_log=False,
+    uvicorn.run(app.asgi, host=args.host, port=args.port, log_level=args.log_level, access_log=False,
                 timeout_graceful_shutdown=5)
     lock.close()
 

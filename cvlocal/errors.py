@@ -1,7 +1,8 @@
 """One error type and one factory with Custom Vision's error codes and exact statuses.
 
-Handlers and the store just raise; app.py serialises every error as `{"code", "message"}` at the top level,
-which is the only shape the official SDK turns into `CustomVisionErrorException` with `e.error.code`.
+Handlers, request models and the store just raise; api/application.py (and, for what it serves itself, the
+gateway) serialises every error as `{"code", "message"}` at the top level, which is the only shape the
+official SDK turns into `CustomVisionErrorException` with `e.error.code`.
 """
 from __future__ import annotations
 
@@ -28,8 +29,9 @@ def unauthorized(message: str) -> CustomVisionError:
     return CustomVisionError(401, "Unauthorized", message)
 
 
-def forbidden(message: str) -> CustomVisionError:
-    return CustomVisionError(403, "Forbidden", message)
+def not_supported(message: str, code: str = "BadRequestNotSupported") -> CustomVisionError:
+    """Something Azure does that this service does not (object detection, notification queues, ...)."""
+    return CustomVisionError(400, code, message)
 
 
 def not_found(message: str = "The requested resource was not found.", code: str = "NotFound") -> CustomVisionError:
@@ -62,10 +64,6 @@ def not_published(project_id: str, name: str) -> CustomVisionError:
 
 def too_large(message: str, code: str = "BadRequestImageSizeBytes") -> CustomVisionError:
     return CustomVisionError(413, code, message)
-
-
-def unsupported_media_type(message: str) -> CustomVisionError:
-    return CustomVisionError(415, "UnsupportedMediaType", message)
 
 
 def too_many_requests(retry_after: int) -> CustomVisionError:

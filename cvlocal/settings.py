@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .faults import Faults
+from .gateway.faults import Faults
 
 MB = 1024 * 1024
 KEYS_FILE = "keys.json"

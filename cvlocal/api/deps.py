@@ -1,27 +1,34 @@
-"""What handlers share: the services (store, settings, trainer, predictor) and request parsing helpers."""
+"""What handlers share: the services (as a FastAPI dependency), where the client reached us, images at URLs."""
 from __future__ import annotations
 
-import ast
-import json
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 
 from .. import errors
-from ..links import Links
+from ..net.bodies import image_url_body
+from ..net.fetch import UrlFetcher, UrlRejected
+from ..serving.predictor import Predictor
 from ..settings import Settings
 from ..store import Store
+from ..training.export import Exporter
+from ..training.performance import Performance
+from ..training.queue import TrainingQueue
+from .links import Links
 
 
-@dataclass
+@dataclass(frozen=True)
 class Services:
     settings: Settings
     store: Store
     links: Links
-    trainer: Any      # training.Trainer
-    predictor: Any    # predictor.Predictor
-    fetcher: Any      # urlfetch.UrlFetcher
+    training: TrainingQueue
+    performance: Performance
+    exporter: Exporter
+    predictor: Predictor
+    fetcher: UrlFetcher
 
 
 def get_services(request: Request) -> Services:
@@ -36,129 +43,10 @@ def base_url(request: Request) -> str:
     return str(request.base_url).rstrip("/")
 
 
-def id_list(value: str | None) -> list[str]:
-    """Array query params arrive comma-joined (`tagIds=a,b`)."""
-    return [v.strip() for v in (value or "").split(",") if v.strip()]
-
-
-def flag(value: str | None, default: bool = False) -> bool:
-    if value is None or value == "":
-        return default
-    if value.lower() in ("true", "1"):
-        return True
-    if value.lower() in ("false", "0"):
-        return False
-    raise errors.bad_request(f"'{value}' is not a boolean; use true or false.")
-
-
-SMALL_BODY = 1024 * 1024  # JSON bodies other than image batches: tags, metadata, URLs, settings
-
-
-def batch_body_limit(settings: Settings) -> int:
-    """A full batch of base64 images (64 x 6 MB, a third more as base64) and room for the JSON around it."""
-    return settings.max_images_per_batch * settings.max_training_image_bytes * 4 // 3 + SMALL_BODY
-
-
-async def read_body(request: Request, limit: int, code: str = "BadRequest") -> bytes:
-    """The request body, refused with 413 as soon as it is known to be over `limit` bytes (announced or sent)."""
-    length = request.headers.get("content-length")
-    if length and length.strip().isdigit() and int(length) > limit:
-        raise errors.too_large(f"The request body is {int(length):,} bytes; at most {limit:,} bytes are taken here.",
-                               code)
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise errors.too_large(f"The request body is over {limit:,} bytes; at most {limit:,} bytes are taken "
-                                   "here.", code)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-async def json_body(request: Request, limit: int = SMALL_BODY) -> Any:
-    """The JSON body, or None when empty (the SDK posts `Content-Length: 0` with a JSON content type)."""
-    raw = await read_body(request, limit)
-    if not raw.strip():
-        return None
+async def image_at(svc: Services, request: Request) -> bytes:
+    """The image at the URL the body names (`{"url": ...}`), fetched under the SSRF rules."""
+    url = await image_url_body(request)
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise errors.bad_request("The request body is not valid JSON.")
-
-
-async def json_object(request: Request) -> dict:
-    """A JSON object body; empty means {}. Anything else (a list, a string) is a clear 400."""
-    body = await json_body(request)
-    if body is None:
-        return {}
-    if not isinstance(body, dict):
-        raise errors.bad_request("The request body must be a JSON object.")
-    return body
-
-
-def text_field(body: dict, key: str) -> str | None:
-    value = body.get(key)
-    if value is not None and not isinstance(value, str):
-        raise errors.bad_request(f"'{key}' must be a string.")
-    return value
-
-
-async def image_url_body(request: Request) -> str:
-    """`{"url": ...}` read leniently: the AI-900 PowerShell client sends `{'url' : '...'}`, the portal `Url`."""
-    raw = (await read_body(request, SMALL_BODY)).decode("utf-8", "replace").strip()
-    parsed: Any = None
-    if raw:
-        try:
-            parsed = json.loads(raw)
-        except ValueError:
-            try:
-                parsed = ast.literal_eval(raw)
-            except (ValueError, SyntaxError, MemoryError, RecursionError):
-                parsed = None
-    if isinstance(parsed, dict):
-        for key, value in parsed.items():
-            if isinstance(key, str) and key.lower() == "url" and isinstance(value, str) and value.strip():
-                return value.strip()
-    raise errors.bad_request('The body must be JSON with the image URL: {"url": "https://..."}.',
-                             "BadRequestImageUrl")
-
-
-def _multipart_parts(body: bytes, content_type: str) -> list[tuple[dict[str, str], bytes]]:
-    boundary = None
-    for piece in content_type.split(";")[1:]:
-        key, _, value = piece.strip().partition("=")
-        if key.lower() == "boundary":
-            boundary = value.strip().strip('"')
-    if not boundary:
-        raise errors.bad_request("The multipart body has no boundary.", "BadRequestImageStream")
-    parts = []
-    for chunk in body.split(b"--" + boundary.encode())[1:]:
-        if chunk.startswith(b"--"):
-            break
-        head, sep, payload = chunk.partition(b"\r\n\r\n")
-        if not sep:
-            continue
-        headers = {}
-        for line in head.decode("latin-1").strip().split("\r\n"):
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
-        parts.append((headers, payload[:-2] if payload.endswith(b"\r\n") else payload))
-    return parts
-
-
-async def image_bodies(request: Request, limit: int, count: int = 64) -> list[bytes]:
-    """Image bytes from a multipart upload (the SDK's `imageData` parts) or a raw octet-stream body; the body
-    may hold up to `count` images of `limit` bytes."""
-    body = await read_body(request, limit * count + SMALL_BODY, "BadRequestImageSizeBytes")
-    content_type = request.headers.get("content-type", "")
-    if content_type.lower().startswith("multipart/"):
-        images = [payload for headers, payload in _multipart_parts(body, content_type)
-                  if 'name="imagedata"' in headers.get("content-disposition", "").lower()
-                  or "filename=" in headers.get("content-disposition", "").lower()]
-        if not images:
-            raise errors.bad_request("The multipart body has no 'imageData' part.", "BadRequestImageStream")
-        return images
-    if not body:
-        raise errors.bad_request("The request has no image: send the bytes as application/octet-stream or as "
-                                 "a multipart 'imageData' part.", "BadRequestImageStream")
-    return [body]
+        return await run_in_threadpool(svc.fetcher.fetch, url, svc.settings.max_prediction_image_bytes)
+    except UrlRejected as exc:
+        raise errors.bad_request(str(exc), "BadRequestImageUrl")

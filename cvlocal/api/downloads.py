@@ -8,7 +8,7 @@ from fastapi.concurrency import run_in_threadpool
 from PIL import Image, ImageOps
 
 from .. import errors
-from ..images import OPEN_FORMATS
+from ..net.images import OPEN_FORMATS
 from .deps import Svc
 
 router = APIRouter(prefix="/blobs", tags=["downloads"])
@@ -27,10 +27,10 @@ def _scaled(data: bytes, longest: int) -> bytes:
 
 @router.get("/images/{image_id}/{variant}")
 async def download_image(svc: Svc, image_id: str, variant: str, sig: str = ""):
-    row = svc.store.image_by_id(image_id)
-    if row is None or variant not in VARIANTS or not svc.links.image_signature_ok(image_id, sig):
+    image = svc.store.image_by_id(image_id)
+    if image is None or variant not in VARIANTS or not svc.links.image_signature_ok(image_id, sig):
         raise errors.not_found("This link is not valid.")
-    data = svc.store.blobs.get(row["sha256"])
+    data = svc.store.blobs.get(image.sha256)
     if VARIANTS[variant] is None:
         with Image.open(io.BytesIO(data), formats=OPEN_FORMATS) as img:
             media = "image/jpeg" if img.format == "MPO" else Image.MIME.get(img.format, "application/octet-stream")
@@ -40,8 +40,8 @@ async def download_image(svc: Svc, image_id: str, variant: str, sig: str = ""):
 
 @router.get("/exports/{token}/{filename}")
 def download_export(svc: Svc, token: str, filename: str):
-    row = svc.store.export_by_token(token)
-    if row is None:
+    export = svc.store.export_by_token(token)
+    if export is None:
         raise errors.not_found("This export link is not valid or has expired; export the iteration again.")
-    return Response(svc.store.blobs.get(row["blob_digest"]), media_type="application/zip",
+    return Response(svc.store.blobs.get(export.blob_digest), media_type="application/zip",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})

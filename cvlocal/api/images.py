@@ -3,200 +3,159 @@ from __future__ import annotations
 
 import base64
 import binascii
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from .. import errors
-from ..models import image_json
-from ..store.catalog import check_metadata
-from ..uploads import Upload, add_batch, check_batch
-from ..urlfetch import UrlRejected
-from .deps import Svc, base_url, batch_body_limit, flag, id_list, image_bodies, json_body, json_object
+from ..net.bodies import image_bodies
+from ..net.fetch import UrlRejected
+from .deps import Svc, base_url
+from .schemas.common import IdList, json_model
+from .schemas.images import (MAX_METADATA_PAIRS, Image, ImageCountQuery, ImageDeleteQuery, ImageFileBatch,
+                             ImageIdsQuery, ImageListQuery, ImageMetadataBody, ImageMetadataQuery,
+                             ImageMetadataUpdateEntry, ImageMetadataUpdateSummary, ImageTagBatch,
+                             ImageTagCreateSummary, ImageTagDeleteQuery, ImageTagEntry, ImageUrlBatch)
+from .uploads import Upload, add_batch, batch_body_limit, check_batch
 
 router = APIRouter(prefix="/training/projects/{project_id}/images", tags=["images"])
-MAX_TAKE = 256
+BATCH_SHAPE = 'The body must be JSON: {"images": [{"%s": ...}], "tagIds": [...]}.'
 
 
-def _entries(body, key: str) -> tuple[list[dict], list[str], dict | None]:
-    if not isinstance(body, dict) or not isinstance(body.get("images"), list):
-        raise errors.bad_request(f'The body must be JSON: {{"images": [{{"{key}": ...}}], "tagIds": [...]}}.',
-                                 "BadRequestImageBatch")
-    entries = [e for e in body["images"] if isinstance(e, dict)]
-    if len(entries) != len(body["images"]):
-        raise errors.bad_request("Every entry of 'images' must be an object.", "BadRequestImageBatch")
-    batch_tags = body.get("tagIds") or []
-    if not isinstance(batch_tags, list) or not all(isinstance(t, str) for t in batch_tags):
-        raise errors.bad_request("tagIds must be a list of tag ids.", "BadRequestImageBatch")
-    return entries, batch_tags, body.get("metadata")
-
-
-def _tags_of(entry: dict, batch_tags: list[str]) -> list[str]:
-    own = entry.get("tagIds") or []
-    if not isinstance(own, list) or not all(isinstance(t, str) for t in own):
-        raise errors.bad_request("tagIds must be a list of tag ids.", "BadRequestImageBatch")
+def _tags_of(own: list[str], batch_tags: list[str]) -> list[str]:
     return list(dict.fromkeys([*batch_tags, *own]))
 
 
-def _answer(status_and_summary: tuple[int, dict]) -> JSONResponse:
-    status, summary = status_and_summary
-    return JSONResponse(summary, status_code=status)
-
-
+# ---- uploads
 @router.post("", summary="create_images_from_data")
 async def create_images_from_data(svc: Svc, project_id: str, request: Request,
-                                  tag_ids: str | None = Query(None, alias="tagIds")):
-    tags = id_list(tag_ids)
+                                  tag_ids: Annotated[IdList, Query(alias="tagIds")] = []):
     images = await image_bodies(request, svc.settings.max_training_image_bytes)
-    check_batch(svc, project_id, len(images), tags)
-    uploads = [Upload(None, data, tags) for data in images]
-    return _answer(await run_in_threadpool(add_batch, svc, project_id, uploads, None, base_url(request)))
+    check_batch(svc, project_id, len(images), tag_ids)
+    uploads = [Upload(None, data, tag_ids) for data in images]
+    return await run_in_threadpool(add_batch, svc, project_id, uploads, None, base_url(request))
+
+
+def _batch_limit(request: Request) -> int:
+    return batch_body_limit(request.app.state.services.settings)
 
 
 @router.post("/files", summary="create_images_from_files")
-async def create_images_from_files(svc: Svc, project_id: str, request: Request):
-    entries, batch_tags, metadata = _entries(await json_body(request, batch_body_limit(svc.settings)), "contents")
+async def create_images_from_files(svc: Svc, project_id: str, request: Request,
+                                   batch: ImageFileBatch = json_model(ImageFileBatch, code="BadRequestImageBatch",
+                                                                      limit=_batch_limit,
+                                                                      required=BATCH_SHAPE % "contents")):
     uploads = []
-    for entry in entries:
-        upload = Upload(entry.get("name"), None, _tags_of(entry, batch_tags))
+    for entry in batch.images:
+        upload = Upload(entry.name, None, _tags_of(entry.tag_ids, batch.tag_ids))
         try:
-            upload.data = base64.b64decode(entry.get("contents") or "", validate=True)
-        except (binascii.Error, ValueError, TypeError):
+            upload.data = base64.b64decode(entry.contents, validate=True)
+        except (binascii.Error, ValueError):
             upload.status, upload.message = "ErrorImageFormat", "contents is not standard base64."
         uploads.append(upload)
     check_batch(svc, project_id, len(uploads), [t for u in uploads for t in u.tag_ids])
-    return _answer(await run_in_threadpool(add_batch, svc, project_id, uploads, metadata, base_url(request)))
+    return await run_in_threadpool(add_batch, svc, project_id, uploads, batch.metadata, base_url(request))
 
 
 @router.post("/urls", summary="create_images_from_urls")
-async def create_images_from_urls(svc: Svc, project_id: str, request: Request):
-    entries, batch_tags, metadata = _entries(await json_body(request), "url")
-    check_metadata(metadata)  # before any URL is fetched
-    uploads = [Upload(e.get("url"), None, _tags_of(e, batch_tags)) for e in entries]
+async def create_images_from_urls(svc: Svc, project_id: str, request: Request,
+                                  batch: ImageUrlBatch = json_model(ImageUrlBatch, code="BadRequestImageBatch",
+                                                                    required=BATCH_SHAPE % "url")):
+    uploads = [Upload(e.url, None, _tags_of(e.tag_ids, batch.tag_ids)) for e in batch.images]
     check_batch(svc, project_id, len(uploads), [t for u in uploads for t in u.tag_ids])
 
-    def fetch_all():
+    def fetch_all() -> JSONResponse:
         for upload in uploads:
             try:
-                upload.data = svc.fetcher.fetch(str(upload.source or ""), svc.settings.max_training_image_bytes)
+                upload.data = svc.fetcher.fetch(upload.source or "", svc.settings.max_training_image_bytes)
             except UrlRejected as exc:
                 upload.status, upload.message = "ErrorSource", str(exc)
-        return add_batch(svc, project_id, uploads, metadata, base_url(request))
+        return add_batch(svc, project_id, uploads, batch.metadata, base_url(request))
 
-    return _answer(await run_in_threadpool(fetch_all))
+    return await run_in_threadpool(fetch_all)
 
 
-def _listing(svc, request, project_id, tagged, tag_ids, order_by, take, skip, image_ids=None):
-    if not 0 <= take <= MAX_TAKE or skip < 0:
-        raise errors.bad_request(f"take must be 0 to {MAX_TAKE} and skip at least 0.")
-    newest = (order_by or "Newest").lower() != "oldest"
-    rows = svc.store.images(project_id, tagged, id_list(tag_ids), newest, take, skip, image_ids)
-    tags = svc.store.image_tags([r["id"] for r in rows])
+# ---- listing and counting
+def _listed(svc, request: Request, project_id: str, query) -> list[Image]:
     base = base_url(request)
-    return [image_json(r, tags[r["id"]], svc.links, base) for r in rows]
+    return [Image.of(i, svc.links, base) for i in svc.store.images(project_id, query)]
 
 
 @router.get("/tagged")
 def get_tagged_images(svc: Svc, project_id: str, request: Request,
-                      iteration_id: str | None = Query(None, alias="iterationId"),
-                      tag_ids: str | None = Query(None, alias="tagIds"),
-                      order_by: str | None = Query(None, alias="orderBy"), take: int = 50, skip: int = 0):
-    return _listing(svc, request, project_id, True, tag_ids, order_by, take, skip)
+                      q: Annotated[ImageListQuery, Query()]) -> list[Image]:
+    return _listed(svc, request, project_id, q.listing(tagged=True))
 
 
 @router.get("/untagged")
 def get_untagged_images(svc: Svc, project_id: str, request: Request,
-                        iteration_id: str | None = Query(None, alias="iterationId"),
-                        order_by: str | None = Query(None, alias="orderBy"), take: int = 50, skip: int = 0):
-    return _listing(svc, request, project_id, False, None, order_by, take, skip)
-
-
-def _tagging_status(value: str | None) -> bool | None:
-    return {"tagged": True, "untagged": False}.get((value or "").lower())
+                        q: Annotated[ImageListQuery, Query()]) -> list[Image]:
+    return _listed(svc, request, project_id, q.listing(tagged=False, by_tags=False))
 
 
 @router.get("")
-def get_images(svc: Svc, project_id: str, request: Request,
-               iteration_id: str | None = Query(None, alias="iterationId"),
-               tag_ids: str | None = Query(None, alias="tagIds"),
-               tagging_status: str | None = Query(None, alias="taggingStatus"),
-               order_by: str | None = Query(None, alias="orderBy"), take: int = 50, skip: int = 0):
-    return _listing(svc, request, project_id, _tagging_status(tagging_status), tag_ids, order_by, take, skip)
+def get_images(svc: Svc, project_id: str, request: Request, q: Annotated[ImageListQuery, Query()]) -> list[Image]:
+    return _listed(svc, request, project_id, q.listing())
 
 
 @router.get("/id")
 def get_images_by_ids(svc: Svc, project_id: str, request: Request,
-                      image_ids: str | None = Query(None, alias="imageIds"),
-                      iteration_id: str | None = Query(None, alias="iterationId")):
-    ids = id_list(image_ids)
-    if len(ids) > MAX_TAKE:
-        raise errors.bad_request(f"At most {MAX_TAKE} image ids.", "BadRequestInvalidIds")
-    return _listing(svc, request, project_id, None, None, None, MAX_TAKE, 0, ids) if ids else []
+                      q: Annotated[ImageIdsQuery, Query()]) -> list[Image]:
+    if not q.image_ids:
+        return []
+    query = ImageCountQuery(iteration_id=q.iteration_id).query(image_ids=tuple(q.image_ids), take=len(q.image_ids))
+    return _listed(svc, request, project_id, query)
 
 
 @router.get("/tagged/count")
-def get_tagged_image_count(svc: Svc, project_id: str, tag_ids: str | None = Query(None, alias="tagIds"),
-                           iteration_id: str | None = Query(None, alias="iterationId")):
-    return svc.store.image_count(project_id, True, id_list(tag_ids))
+def get_tagged_image_count(svc: Svc, project_id: str, q: Annotated[ImageCountQuery, Query()]) -> int:
+    return svc.store.image_count(project_id, q.query(tagged=True))
 
 
 @router.get("/untagged/count")
-def get_untagged_image_count(svc: Svc, project_id: str,
-                             iteration_id: str | None = Query(None, alias="iterationId")):
-    return svc.store.image_count(project_id, False)
+def get_untagged_image_count(svc: Svc, project_id: str, q: Annotated[ImageCountQuery, Query()]) -> int:
+    return svc.store.image_count(project_id, q.query(tagged=False, by_tags=False))
 
 
 @router.get("/count")
-def get_image_count(svc: Svc, project_id: str, tag_ids: str | None = Query(None, alias="tagIds"),
-                    tagging_status: str | None = Query(None, alias="taggingStatus"),
-                    iteration_id: str | None = Query(None, alias="iterationId")):
-    return svc.store.image_count(project_id, _tagging_status(tagging_status), id_list(tag_ids))
+def get_image_count(svc: Svc, project_id: str, q: Annotated[ImageCountQuery, Query()]) -> int:
+    return svc.store.image_count(project_id, q.query())
 
 
+# ---- deleting, metadata, image tags
 @router.delete("", status_code=204)
-def delete_images(svc: Svc, project_id: str, image_ids: str | None = Query(None, alias="imageIds"),
-                  all_images: str | None = Query(None, alias="allImages"),
-                  all_iterations: str | None = Query(None, alias="allIterations")):
-    ids = id_list(image_ids)
-    if not ids and not flag(all_images):
+def delete_images(svc: Svc, project_id: str, q: Annotated[ImageDeleteQuery, Query()]):
+    if not q.image_ids and not q.all_images:
         raise errors.bad_request("Name the images to delete (imageIds) or pass allImages=true.",
                                  "BadRequestInvalidIds")
-    svc.store.delete_images(project_id, None if flag(all_images) else ids)
+    svc.store.delete_images(project_id, None if q.all_images else q.image_ids)
     return Response(status_code=204)
 
 
 @router.post("/metadata")
-async def update_image_metadata(svc: Svc, project_id: str, request: Request,
-                                image_ids: str | None = Query(None, alias="imageIds")):
-    ids, metadata = id_list(image_ids), await json_body(request)
-    if not ids or len(ids) > 64:
-        raise errors.bad_request("Name 1 to 64 images (imageIds).", "BadRequestInvalidIds")
-    if not isinstance(metadata, dict) or not all(isinstance(k, str) and isinstance(v, str)
-                                                 for k, v in metadata.items()):
-        raise errors.bad_request("The body must be an object of string keys and string values.",
-                                 "BadRequestImageMetadataKey")
-    results = svc.store.update_image_metadata(project_id, ids, metadata)
-    ok = all(status == "OK" for _, status, _ in results)
-    summary = {"isBatchSuccessful": ok,
-               "images": [{"imageId": i, "status": s, "metadata": m} for i, s, m in results]}
-    return JSONResponse(summary, status_code=200 if ok else 207)
+def update_image_metadata(svc: Svc, project_id: str, q: Annotated[ImageMetadataQuery, Query()],
+                          body: ImageMetadataBody = json_model(
+                              ImageMetadataBody, code="BadRequestImageMetadataKey",
+                              required="The body must be an object of string keys and string values.")):
+    results = svc.store.update_image_metadata(project_id, q.image_ids, body.root, MAX_METADATA_PAIRS)
+    ok = all(r.status == "OK" for r in results)
+    summary = ImageMetadataUpdateSummary(is_batch_successful=ok, images=[ImageMetadataUpdateEntry.of(r)
+                                                                         for r in results])
+    return JSONResponse(summary.model_dump(mode="json", by_alias=True), status_code=200 if ok else 207)
 
 
 @router.post("/tags")
-async def create_image_tags(svc: Svc, project_id: str, request: Request):
-    body = await json_object(request)
-    entries = body.get("tags")
-    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
-        raise errors.bad_request('The body must be {"tags": [{"imageId": ..., "tagId": ...}]}.')
-    created, duplicated = svc.store.add_image_tags(
-        project_id, [(str(e.get("imageId")), str(e.get("tagId"))) for e in entries])
-    as_json = lambda pairs: [{"imageId": i, "tagId": t} for i, t in pairs]  # noqa: E731
-    return {"created": as_json(created), "duplicated": as_json(duplicated), "exceeded": []}
+def create_image_tags(svc: Svc, project_id: str,
+                      body: ImageTagBatch = json_model(ImageTagBatch, required='The body must be {"tags": '
+                                                       '[{"imageId": ..., "tagId": ...}]}.')) -> ImageTagCreateSummary:
+    created, duplicated = svc.store.add_image_tags(project_id, [(e.image_id, e.tag_id) for e in body.tags])
+    entries = lambda pairs: [ImageTagEntry(image_id=i, tag_id=t) for i, t in pairs]  # noqa: E731
+    return ImageTagCreateSummary(created=entries(created), duplicated=entries(duplicated))
 
 
 @router.delete("/tags", status_code=204)
-def delete_image_tags(svc: Svc, project_id: str, image_ids: str | None = Query(None, alias="imageIds"),
-                      tag_ids: str | None = Query(None, alias="tagIds")):
-    svc.store.remove_image_tags(project_id, id_list(image_ids), id_list(tag_ids))
+def delete_image_tags(svc: Svc, project_id: str, q: Annotated[ImageTagDeleteQuery, Query()]):
+    svc.store.remove_image_tags(project_id, q.image_ids, q.tag_ids)
     return Response(status_code=204)

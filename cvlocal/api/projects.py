@@ -1,58 +1,48 @@
-"""Domains and projects."""
+"""Projects."""
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Request, Response
+from typing import Annotated
 
-from .. import errors
-from ..domains import DOMAINS, get_domain
-from ..models import project_json
-from .deps import Svc, id_list, json_object, text_field
+from fastapi import APIRouter, Query, Response
 
-router = APIRouter(prefix="/training", tags=["projects"])
+from ..store.records import ProjectChanges
+from ..training.domains import DEFAULT_DOMAIN_ID
+from .deps import Svc
+from .schemas.common import json_model
+from .schemas.projects import Project, ProjectCreate, ProjectCreateOptions, ProjectUpdate
 
-
-@router.get("/domains")
-def get_domains():
-    return [d.to_json() for d in DOMAINS]
+router = APIRouter(prefix="/training/projects", tags=["projects"])
 
 
-@router.get("/domains/{domain_id}")
-def get_domain_by_id(domain_id: str):
-    return get_domain(domain_id).to_json()
+@router.get("")
+def get_projects(svc: Svc) -> list[Project]:
+    return [Project.of(p) for p in svc.store.projects()]
 
 
-@router.get("/projects")
-def get_projects(svc: Svc):
-    return [project_json(r) for r in svc.store.projects()]
+@router.post("")
+def create_project(svc: Svc, q: Annotated[ProjectCreate, Query()],
+                   options: ProjectCreateOptions | None = json_model(ProjectCreateOptions)) -> Project:
+    return Project.of(svc.store.create_project(q.name, q.description, q.domain_id or DEFAULT_DOMAIN_ID,
+                                               q.classification_type or "Multiclass",
+                                               tuple(q.target_export_platforms or ())))
 
 
-@router.post("/projects")
-def create_project(svc: Svc, name: str = Query(""), description: str = Query(""),
-                   domain_id: str | None = Query(None, alias="domainId"),
-                   classification_type: str | None = Query(None, alias="classificationType"),
-                   target_export_platforms: str | None = Query(None, alias="targetExportPlatforms")):
-    row = svc.store.create_project(name, description, domain_id, classification_type,
-                                   id_list(target_export_platforms))
-    return project_json(row)
+@router.get("/{project_id}")
+def get_project(svc: Svc, project_id: str) -> Project:
+    return Project.of(svc.store.project(project_id))
 
 
-@router.get("/projects/{project_id}")
-def get_project(svc: Svc, project_id: str):
-    return project_json(svc.store.project(project_id))
+@router.patch("/{project_id}")
+def update_project(svc: Svc, project_id: str, body: ProjectUpdate | None = json_model(ProjectUpdate)) -> Project:
+    body = body or ProjectUpdate()  # an empty body changes nothing
+    platforms = body.settings.target_export_platforms
+    changes = ProjectChanges(name=body.name, description=body.description, domain_id=body.settings.domain_id,
+                             classification_type=body.settings.classification_type,
+                             target_export_platforms=None if platforms is None else tuple(platforms))
+    return Project.of(svc.store.update_project(project_id, changes))
 
 
-@router.patch("/projects/{project_id}")
-async def update_project(svc: Svc, project_id: str, request: Request):
-    body = await json_object(request)
-    settings = body.get("settings") or {}
-    if not isinstance(settings, dict):
-        raise errors.bad_request("'settings' must be an object.")
-    row = svc.store.update_project(project_id, text_field(body, "name"), text_field(body, "description"),
-                                   text_field(settings, "domainId"), text_field(settings, "classificationType"))
-    return project_json(row)
-
-
-@router.delete("/projects/{project_id}", status_code=204)
+@router.delete("/{project_id}", status_code=204)
 def delete_project(svc: Svc, project_id: str):
     svc.store.delete_project(project_id)
     svc.predictor.forget_project(project_id)

@@ -1,35 +1,38 @@
 """Tags of a project."""
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Request, Response
+from typing import Annotated
 
-from ..models import tag_json
-from .deps import Svc, json_object, text_field
+from fastapi import APIRouter, Query, Response
+
+from ..store.records import TagChanges
+from .deps import Svc
+from .schemas.common import json_model
+from .schemas.tags import Tag, TagCreate, TagQuery, TagUpdate
 
 router = APIRouter(prefix="/training/projects/{project_id}/tags", tags=["tags"])
 
 
 @router.get("")
-def get_tags(svc: Svc, project_id: str, iteration_id: str | None = Query(None, alias="iterationId")):
-    return [tag_json(r) for r in svc.store.tags(project_id)]
+def get_tags(svc: Svc, project_id: str, q: Annotated[TagQuery, Query()]) -> list[Tag]:
+    return [Tag.of(t) for t in svc.store.tags(project_id, q.iteration_id)]
 
 
 @router.post("")
-def create_tag(svc: Svc, project_id: str, name: str = Query(""), description: str | None = Query(None),
-               type: str | None = Query(None)):
-    return tag_json(svc.store.create_tag(project_id, name, description, type))
+def create_tag(svc: Svc, project_id: str, q: Annotated[TagCreate, Query()]) -> Tag:
+    return Tag.of(svc.store.create_tag(project_id, q.name, q.description, q.type or "Regular"))
 
 
 @router.get("/{tag_id}")
-def get_tag(svc: Svc, project_id: str, tag_id: str):
-    return tag_json(svc.store.tag(project_id, tag_id))
+def get_tag(svc: Svc, project_id: str, tag_id: str, q: Annotated[TagQuery, Query()]) -> Tag:
+    return Tag.of(svc.store.tag(project_id, tag_id, q.iteration_id))
 
 
 @router.patch("/{tag_id}")
-async def update_tag(svc: Svc, project_id: str, tag_id: str, request: Request):
-    body = await json_object(request)
-    return tag_json(svc.store.update_tag(project_id, tag_id, text_field(body, "name"),
-                                         text_field(body, "description"), text_field(body, "type")))
+def update_tag(svc: Svc, project_id: str, tag_id: str, body: TagUpdate | None = json_model(TagUpdate)) -> Tag:
+    body = body or TagUpdate()  # an empty body changes nothing
+    changes = TagChanges(name=body.name or None, description=body.description, type=body.type)
+    return Tag.of(svc.store.update_tag(project_id, tag_id, changes))
 
 
 @router.delete("/{tag_id}", status_code=204)

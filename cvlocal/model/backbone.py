@@ -173,7 +173,8 @@ def backbone_model_bytes() -> bytes:
     return build_backbone_graph().SerializeToString()
 
 
-def _thread_count() -> int:
+def thread_count() -> int:
+    """The cores this process may run on (what the backbone and the prediction gate size themselves by)."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
@@ -200,7 +201,7 @@ class Backbone:
         import onnxruntime as ort
 
         self._bytes = model_bytes if model_bytes is not None else backbone_model_bytes()
-        self.threads = max(1, threads or _thread_count())
+        self.threads = max(1, threads or thread_count())
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = 1
         opts.inter_op_num_threads = 1

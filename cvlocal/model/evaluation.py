@@ -20,6 +20,7 @@ Definitions (the portal's wording, made exact):
 """
 from __future__ import annotations
 
+import io
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,15 +39,24 @@ class HeldOut:
     labels: np.ndarray  # [N, K] bool
     folds: np.ndarray  # [N] int, the fold each image was held out in
 
+    def to_bytes(self) -> bytes:
+        """The stored form (an .npz), as the store keeps it as a blob."""
+        buf = io.BytesIO()
+        np.savez(buf, probabilities=self.probabilities, labels=self.labels, folds=self.folds)
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "HeldOut":
+        with np.load(io.BytesIO(data), allow_pickle=False) as stored:
+            return cls(probabilities=stored["probabilities"].astype(np.float32),
+                       labels=stored["labels"].astype(bool), folds=stored["folds"].astype(np.int64))
+
     def save(self, path) -> None:
-        with open(path, "wb") as f:  # a file object keeps np.savez from appending ".npz"
-            np.savez(f, probabilities=self.probabilities, labels=self.labels, folds=self.folds)
+        Path(path).write_bytes(self.to_bytes())
 
     @classmethod
     def load(cls, path) -> "HeldOut":
-        with np.load(Path(path), allow_pickle=False) as data:
-            return cls(probabilities=data["probabilities"].astype(np.float32),
-                       labels=data["labels"].astype(bool), folds=data["folds"].astype(np.int64))
+        return cls.from_bytes(Path(path).read_bytes())
 
 
 def fold_count(labels: np.ndarray, multilabel: bool, max_folds: int = 5) -> int:

@@ -12,6 +12,7 @@ held-out log-loss search over a small grid once there are enough images to trust
 """
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +49,16 @@ class Head:
             e = np.exp(z - z.max(axis=1, keepdims=True))
             p = e / e.sum(axis=1, keepdims=True)
         return p.astype(np.float32)
+
+    def to_bytes(self) -> bytes:
+        """The stored form (an .npz), as the store keeps it as a blob."""
+        buf = io.BytesIO()
+        self.save(buf)
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "Head":
+        return cls.load(io.BytesIO(data))
 
     def save(self, target) -> None:
         """To a path or a binary file object."""

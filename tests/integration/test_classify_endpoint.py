@@ -1,4 +1,4 @@
-"""The gateway serves classify-image requests itself (the prediction hot path, cvlocal/api/classify.py).
+"""The gateway serves classify-image requests itself (the prediction hot path, cvlocal/serving/classify.py).
 
 The FastAPI routes of the same paths stay in the OpenAPI document; both must answer alike. The app runs
 in-process here (Starlette's TestClient speaks ASGI to the real gateway, store, trainer and model), so the
@@ -30,7 +30,8 @@ KEYS = SimpleNamespace(training_key="training-key-for-the-endpoint-test", endpoi
 def served(tmp_path_factory):
     settings = Settings(data_dir=tmp_path_factory.mktemp("classify") / "data", training_key=KEYS.training_key,
                         prediction_key=KEYS.prediction_key, signing_secret=b"s" * 32)
-    gateway, app = create_app(settings)
+    created = create_app(settings)
+    gateway, app = created.asgi, created.api
     reached_fastapi: list[str] = []
 
     async def recording_app(scope, receive, send):

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from cvlocal.urlfetch import UrlFetcher, UrlRejected, resolve
+from cvlocal.net.fetch import UrlFetcher, UrlRejected, resolve
 from harness.images import photo
 from harness.rest import Rest
 from harness.service import PREDICTION_ROOT, TRAINING_ROOT

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from cvlocal.gateway import _equal
-from cvlocal.urlfetch import UrlFetcher, UrlRejected, is_public
+from cvlocal.gateway.keys import keys_match as _equal
+from cvlocal.net.fetch import UrlFetcher, UrlRejected, is_public
 
 
 def test_key_comparison_takes_any_lengths_and_characters():

@@ -152,14 +152,14 @@ def test_heads_trained_on_the_channels_alone_keep_their_answers():
     the logits they were trained to give in serving and in export (the thumbnail comes after the channels)."""
     import io
 
-    from cvlocal.training import head_from_bytes
+    from cvlocal.model.head import Head
 
     rng = np.random.default_rng(2)
     weights = rng.normal(0, 0.05, (bb.CNN_DIM, 3)).astype(np.float32)
     bias = rng.normal(0, 0.5, 3).astype(np.float32)
     stored = io.BytesIO()  # as the trainer stored heads then
     np.savez(stored, weights=weights, bias=bias, multilabel=np.array(False))
-    head = head_from_bytes(stored.getvalue())
+    head = Head.from_bytes(stored.getvalue())
     nhwc = rng.integers(0, 256, (2, 224, 224, 3), dtype=np.uint8)
     features = bb.get_backbone().features(nhwc)
     logits = features[:, :bb.CNN_DIM].astype(np.float64) @ weights + bias

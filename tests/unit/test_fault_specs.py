@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cvlocal.faults import parse_faults
+from cvlocal.gateway.faults import parse_faults
 
 
 def test_fault_specs_parse_and_bad_ones_are_refused():

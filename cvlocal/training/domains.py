@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import bad_request, not_found_domain
+from ..errors import bad_request, not_found_domain
 
+# Azure's export platforms, as compact domains list them; this service builds ONNX only (training/export.py).
 EXPORT_PLATFORMS = ["CoreML", "TensorFlow", "DockerFile", "ONNX", "VAIDK", "OpenVino"]
-# What this service can actually produce (docs/self-hosted.md says so).
-SUPPORTED_EXPORT_PLATFORMS = ["ONNX"]
 
 
 @dataclass(frozen=True)
@@ -23,17 +22,6 @@ class Domain:
     exportable: bool
     description: str
     size_mb: int
-
-    def to_json(self) -> dict:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "type": self.type,
-            "exportable": self.exportable,
-            "enabled": True,
-            "exportablePlatforms": EXPORT_PLATFORMS if self.exportable else [],
-            "modelInformation": {"estimatedModelSizeInMegabytes": self.size_mb, "description": self.description},
-        }
 
 
 DOMAINS: list[Domain] = [

@@ -87,9 +87,6 @@ class UrlFetcher:
         path = urllib.parse.urlunsplit(("", "", parts.path or "/", parts.query, ""))
         return _Target(url, scheme, host, port, path, addresses)
 
-    def check_url(self, url: str) -> None:
-        self.target(url)
-
     # ---- fetching
     def fetch(self, url: str, max_bytes: int) -> bytes:
         deadline = time.monotonic() + self.timeout_s

@@ -1,12 +1,18 @@
 """Adding a batch of images to a project: check each one, store its bytes, then commit the rows."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from . import errors
-from .images import ImageRejected, check_image
-from .models import image_json
-from .store.catalog import NewImage, check_metadata
+from fastapi.responses import JSONResponse
+
+from .. import errors
+from ..net.bodies import SMALL_BODY
+from ..net.images import ImageRejected, check_image
+from ..settings import Settings
+from ..store.records import NewImage
+from .deps import Services
+from .schemas.images import Image, ImageCreateResult, ImageCreateSummary
 
 
 @dataclass
@@ -18,7 +24,12 @@ class Upload:
     message: str = ""
 
 
-def check_batch(services, project_id: str, count: int, tag_ids: list[str]) -> None:
+def batch_body_limit(settings: Settings) -> int:
+    """A full batch of base64 images (64 x 6 MB, a third more as base64) and room for the JSON around it."""
+    return settings.max_images_per_batch * settings.max_training_image_bytes * 4 // 3 + SMALL_BODY
+
+
+def check_batch(services: Services, project_id: str, count: int, tag_ids: list[str]) -> None:
     settings = services.settings
     services.store.project(project_id)
     if count == 0:
@@ -31,10 +42,10 @@ def check_batch(services, project_id: str, count: int, tag_ids: list[str]) -> No
     services.store.require_tags(project_id, list(set(tag_ids)))
 
 
-def add_batch(services, project_id: str, uploads: list[Upload], metadata: dict | None, base: str) -> tuple[int, dict]:
-    """(HTTP status, ImageCreateSummary): 200 when every image is OK or OKDuplicate, else 207."""
+def add_batch(services: Services, project_id: str, uploads: list[Upload], metadata: Mapping[str, str] | None,
+              base: str) -> JSONResponse:
+    """ImageCreateSummary: 200 when every image is OK or OKDuplicate, else 207."""
     store, limit = services.store, services.settings.max_training_image_bytes
-    check_metadata(metadata)
     accepted: list[tuple[int, NewImage]] = []
     for index, upload in enumerate(uploads):
         if upload.data is None:
@@ -45,23 +56,15 @@ def add_batch(services, project_id: str, uploads: list[Upload], metadata: dict |
             upload.status, upload.message = exc.status, exc.message
             continue
         digest = store.blobs.put(upload.data)  # durable before the row that names it
-        accepted.append((index, NewImage(digest, checked.width, checked.height, len(upload.data))))
-    rows = store.add_images(project_id, [(img, uploads[i].tag_ids) for i, img in accepted], metadata)
+        accepted.append((index, NewImage(digest, checked.width, checked.height, len(upload.data),
+                                         tuple(upload.tag_ids))))
     stored = {}
-    for (index, _), (row, duplicate) in zip(accepted, rows):
+    for (index, _), (image, duplicate) in zip(accepted, store.add_images(project_id, [i for _, i in accepted],
+                                                                           metadata)):
         uploads[index].status = "OKDuplicate" if duplicate else "OK"
-        stored[index] = row
-    tags = store.image_tags([row["id"] for row in stored.values()])
-    results = []
-    for index, upload in enumerate(uploads):
-        row = stored.get(index)
-        result = {
-            "sourceUrl": upload.source,
-            "status": upload.status,
-            "image": image_json(row, tags[row["id"]], services.links, base) if row is not None else None,
-        }
-        if upload.message:  # not in Azure's model (clients ignore it), but it says what to fix
-            result["message"] = upload.message
-        results.append(result)
+        stored[index] = Image.of(image, services.links, base)
     ok = all(u.status in ("OK", "OKDuplicate") for u in uploads)
-    return (200 if ok else 207), {"isBatchSuccessful": ok, "images": results}
+    summary = ImageCreateSummary(is_batch_successful=ok, images=[
+        ImageCreateResult(source_url=u.source, status=u.status, image=stored.get(i), message=u.message)
+        for i, u in enumerate(uploads)])
+    return JSONResponse(summary.model_dump(mode="json", by_alias=True), status_code=200 if ok else 207)

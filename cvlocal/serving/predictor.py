@@ -3,26 +3,25 @@
 A request's CPU work (decode, backbone, head) runs under a gate of one slot per core, plus one: more requests
 computing at once only time-slice the same cores, and every one of them would hold its own activations in
 onnxruntime's arena. The extra slot keeps the cores busy while a request's Python steps (parsing the image
-header, building the answer) wait for the GIL: with one slot a core, the cores sat idle 6-8% of the time
-under load, with the extra one about 3% (bench/prediction.py). Storing the prediction (blob fsync, SQLite
-commit) waits on the disk, outside the gate, so other requests compute meanwhile. The image is decoded once:
-the format and size checks that decide whether it may be stored come from that same decode.
+header, building the answer) wait for the GIL: with one slot a core, the cores sat idle under load for want
+of work (measured in docs/benchmarks.md). Storing the prediction (blob fsync, SQLite commit) waits on the
+disk, outside the gate, so other requests compute meanwhile. The image is decoded once: the format and size
+checks that decide whether it may be stored come from that same decode.
 """
 from __future__ import annotations
 
-import json
 import threading
 import uuid
 
 import numpy as np
 
-from . import errors
-from .images import FORMATS, ImageRejected, check_dimensions, check_prediction_image
-from .model.backbone import _thread_count, get_backbone
-from .model.preprocess import decode_and_describe
-from .models import prediction_json
-from .store import Store, utcnow
-from .training import head_from_bytes
+from .. import errors
+from ..model.backbone import get_backbone, thread_count
+from ..model.head import Head
+from ..model.preprocess import decode_and_describe
+from ..net.images import FORMATS, ImageRejected, check_dimensions, check_prediction_image
+from ..store import Store, utcnow
+from ..store.records import IterationRecord, PublishedIteration, TagRef
 
 
 PREDICTION_CODES = {"ErrorImageSize": "BadRequestImageSizeBytes", "ErrorImageFormat": "BadRequestImageFormat",
@@ -33,17 +32,19 @@ class Predictor:
     def __init__(self, store: Store, max_image_bytes: int):
         self.store = store
         self.max_image_bytes = max_image_bytes
-        self._models: dict[str, tuple] = {}  # iteration id -> (Head, [(tag id, name)])
+        self._models: dict[str, tuple[Head, tuple[TagRef, ...]]] = {}  # iteration id -> (head, its tags)
         self._lock = threading.Lock()
-        self._compute = threading.BoundedSemaphore(_thread_count() + 1)
+        self._compute = threading.BoundedSemaphore(thread_count() + 1)
 
-    def _model(self, iteration) -> tuple:
-        model = self._models.get(iteration["id"])
+    def published(self, project_id: str, published_name: str) -> PublishedIteration:
+        return self.store.published(project_id, published_name)
+
+    def _model(self, iteration: IterationRecord | PublishedIteration) -> tuple[Head, tuple[TagRef, ...]]:
+        model = self._models.get(iteration.id)
         if model is None:
-            head = head_from_bytes(self.store.blobs.get(iteration["model_digest"]))
-            model = (head, [tuple(t) for t in json.loads(iteration["tags"])])
+            model = (Head.from_bytes(self.store.blobs.get(iteration.model_digest)), self.store.model_tags(iteration.id))
             with self._lock:
-                self._models[iteration["id"]] = model
+                self._models[iteration.id] = model
         return model
 
     def forget_iteration(self, iteration_id: str) -> None:
@@ -54,7 +55,10 @@ class Predictor:
         with self._lock:
             self._models.clear()  # rare; models reload on their next prediction
 
-    def classify(self, project_id: str, iteration, data: bytes, store: bool, application: str | None) -> dict:
+    def classify(self, project_id: str, iteration: IterationRecord | PublishedIteration, data: bytes, store: bool,
+                 application: str | None) -> dict:
+        """Custom Vision's ImagePrediction (api/schemas/predictions.py documents it), built here as a dict: this
+        is the hot path, and it leaves as JSON straight from the dict."""
         try:  # from the header alone, before any decode: the four formats only, no bombs, no 10,241 px
             check_prediction_image(data, self.max_image_bytes)
         except ImageRejected as exc:
@@ -71,8 +75,9 @@ class Predictor:
                         "tagType": "Regular", "boundingBox": None} for i in order]
         prediction_id, created = str(uuid.uuid4()), utcnow()
         if store and _storable(image_format, size):
-            self._store(prediction_id, project_id, iteration["id"], application, data, predictions, created)
-        return prediction_json(prediction_id, project_id, iteration["id"], created, predictions)
+            self._store(prediction_id, project_id, iteration.id, application, data, predictions, created)
+        return {"id": prediction_id, "project": project_id, "iteration": iteration.id, "created": created,
+                "predictions": predictions}
 
     def _store(self, prediction_id, project_id, iteration_id, application, data, predictions, created) -> None:
         digest = self.store.blobs.put(data)

@@ -1,5 +1,7 @@
 """The SQLite database: schema, one serialised connection, transactions.
 
+The schema is the stored format of every data directory made so far: change it only with a migration.
+
 WAL with synchronous=FULL: a transaction that has committed survives kill -9 and power loss. The service
 answers a request only after its transaction commits, so everything acknowledged is on disk.
 """
@@ -7,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import uuid
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -120,6 +123,15 @@ def utcnow() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def marks(values) -> str:
+    """`?,?,?` for an IN (...) list of these values."""
+    return ",".join("?" * len(values))
+
+
 class Database:
     def __init__(self, path: Path):
         self.path = path
@@ -150,9 +162,6 @@ class Database:
     def query_one(self, sql: str, params: tuple | list = ()) -> sqlite3.Row | None:
         with self._lock:
             return self._conn.execute(sql, params).fetchone()
-
-    def integrity_check(self) -> str:
-        return self.query_one("PRAGMA integrity_check")[0]
 
     def close(self) -> None:
         with self._lock:

@@ -1,7 +1,9 @@
-"""Content-addressed files: image bytes, models and exports live on disk under their SHA-256.
+"""Content-addressed bytes: images, trained heads, held-out evaluations and exports, named by their SHA-256.
 
-A blob is written to a temporary file, fsynced, renamed into place and its folder fsynced before the caller
-commits the metadata row that names it, so a crash never leaves a row pointing at missing bytes.
+`BlobStore` is what the rest of the service relies on; `FolderBlobStore` keeps blobs as files on local disk
+(an Azure Blob Storage container can implement the same three methods). `put` returns only once the bytes
+are durable, and callers commit the metadata row that names a blob after it, so a crash never leaves a row
+pointing at missing bytes.
 """
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import hashlib
 import os
 import tempfile
 from pathlib import Path
+from typing import Protocol
 
 
 def sha256_hex(data: bytes) -> str:
@@ -39,7 +42,21 @@ def write_durably(path: Path, data: bytes) -> None:
     _fsync_dir(path.parent)
 
 
-class BlobStore:
+class BlobStore(Protocol):
+    def put(self, data: bytes) -> str:
+        """Store `data` durably; returns its digest (storing the same bytes twice keeps one copy)."""
+
+    def get(self, digest: str) -> bytes:
+        ...
+
+    def exists(self, digest: str) -> bool:
+        ...
+
+
+class FolderBlobStore:
+    """Blobs as files `root/ab/abcdef...`: written to a temporary file, fsynced, renamed into place and the
+    folder fsynced."""
+
     def __init__(self, root: Path):
         self.root = root
         self.root.mkdir(parents=True, exist_ok=True)

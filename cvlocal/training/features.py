@@ -6,9 +6,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .model.backbone import BACKBONE_NAME, FEATURE_DIM, get_backbone
-from .model.preprocess import decode_for_model
-from .store import Store
+from ..model.backbone import BACKBONE_NAME, FEATURE_DIM, get_backbone
+from ..model.preprocess import decode_for_model
+from ..store import Store
 
 CHUNK = 64  # images decoded and featurised together; bounds memory for big training sets
 # Bump when the backbone graph or preprocessing changes, so stale cached vectors are never reused.

@@ -7,15 +7,23 @@ Shares of API requests that hit each fault:
 - `lost`: the request is served (and committed), then the connection is closed before the answer: the
   client cannot tell whether it happened, so this tests that its retries are idempotent.
 - `latency=SHARE:SECONDS`: a share of requests is delayed (independently of the faults above).
-- `train-delay=SECONDS`: every training stays `Training` at least this long (for polling and crash tests).
+- `train-delay=SECONDS`: every training stays `Training` at least this long (for polling and crash tests);
+  the training queue holds each iteration back this long (training/queue.py, wired in app.py).
 - `seed=N`: the same sequence of faults on every start (else random).
 
-Every fault but `lost` hits before any work is done, so retrying those is always safe.
+Every fault but `lost` hits before any work is done, so retrying those is always safe. The request faults are
+one middleware, `FaultInjection`, which the gateway runs after the key check when any of them is on.
 """
 from __future__ import annotations
 
+import asyncio
+import logging
 import random
 from dataclasses import dataclass, field
+
+from ..errors import send_error, too_many_requests, unavailable
+
+log = logging.getLogger("cvlocal.gateway")
 
 
 @dataclass
@@ -95,3 +103,51 @@ def parse_faults(spec: str | None) -> Faults:
     if faults.throttle + faults.unavailable + faults.drop + faults.lost > 1:
         raise ValueError("The shares of 429, 503, drop and lost faults add up to more than 1.")
     return faults
+
+
+async def _discard(message) -> None:
+    """The `send` of a request whose answer is lost (fault `lost`)."""
+
+
+async def close_without_answer(send) -> None:
+    """Close the client's connection with no HTTP answer at all, as a crashed server or a broken network would.
+
+    uvicorn answers 500 for an app that returns without a response, so the connection is aborted under it
+    (its `send` is a method of the request cycle that holds the transport). Elsewhere, a response that
+    promises a body it never sends leaves the client without a usable answer too.
+    """
+    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    if transport is not None and hasattr(transport, "abort"):
+        transport.abort()
+        await asyncio.sleep(0)  # the server notices the connection is gone and sends nothing
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"1")]})
+    raise ConnectionAbortedError("fault injection: connection closed without an answer")
+
+
+class FaultInjection:
+    """The request faults: delay, then drop, serve-and-lose, 429 or 503, or pass the request on untouched."""
+
+    def __init__(self, faults: Faults):
+        self.faults = faults
+
+    async def __call__(self, scope, receive, send, call_next) -> None:
+        faults = self.faults
+        delay = faults.delay()
+        if delay:
+            await asyncio.sleep(delay)
+        fault = faults.roll()
+        if fault is not None:
+            log.info("injected fault %s on %s %s", fault, scope["method"], scope["path"])
+        if fault == "drop":
+            return await close_without_answer(send)
+        if fault == "lost":
+            await call_next(scope, receive, _discard)
+            return await close_without_answer(send)
+        if fault == "429":
+            return await send_error(send, too_many_requests(faults.retry_after_s))
+        if fault == "503":
+            error = unavailable()
+            error.headers["Retry-After"] = str(faults.retry_after_s)
+            return await send_error(send, error)
+        return await call_next(scope, receive, send)

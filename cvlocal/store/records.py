@@ -1,0 +1,168 @@
+"""What the store hands out and takes in: frozen records with every stored format already decoded.
+
+Nothing outside the store sees a database row or a JSON column; a second backend returns the same records.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+TagRef = tuple[str, str]                       # (tag id, tag name), in a model's output order
+SnapshotEntry = tuple[str, tuple[str, ...]]    # (image sha256, the tag ids it was trained with)
+
+
+@dataclass(frozen=True)
+class ProjectRecord:
+    id: str
+    name: str
+    description: str
+    domain_id: str
+    classification_type: str              # Multiclass | Multilabel
+    target_export_platforms: tuple[str, ...]
+    created: str                          # ISO-8601 with 'T' and 'Z', as clients parse it
+    last_modified: str
+
+
+@dataclass(frozen=True)
+class TagRecord:
+    id: str
+    project_id: str
+    name: str
+    description: str | None
+    type: str                             # Regular | Negative | GeneralProduct
+    created: str
+    image_count: int
+
+
+@dataclass(frozen=True)
+class ImageTagRecord:
+    tag_id: str
+    tag_name: str
+    created: str
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    id: str
+    project_id: str
+    sha256: str                           # the blob that holds its bytes
+    width: int                            # as displayed (EXIF orientation applied)
+    height: int
+    size: int
+    metadata: Mapping[str, str]
+    created: str
+    tags: tuple[ImageTagRecord, ...] = ()
+
+
+@dataclass(frozen=True)
+class IterationRecord:
+    id: str
+    project_id: str
+    name: str
+    status: str                           # Training | Completed | Failed
+    created: str
+    last_modified: str
+    trained_at: str | None
+    domain_id: str
+    classification_type: str
+    training_type: str
+    reserved_budget_hours: int
+    training_seconds: float | None
+    publish_name: str | None
+    publish_resource_id: str | None
+    error_details: str | None
+    tags: tuple[TagRef, ...]              # the model's output columns
+    model_digest: str | None              # blob: Head.to_bytes()
+    heldout_digest: str | None            # blob: HeldOut.to_bytes()
+    timings: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PublishedIteration:
+    """What a prediction URL resolves to: only what serving needs, read on every prediction."""
+    id: str
+    project_id: str
+    name: str
+    model_digest: str
+
+
+@dataclass(frozen=True)
+class TrainingSet:
+    """What a training would use: the tags and, per image, the tags it carries (images without one are left out).
+    Two equal fingerprints mean nothing changed."""
+    tags: tuple[TagRef, ...]
+    snapshot: tuple[SnapshotEntry, ...]
+    fingerprint: str
+
+    def image_counts(self) -> dict[str, int]:
+        counts = {tag_id: 0 for tag_id, _ in self.tags}
+        for _, tag_ids in self.snapshot:
+            for tag_id in tag_ids:
+                counts[tag_id] += 1
+        return counts
+
+
+@dataclass(frozen=True)
+class TrainingJob:
+    """An iteration waiting to be trained, with the training set it was created with."""
+    iteration: IterationRecord
+    snapshot: tuple[SnapshotEntry, ...]
+
+
+@dataclass(frozen=True)
+class ExportRecord:
+    id: str
+    iteration_id: str
+    platform: str
+    flavor: str | None
+    status: str                           # Done (exports are built before they are recorded)
+    token: str                            # the unguessable part of the download link
+    blob_digest: str
+    created: str
+    expires: float                        # epoch seconds
+
+
+@dataclass(frozen=True)
+class NewImage:
+    """An image whose bytes are already durable in the blob store, to be recorded with its tags."""
+    sha256: str
+    width: int
+    height: int
+    size: int
+    tag_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ImageQuery:
+    """Which images of a project to list or count. `iteration_id`: the images as that iteration trained on them."""
+    tagged: bool | None = None            # None: tagged and untagged
+    tag_ids: tuple[str, ...] = ()         # any of these tags
+    image_ids: tuple[str, ...] | None = None
+    iteration_id: str | None = None
+    newest_first: bool = True
+    take: int = 50
+    skip: int = 0
+
+
+@dataclass(frozen=True)
+class MetadataUpdate:
+    image_id: str
+    status: str                           # OK | ErrorImageNotFound | ErrorLimitExceed
+    metadata: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class ProjectChanges:
+    """An update of a project: None leaves a field as it is."""
+    name: str | None = None
+    description: str | None = None
+    domain_id: str | None = None
+    classification_type: str | None = None
+    target_export_platforms: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class TagChanges:
+    name: str | None = None
+    description: str | None = None
+    type: str | None = None

@@ -1,0 +1,179 @@
+"""The `iterations` table: training sets, the training lifecycle, renaming, deleting and publishing."""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+
+from ... import errors
+from ..records import (IterationRecord, ProjectRecord, PublishedIteration, SnapshotEntry, TagRef, TrainingJob,
+                       TrainingSet)
+from . import rows
+from .db import Database, new_id, utcnow
+
+INTERRUPTED = "The service stopped while this iteration was training. Train the project again."
+_SELECT = f"SELECT {rows.ITERATION_COLUMNS} FROM iterations"
+
+
+class IterationTables:
+    db: Database
+
+    # ---- training
+    def training_set(self, project_id: str, selected_tags: list[str] | None) -> TrainingSet:
+        tags = tuple((r["id"], r["name"]) for r in self.db.query(
+            "SELECT id, name FROM tags WHERE project_id = ? AND type != 'Negative' ORDER BY created, rowid",
+            (project_id,)) if not selected_tags or r["id"] in selected_tags)
+        wanted = {t for t, _ in tags}
+        by_image: dict[str, list[str]] = {}
+        for r in self.db.query("SELECT i.sha256, it.tag_id FROM images i JOIN image_tags it ON it.image_id = i.id "
+                               "WHERE i.project_id = ? ORDER BY i.seq", (project_id,)):
+            if r["tag_id"] in wanted:
+                by_image.setdefault(r["sha256"], []).append(r["tag_id"])
+        snapshot = sorted((sha, sorted(tids)) for sha, tids in by_image.items())
+        # The fingerprint is stored: its recipe stays, so "nothing changed" keeps working on old iterations.
+        fingerprint = hashlib.sha256(json.dumps([snapshot, sorted(tags)]).encode()).hexdigest()
+        return TrainingSet(tags, tuple((sha, tuple(tids)) for sha, tids in snapshot), fingerprint)
+
+    def create_iteration(self, project: ProjectRecord, training_set: TrainingSet, training_type: str,
+                         budget_hours: int, force: bool, max_iterations: int) -> IterationRecord:
+        pid, iid, now = project.id, new_id(), utcnow()
+        with self.db.transaction() as c:
+            if c.execute("SELECT 1 FROM iterations WHERE project_id = ? AND status = 'Training'", (pid,)).fetchone():
+                raise errors.bad_request("A training of this project is already in progress.",
+                                         "BadRequestTrainingAlreadyInProgress")
+            last = c.execute("SELECT fingerprint FROM iterations WHERE project_id = ? AND status = 'Completed' "
+                             "ORDER BY created DESC LIMIT 1", (pid,)).fetchone()
+            if last and last["fingerprint"] == training_set.fingerprint and not force:
+                raise errors.bad_request("Nothing changed since the last trained iteration; pass forceTrain=true "
+                                         "to train anyway.", "BadRequestTrainingNotNeeded")
+            if c.execute("SELECT COUNT(*) FROM iterations WHERE project_id = ?", (pid,)).fetchone()[0] \
+                    >= max_iterations:
+                raise errors.bad_request(f"A project keeps at most {max_iterations} iterations; delete an old "
+                                         "one first.", "BadRequestExceedIterationPerProjectLimit")
+            number = c.execute("UPDATE projects SET iteration_counter = iteration_counter + 1 WHERE id = ? "
+                               "RETURNING iteration_counter", (pid,)).fetchone()[0]
+            c.execute("INSERT INTO iterations (id, project_id, name, status, created, last_modified, domain_id, "
+                      "classification_type, training_type, reserved_budget_hours, fingerprint, tags, snapshot) "
+                      "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                      (iid, pid, f"Iteration {number}", "Training", now, now, project.domain_id,
+                       project.classification_type, training_type, budget_hours, training_set.fingerprint,
+                       json.dumps([list(t) for t in training_set.tags]),
+                       json.dumps([[sha, list(tids)] for sha, tids in training_set.snapshot])))
+        return self.iteration(pid, iid)
+
+    def training_job(self, iteration_id: str) -> TrainingJob | None:
+        row = self.db.query_one(f"SELECT {rows.ITERATION_COLUMNS}, snapshot FROM iterations WHERE id = ?",
+                                (iteration_id,))
+        if row is None or row["status"] != "Training":
+            return None
+        return TrainingJob(rows.iteration(row), rows.snapshot(row["snapshot"]))
+
+    def finish_training(self, iteration_id: str, model_digest: str, heldout_digest: str, seconds: float,
+                        timings: Mapping[str, float]) -> None:
+        now = utcnow()
+        with self.db.transaction() as c:
+            c.execute("UPDATE iterations SET status = 'Completed', trained_at = ?, last_modified = ?, "
+                      "training_seconds = ?, model_digest = ?, heldout_digest = ?, timings = ? WHERE id = ? "
+                      "AND status = 'Training'",
+                      (now, now, seconds, model_digest, heldout_digest, json.dumps(dict(timings)), iteration_id))
+
+    def fail_training(self, iteration_id: str, reason: str) -> None:
+        with self.db.transaction() as c:
+            c.execute("UPDATE iterations SET status = 'Failed', error_details = ?, last_modified = ? "
+                      "WHERE id = ? AND status = 'Training'", (reason, utcnow(), iteration_id))
+
+    def fail_interrupted(self) -> int:
+        """At start-up: nothing trains yet, so any 'Training' row was cut short by a crash."""
+        with self.db.transaction() as c:
+            return c.execute("UPDATE iterations SET status = 'Failed', error_details = ?, last_modified = ? "
+                             "WHERE status = 'Training'", (INTERRUPTED, utcnow())).rowcount
+
+    # ---- reading and editing
+    def iterations(self, project_id: str) -> list[IterationRecord]:
+        return [rows.iteration(r) for r in self.db.query(_SELECT + " WHERE project_id = ? ORDER BY created",
+                                                         (project_id,))]
+
+    def iteration(self, project_id: str, iteration_id: str) -> IterationRecord:
+        row = self.db.query_one(_SELECT + " WHERE project_id = ? AND id = ?", (project_id, iteration_id))
+        if row is None:
+            raise errors.not_found_iteration(iteration_id)
+        return rows.iteration(row)
+
+    def completed_iteration(self, project_id: str, iteration_id: str | None) -> IterationRecord:
+        """The named iteration, or the newest completed one (quick test without an iteration id)."""
+        if iteration_id:
+            iteration = self.iteration(project_id, iteration_id)
+        else:
+            row = self.db.query_one(_SELECT + " WHERE project_id = ? AND status = 'Completed' "
+                                    "ORDER BY created DESC LIMIT 1", (project_id,))
+            if row is None:
+                raise errors.not_found("This project has no trained iteration yet.", "NotFoundIteration")
+            iteration = rows.iteration(row)
+        if iteration.status != "Completed":
+            raise errors.bad_request(f"{iteration.name} is {iteration.status}, not trained.",
+                                     "BadRequestIterationIsNotTrained")
+        return iteration
+
+    def trained_on(self, project_id: str, iteration_id: str) -> tuple[str, tuple[TagRef, ...],
+                                                                      tuple[SnapshotEntry, ...]]:
+        """(when the iteration was created, its tags, its training set), for listings by iterationId."""
+        row = self.db.query_one("SELECT created, tags, snapshot FROM iterations WHERE project_id = ? AND id = ?",
+                                (project_id, iteration_id))
+        if row is None:
+            raise errors.not_found_iteration(iteration_id)
+        return row["created"], rows.tag_refs(row["tags"]), rows.snapshot(row["snapshot"])
+
+    def model_tags(self, iteration_id: str) -> tuple[TagRef, ...]:
+        row = self.db.query_one("SELECT tags FROM iterations WHERE id = ?", (iteration_id,))
+        if row is None:
+            raise errors.not_found_iteration(iteration_id)
+        return rows.tag_refs(row["tags"])
+
+    def rename_iteration(self, project_id: str, iteration_id: str, name: str) -> IterationRecord:
+        self.iteration(project_id, iteration_id)
+        with self.db.transaction() as c:
+            c.execute("UPDATE iterations SET name = ?, last_modified = ? WHERE id = ?", (name, utcnow(), iteration_id))
+        return self.iteration(project_id, iteration_id)
+
+    def delete_iteration(self, project_id: str, iteration_id: str) -> None:
+        iteration = self.iteration(project_id, iteration_id)
+        if iteration.publish_name:
+            raise errors.bad_request(f"{iteration.name} is published as '{iteration.publish_name}'; unpublish it "
+                                     "first.", "BadRequestIterationIsPublished")
+        if iteration.status == "Training":
+            raise errors.bad_request(f"{iteration.name} is still training; a started training cannot be "
+                                     "cancelled.", "BadRequestTrainingAlreadyInProgress")
+        with self.db.transaction() as c:
+            c.execute("DELETE FROM iterations WHERE id = ?", (iteration_id,))
+
+    # ---- publishing
+    def publish(self, project_id: str, iteration_id: str, name: str, resource_id: str, overwrite: bool) -> None:
+        iteration = self.completed_iteration(project_id, iteration_id)
+        with self.db.transaction() as c:
+            holder = c.execute("SELECT id, name FROM iterations WHERE project_id = ? AND publish_name = ?",
+                               (project_id, name)).fetchone()
+            if holder and holder["id"] != iteration_id:
+                if not overwrite:
+                    raise errors.bad_request(f"'{name}' is already the publish name of {holder['name']}; unpublish "
+                                             "it or pass overwrite=true.", "BadRequestInvalidPublishName")
+                c.execute("UPDATE iterations SET publish_name = NULL, publish_resource_id = NULL WHERE id = ?",
+                          (holder["id"],))
+            c.execute("UPDATE iterations SET publish_name = ?, publish_resource_id = ?, last_modified = ? "
+                      "WHERE id = ?", (name, resource_id, utcnow(), iteration.id))
+
+    def unpublish(self, project_id: str, iteration_id: str) -> None:
+        iteration = self.iteration(project_id, iteration_id)
+        if not iteration.publish_name:
+            raise errors.bad_request(f"{iteration.name} is not published.", "BadRequestIterationNotPublished")
+        with self.db.transaction() as c:
+            c.execute("UPDATE iterations SET publish_name = NULL, publish_resource_id = NULL, last_modified = ? "
+                      "WHERE id = ?", (utcnow(), iteration_id))
+
+    def published(self, project_id: str, name: str) -> PublishedIteration:
+        """The iteration a prediction URL names (read on every prediction: four columns, nothing to decode)."""
+        row = self.db.query_one("SELECT id, project_id, name, model_digest FROM iterations "
+                                "WHERE project_id = ? AND publish_name = ?", (project_id, name))
+        if row is None:
+            self.project(project_id)  # an unknown project says so first
+            raise errors.not_published(project_id, name)
+        return PublishedIteration(row["id"], row["project_id"], row["name"], row["model_digest"])

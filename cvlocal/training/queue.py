@@ -1,0 +1,53 @@
+"""Training in the background: one worker thread takes iterations in the order they were asked for.
+
+An iteration answers `Training` at once; the worker runs its job (training/jobs.py), which marks it
+`Completed`, or `Failed` with the reason. The queue holds iteration ids only: the job itself (the training
+set) is read from the store, so a store shared by several services can hand jobs out instead.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+
+from ..store import Store
+from .features import FeatureCache
+from .jobs import train_iteration
+
+log = logging.getLogger("cvlocal.training")
+
+
+class TrainingQueue:
+    def __init__(self, store: Store, start_delay_s: float = 0.0):
+        """`start_delay_s`: how long a submitted iteration waits before it is queued (the fault `train-delay`,
+        gateway/faults.py), so it stays `Training` at least that long."""
+        self.store = store
+        self.features = FeatureCache(store)
+        self.start_delay_s = start_delay_s
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._work, name="cvlocal-trainer", daemon=True)
+
+    def start(self) -> None:
+        failed = self.store.fail_interrupted()
+        if failed:
+            log.warning("marked %d iteration(s) interrupted by a restart as Failed", failed)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._queue.put(None)
+
+    def submit(self, iteration_id: str) -> None:
+        if self.start_delay_s:
+            timer = threading.Timer(self.start_delay_s, self._queue.put, [iteration_id])
+            timer.daemon = True
+            timer.start()
+        else:
+            self._queue.put(iteration_id)
+
+    def _work(self) -> None:
+        while (iteration_id := self._queue.get()) is not None:
+            try:
+                train_iteration(self.store, self.features, iteration_id)
+            except Exception as exc:  # the iteration must end Failed, never stay Training
+                log.exception("training %s failed", iteration_id)
+                self.store.fail_training(iteration_id, f"Training failed: {exc}")

@@ -1,0 +1,56 @@
+"""Custom Vision's training rules, in one place: what a training needs, and what a training set must be.
+
+Checked when `train` is called, in this order:
+- the training type (`Regular` or `Advanced`, which needs a budget of at least an hour) - `check_training_type`;
+- the training set: at least MIN_TAGS tags with at least MIN_IMAGES_PER_TAG images each - `check_training_set`;
+- then, atomically with creating the iteration (the store checks them in its transaction): one training of a
+  project at a time, nothing changed since the last trained iteration unless forced, at most MAX_ITERATIONS
+  iterations kept.
+Checked by the training job, which fails the iteration with the reason: a Multiclass project's images carry one
+tag each - `label_matrix`.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import errors
+from ..store.records import SnapshotEntry, TagRef, TrainingSet
+
+TRAINING_TYPES = ("Regular", "Advanced")
+MIN_TAGS = 2
+MIN_IMAGES_PER_TAG = 5
+MAX_ITERATIONS = 20
+
+
+def check_training_type(training_type: str, reserved_budget_hours: int) -> None:
+    if training_type not in TRAINING_TYPES:
+        raise errors.bad_request(f"Unknown trainingType '{training_type}'; use Regular or Advanced.")
+    if training_type == "Advanced" and reserved_budget_hours < 1:
+        raise errors.bad_request("Advanced training needs reservedBudgetInHours of at least 1.",
+                                 "BadRequestReservedBudgetInHoursNotEnoughForAdvancedTraining")
+
+
+def check_training_set(training_set: TrainingSet) -> None:
+    counts = training_set.image_counts()
+    short = [f"'{name}' ({counts[tid]})" for tid, name in training_set.tags if counts[tid] < MIN_IMAGES_PER_TAG]
+    if len(training_set.tags) < MIN_TAGS or short:
+        reason = (f"Not enough images: classification needs at least {MIN_TAGS} tags with at least "
+                  f"{MIN_IMAGES_PER_TAG} images each. ")
+        reason += (f"Tags short of images: {', '.join(short)}." if short
+                   else f"The project has {len(training_set.tags)} tag(s).")
+        raise errors.bad_request(reason, "BadRequestTrainingValidationFailed")
+
+
+def label_matrix(tags: tuple[TagRef, ...], snapshot: tuple[SnapshotEntry, ...], multilabel: bool) -> np.ndarray:
+    """[images, tags] booleans in the model's column order; ValueError (the iteration's failure reason) when a
+    Multiclass project has an image with several tags."""
+    column = {tag_id: i for i, (tag_id, _) in enumerate(tags)}
+    labels = np.zeros((len(snapshot), len(tags)), bool)
+    for i, (_, tag_ids) in enumerate(snapshot):
+        labels[i, [column[t] for t in tag_ids]] = True
+    if not multilabel:
+        several = int((labels.sum(axis=1) > 1).sum())
+        if several:
+            raise ValueError(f"{several} image(s) carry more than one tag, but the project is Multiclass; "
+                             "give each image one tag or make the project Multilabel.")
+    return labels

@@ -1,0 +1,112 @@
+"""The SQLite store on a real database file: records out, training sets in, images and tags as an iteration
+trained on them, and the conflict checks that live in its transactions."""
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+
+from cvlocal.errors import CustomVisionError
+from cvlocal.store import SqliteStore
+from cvlocal.store.records import ImageQuery, NewImage, ProjectChanges, ProjectRecord, TagChanges
+
+GENERAL = "ee85a74c-405e-4adc-bb47-ffa8ca0c9f31"
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = SqliteStore(tmp_path / "data")
+    yield s
+    s.close()
+
+
+def _image(store, n: int, tag_ids=()) -> NewImage:
+    digest = store.blobs.put(f"image {n}".encode())
+    return NewImage(digest, 100 + n, 80, 10, tuple(tag_ids))
+
+
+def _project(store) -> tuple[ProjectRecord, str, str]:
+    project = store.create_project("p", "", GENERAL, "Multiclass", ("ONNX",))
+    red = store.create_tag(project.id, "red", None, "Regular").id
+    blue = store.create_tag(project.id, "blue", "sky", "Regular").id
+    store.add_images(project.id, [_image(store, i, [red]) for i in range(3)]
+                     + [_image(store, i, [blue]) for i in range(3, 6)], {"camera": "a"})
+    return project, red, blue
+
+
+def _code(call) -> str:
+    with pytest.raises(CustomVisionError) as caught:
+        call()
+    return caught.value.code
+
+
+def test_records_come_out_decoded(store):
+    project, red, blue = _project(store)
+    assert project.target_export_platforms == ("ONNX",)
+    changed = store.update_project(project.id, ProjectChanges(target_export_platforms=("CoreML", "ONNX")))
+    assert changed.target_export_platforms == ("CoreML", "ONNX") and changed.name == "p"
+    image = store.images(project.id, ImageQuery(tag_ids=(blue,), take=1))[0]
+    assert image.metadata == {"camera": "a"} and [t.tag_name for t in image.tags] == ["blue"]
+    assert [(t.name, t.image_count) for t in store.tags(project.id)] == [("red", 3), ("blue", 3)]
+    assert _code(lambda: store.create_project("p", "", GENERAL, "Multiclass", ())) == "BadRequestProjectNameNotUnique"
+    assert _code(lambda: store.project("nope")) == "NotFoundProject"
+
+
+def test_an_iteration_keeps_the_images_and_tags_it_trained_on(store):
+    project, red, blue = _project(store)
+    training_set = store.training_set(project.id, None)
+    assert training_set.image_counts() == {red: 3, blue: 3}
+    iteration = store.create_iteration(project, training_set, "Regular", 0, False, max_iterations=20)
+    assert iteration.status == "Training" and iteration.tags == ((red, "red"), (blue, "blue"))
+    job = store.training_job(iteration.id)
+    assert job is not None and len(job.snapshot) == 6
+
+    # After training: one more red image, a new tag, a red image untagged, the blue tag renamed.
+    store.add_images(project.id, [_image(store, 9, [red])], None)
+    green = store.create_tag(project.id, "green", None, "Regular").id
+    untagged = store.images(project.id, ImageQuery(tag_ids=(red,), newest_first=False, take=1))[0]
+    store.remove_image_tags(project.id, [untagged.id], [red])
+    store.update_tag(project.id, blue, TagChanges(name="azure"))
+
+    now, then = ImageQuery(tagged=True), ImageQuery(tagged=True, iteration_id=iteration.id)
+    assert store.image_count(project.id, now) == 6 and store.image_count(project.id, then) == 6
+    assert untagged.id in [i.id for i in store.images(project.id, then)]
+    assert store.image_count(project.id, ImageQuery(tagged=False)) == 1
+    assert store.image_count(project.id, ImageQuery(tagged=False, iteration_id=iteration.id)) == 0
+    as_trained = {i.id: [t.tag_name for t in i.tags] for i in store.images(project.id, then)}
+    assert as_trained[untagged.id] == ["red"]
+    assert sorted(sum(as_trained.values(), [])) == ["blue"] * 3 + ["red"] * 3  # the names it trained with
+    assert store.image_count(project.id, ImageQuery(tag_ids=(blue,), iteration_id=iteration.id)) == 3
+    counts = {t.name: t.image_count for t in store.tags(project.id, iteration.id)}
+    assert counts == {"red": 3, "blue": 3}
+    assert store.tag(project.id, blue, iteration.id).description == "sky"
+    assert _code(lambda: store.tag(project.id, green, iteration.id)) == "NotFoundTag"
+    assert _code(lambda: store.tags(project.id, "no-such-iteration")) == "NotFoundIteration"
+
+
+def test_conflicts_are_checked_in_the_transaction_that_creates_the_iteration(store):
+    project, red, blue = _project(store)
+    training_set = store.training_set(project.id, None)
+    first = store.create_iteration(project, training_set, "Regular", 0, False, max_iterations=2)
+    assert _code(lambda: store.create_iteration(project, training_set, "Regular", 0, True, 2)) == \
+        "BadRequestTrainingAlreadyInProgress"
+    store.finish_training(first.id, "m", "h", 1.0, {"total_s": 1.0})
+    assert store.training_job(first.id) is None  # no longer waits
+    assert _code(lambda: store.create_iteration(project, training_set, "Regular", 0, False, 2)) == \
+        "BadRequestTrainingNotNeeded"
+    second = store.create_iteration(project, training_set, "Regular", 0, True, 2)
+    store.fail_training(second.id, "why")
+    assert store.iteration(project.id, second.id).error_details == "why"
+    assert _code(lambda: store.create_iteration(project, training_set, "Regular", 0, True, 2)) == \
+        "BadRequestExceedIterationPerProjectLimit"
+    assert store.iteration(project.id, first.id).timings == {"total_s": 1.0}
+
+
+def test_the_fingerprint_recipe_is_the_stored_one(store):
+    """Iterations already in data directories hold fingerprints of this recipe: "nothing changed" keeps working."""
+    project, red, blue = _project(store)
+    training_set = store.training_set(project.id, [red])
+    snapshot = sorted((sha, [red]) for sha, _ in training_set.snapshot)
+    expected = hashlib.sha256(json.dumps([snapshot, [(red, "red")]]).encode()).hexdigest()
+    assert training_set.fingerprint == expected and training_set.tags == ((red, "red"),)
