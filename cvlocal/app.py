@@ -6,7 +6,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import errors
@@ -14,6 +14,7 @@ from .api import downloads, images, iterations, prediction, projects, tags
 from .api.deps import Services
 from .gateway import Gateway
 from .links import Links
+from .portal import MOUNT_PATH as PORTAL_PATH, mount_portal, wants_portal
 from .predictor import Predictor
 from .settings import Settings
 from .store import Store
@@ -58,9 +59,12 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(prediction.quick_test)
     app.include_router(prediction.prediction)
     app.include_router(downloads.router)
+    mount_portal(app)
 
     @app.get("/", include_in_schema=False)
-    def root():
+    def root(request: Request):
+        if wants_portal(request.headers.get("accept")):
+            return RedirectResponse(PORTAL_PATH + "/", status_code=303)
         return {"service": "cvlocal", "training": "/customvision/v3.4-preview/training",
                 "prediction": "/customvision/v3.1/prediction"}
 

@@ -1,7 +1,8 @@
 """The front door, in one place and in this order: route normalisation, keys, injected faults, dispatch.
 
 Custom Vision clients send `/customvision/{any version}/{Training|training|Prediction|prediction}/...`; the
-routers see `/training/...` and `/prediction/...`. Downloads (`/blobs/...`) carry their own signatures.
+routers see `/training/...` and `/prediction/...`. Downloads (`/blobs/...`) carry their own signatures; the
+portal's files (`/portal/...`) are public, and its scripts send the keys on the API calls like any client.
 The prediction hot path (classify an image) goes straight to its endpoint; everything else to FastAPI.
 """
 from __future__ import annotations
@@ -23,7 +24,7 @@ KEY_HEADERS = {
     "training": (b"training-key", b"ocp-apim-subscription-key"),
     "prediction": (b"prediction-key", b"ocp-apim-subscription-key"),
 }
-OPEN_PATHS = ("/blobs/", "/docs", "/openapi.json")
+OPEN_PATHS = ("/blobs/", "/docs", "/openapi.json", "/portal")  # /portal: the web portal's static files
 
 
 def _equal(given: str, expected: str) -> bool:
