@@ -108,6 +108,7 @@ def test_advanced_training_with_a_budget_and_live_status(open_portal, slow_train
     budget.fill("2")
     dialog.get_by_role("button", name="Train", exact=True).click()
     expect(dialog.get_by_role("status")).to_contain_text("Iteration 1: Training…")
+    portal.screenshot("training")
     expect(page.get_by_role("heading", name="Iteration 1", level=2)).to_be_visible(timeout=120_000)
     expect(page.get_by_text("Advanced training (2 h budget)")).to_be_visible()
     iteration = setup.client.get_iterations(project.id)[0]

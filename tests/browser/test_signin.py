@@ -19,6 +19,7 @@ def test_wrong_key_shows_the_refusal_and_nothing_else(portal, setup):
     expect(page.get_by_text(project.name)).to_have_count(0)
     assert page.evaluate("sessionStorage.length") == 0
     expect(page.get_by_label("Training key")).to_be_visible()
+    portal.screenshot("sign-in-refused")
 
 
 def test_a_prediction_key_is_refused_for_training(portal):
@@ -84,3 +85,13 @@ def test_keyboard_only_sign_in_and_create_a_project(portal, training_client):
     expect(train).to_be_visible()
     page.keyboard.press("Escape")  # a native modal dialog: Escape closes it
     expect(train).to_be_hidden()
+
+
+def test_a_key_refused_later_signs_out_with_the_reason(portal):
+    page = portal.sign_in().page
+    portal.settle()  # the projects list has loaded: nothing in flight reads the key any more
+    page.evaluate("sessionStorage.setItem('cvlocal.portal.trainingKey', 'a-rotated-key-0000000000')")
+    page.reload()
+    expect(page.get_by_role("alert")).to_have_text("The service refused the training key (401). Sign in again.")
+    expect(page.get_by_label("Training key")).to_be_visible()
+    assert page.evaluate("sessionStorage.length") == 0

@@ -176,10 +176,10 @@ export async function renderImages(content, {project}) {
     const none = !count;
     const tagButton = h("button", {type: "button", disabled: none || !state.tags.length,
                                    onclick: () => change(tagButton, () => api.createImageTags(pid, [...state.selected], tagSelect.value))},
-                        "Tag selected");
+                        "Add tag to selected");
     const untagButton = h("button", {type: "button", disabled: none || !state.tags.length,
                                      onclick: () => change(untagButton, () => api.deleteImageTags(pid, [...state.selected], [tagSelect.value]))},
-                          "Untag selected");
+                          "Remove tag from selected");
     const deleteButton = h("button", {type: "button", class: "danger", disabled: none, onclick: async () => {
       const sure = await confirmAction(`Delete ${count} image${count === 1 ? "" : "s"}?`,
         "They are removed from the project's training images.", "Delete images");

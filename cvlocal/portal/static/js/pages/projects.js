@@ -31,6 +31,7 @@ export async function renderProjects(main) {
     list.setAttribute("aria-busy", "true");
     try {
       const [projects, domains] = await Promise.all([api.getProjects(), classificationDomains()]);
+      projects.sort((a, b) => String(b.created).localeCompare(String(a.created)));  // newest first
       const details = await Promise.all(projects.map(async (project) => {
         const [count, iterations] = await Promise.all([api.getImageCount(project.id), api.getIterations(project.id)]);
         return {count, published: iterations.filter((i) => i.publishName)};
