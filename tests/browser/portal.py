@@ -62,6 +62,12 @@ class Portal:
         expect(self.page.get_by_role("heading", name=name, level=1)).to_be_visible()
         return self
 
+    def open_performance(self, project_name: str, iteration_name: str) -> "Portal":
+        self.open_project(project_name)
+        self.page.get_by_role("link", name="Performance").click()
+        expect(self.page.get_by_role("heading", name=iteration_name, level=2)).to_be_visible()
+        return self
+
     def settle(self) -> None:
         """Wait until nothing is loading (no aria-busy) and the thumbnails in view have arrived. A hash route is
         not a navigation, so Playwright's load states say nothing about it."""

@@ -22,16 +22,9 @@ def trained(setup, make_photo):
     return project, setup.train(project.id)
 
 
-def open_iteration(portal, project, iteration):
-    page = portal.sign_in().open_project(project.name).page
-    page.get_by_role("link", name="Performance").click()
-    expect(page.get_by_role("heading", name=iteration.name, level=2)).to_be_visible()
-    return page
-
-
 def test_export_onnx_and_download(portal, trained):
     project, iteration = trained
-    page = open_iteration(portal, project, iteration)
+    page = portal.sign_in().open_performance(project.name, iteration.name).page
     page.get_by_role("button", name="Export").click()
     dialog = page.get_by_role("dialog", name="Choose your platform")
     expect(dialog.get_by_label("ONNX")).to_be_checked()
@@ -48,7 +41,7 @@ def test_export_onnx_and_download(portal, trained):
 
 def test_publish_refuse_delete_then_unpublish(portal, trained, training_client):
     project, iteration = trained
-    page = open_iteration(portal, project, iteration)
+    page = portal.sign_in().open_performance(project.name, iteration.name).page
     page.get_by_role("button", name="Publish").click()
     dialog = page.get_by_role("dialog", name="Publish Model")
     expect(dialog.get_by_label("Model name")).to_have_value(iteration.name.replace(" ", ""))
@@ -83,7 +76,7 @@ def test_training_refused_shows_the_service_message(portal, setup, make_photo):
 def test_quick_test_by_url(portal, trained, make_photo, file_server):
     project, iteration = trained
     file_server.files["/blue.jpg"] = make_photo("blue", 999, (160, 120))
-    page = open_iteration(portal, project, iteration)
+    page = portal.sign_in().open_performance(project.name, iteration.name).page
     page.get_by_role("button", name="Quick Test").click()
     dialog = page.get_by_role("dialog", name="Quick Test")
     dialog.get_by_label("Keep the image among the project's predictions").uncheck()

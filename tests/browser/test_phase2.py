@@ -30,27 +30,22 @@ def answers(service, method: str, path: str, **kwargs) -> int:
                          headers={"Training-Key": service.training_key}, **kwargs).status_code
 
 
-def open_performance(portal, project, iteration):
-    page = portal.sign_in().open_project(project.name).page
-    page.get_by_role("link", name="Performance").click()
-    expect(page.get_by_role("heading", name=iteration.name, level=2)).to_be_visible()
-    return page
-
-
 def test_curves_say_clearly_that_the_route_is_missing(portal, trained):
     project, iteration = trained
-    if answers(portal.service, "GET", f"/projects/{project.id}/iterations/{iteration.id}/performance/images/count") != 404:
+    count_path = f"/projects/{project.id}/iterations/{iteration.id}/performance/images/count"
+    if answers(portal.service, "GET", count_path) != 404:
         pytest.skip("get_image_performance_count is served: test_precision_recall_curve_per_tag covers the page")
-    page = open_performance(portal, project, iteration)
+    page = portal.sign_in().open_performance(project.name, iteration.name).page
     curves = page.get_by_role("region", name="Precision-recall curve per tag")
-    expect(curves.get_by_role("status")).to_contain_text("does not serve the held-out results yet (get_image_performances)")
+    expect(curves.get_by_role("status")).to_contain_text(
+        "does not serve the held-out results yet (get_image_performances)")
     expect(page.get_by_role("table", name="Performance per tag").locator("tbody tr")).to_have_count(2)
 
 
 @pytest.mark.skip(reason=NEEDS_IMAGE_PERFORMANCES)
 def test_precision_recall_curve_per_tag(portal, trained, training_client):
     project, iteration = trained
-    page = open_performance(portal, project, iteration)
+    page = portal.sign_in().open_performance(project.name, iteration.name).page
     held_out = training_client.get_image_performances(project.id, iteration.id, take=256)
     curves = page.get_by_role("region", name="Precision-recall curve per tag")
     for tag in training_client.get_tags(project.id):

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from .portal import NARROW, WIDE, expect
 
-pytestmark = [pytest.mark.datasets, pytest.mark.slow]
+pytestmark = [pytest.mark.browser, pytest.mark.datasets, pytest.mark.slow]
 TAGS = ("apple", "banana", "orange")
 
 

@@ -47,7 +47,8 @@ async function errorFrom(response) {
   } catch {
     // not JSON: say what happened in HTTP terms
   }
-  return new ApiError(response.status, code, message || `The service answered ${response.status} ${response.statusText}.`);
+  const fallback = `The service answered ${response.status} ${response.statusText}.`;
+  return new ApiError(response.status, code, message || fallback);
 }
 
 /** One call: the training key goes in the Training-Key header, the JSON or FormData body as given. */

@@ -25,7 +25,9 @@ export function curvePoints(images, tagId) {
   scored.forEach((x, i) => {
     if (x.positive) truePositives += 1;
     const lastOfTie = i + 1 === scored.length || scored[i + 1].score !== x.score;  // tied scores: one threshold
-    if (lastOfTie) points.push({threshold: x.score, precision: truePositives / (i + 1), recall: truePositives / positives});
+    if (lastOfTie) {
+      points.push({threshold: x.score, precision: truePositives / (i + 1), recall: truePositives / positives});
+    }
   });
   return points;
 }

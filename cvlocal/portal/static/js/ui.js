@@ -5,8 +5,8 @@ import {h, uid} from "./dom.js";
 /** A modal dialog named by its heading; removed from the page when closed. */
 export function openDialog(title, body, {wide = false, onClose} = {}) {
   const headingId = uid("dialog-title");
-  const close = h("button", {type: "button", class: "icon close", "aria-label": "Close this dialog", onclick: () => dialog.close()},
-                  "×");
+  const close = h("button", {type: "button", class: "icon close", "aria-label": "Close this dialog",
+                             onclick: () => dialog.close()}, "×");
   const dialog = h("dialog", {class: wide ? "wide" : "", "aria-labelledby": headingId},
                    h("header", {}, h("h2", {id: headingId}, title), close), body);
   dialog.addEventListener("close", () => {

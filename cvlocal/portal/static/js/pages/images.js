@@ -49,8 +49,12 @@ export async function renderImages(content, {project}) {
     const show = [["all", "All images", counts.all], ["tagged", "Tagged", counts.tagged],
                   ["untagged", "Untagged", counts.untagged]].map(([value, label, count]) => {
       const id = uid("show");
-      const input = h("input", {type: "radio", name: "show", id, value, checked: state.show === value,
-                                onchange: () => { state.show = value; state.tagIds.clear(); state.page = 0; redraw(); }});
+      const input = h("input", {type: "radio", name: "show", id, value, checked: state.show === value, onchange: () => {
+        state.show = value;
+        state.tagIds.clear();
+        state.page = 0;
+        redraw();
+      }});
       return h("div", {class: "choice"}, input, h("label", {for: id}, `${label} (${count})`));
     });
     const tagRows = state.tags.map((tag) => {
@@ -174,12 +178,11 @@ export async function renderImages(content, {project}) {
     const tagSelect = h("select", {id: tagSelectId, disabled: !state.tags.length},
                         state.tags.map((t) => h("option", {value: t.id}, t.name)));
     const none = !count;
-    const tagButton = h("button", {type: "button", disabled: none || !state.tags.length,
-                                   onclick: () => change(tagButton, () => api.createImageTags(pid, [...state.selected], tagSelect.value))},
-                        "Add tag to selected");
-    const untagButton = h("button", {type: "button", disabled: none || !state.tags.length,
-                                     onclick: () => change(untagButton, () => api.deleteImageTags(pid, [...state.selected], [tagSelect.value]))},
-                          "Remove tag from selected");
+    const selected = () => [...state.selected];
+    const tagButton = h("button", {type: "button", disabled: none || !state.tags.length, onclick: () =>
+      change(tagButton, () => api.createImageTags(pid, selected(), tagSelect.value))}, "Add tag to selected");
+    const untagButton = h("button", {type: "button", disabled: none || !state.tags.length, onclick: () =>
+      change(untagButton, () => api.deleteImageTags(pid, selected(), [tagSelect.value]))}, "Remove tag from selected");
     const deleteButton = h("button", {type: "button", class: "danger", disabled: none, onclick: async () => {
       const sure = await confirmAction(`Delete ${count} image${count === 1 ? "" : "s"}?`,
         "They are removed from the project's training images.", "Delete images");

@@ -14,19 +14,21 @@ export function iterationActions(project, iteration, note, refresh) {
   const completed = iteration.status === "Completed";
   const buttons = [];
   if (completed && !iteration.publishName) {
-    buttons.push(h("button", {type: "button", class: "primary", onclick: () => publishDialog(project, iteration, refresh)},
-                   "Publish"));
+    buttons.push(h("button", {type: "button", class: "primary",
+                              onclick: () => publishDialog(project, iteration, refresh)}, "Publish"));
   }
   if (iteration.publishName) {
-    buttons.push(h("button", {type: "button", onclick: () => unpublish(project, iteration, note, refresh)}, "Unpublish"),
-                 h("button", {type: "button", onclick: () => predictionUrlDialog(project, iteration)}, "Prediction URL"));
+    buttons.push(
+      h("button", {type: "button", onclick: () => unpublish(project, iteration, note, refresh)}, "Unpublish"),
+      h("button", {type: "button", onclick: () => predictionUrlDialog(project, iteration)}, "Prediction URL"));
   }
   if (completed) {
     buttons.push(h("button", {type: "button", disabled: !iteration.exportable,
                               title: iteration.exportable ? "" : "Export needs a compact domain",
                               onclick: () => exportDialog(project, iteration)}, "Export"));
   }
-  buttons.push(h("button", {type: "button", class: "danger", onclick: () => remove(project, iteration, note)}, "Delete"));
+  buttons.push(h("button", {type: "button", class: "danger", onclick: () => remove(project, iteration, note)},
+                 "Delete"));
   return buttons;
 }
 
@@ -40,7 +42,8 @@ function publishDialog(project, iteration, refresh) {
   const form = h("form", {class: "stack"},
     h("p", {}, `Publish ${iteration.name} so that the prediction API serves it under a name.`),
     field("Model name", name), field("Prediction resource", resource,
-      "The ARM resource id of the prediction resource (/subscriptions/…/providers/Microsoft.CognitiveServices/accounts/…)."),
+      "The ARM resource id of the prediction resource " +
+      "(/subscriptions/…/providers/Microsoft.CognitiveServices/accounts/…)."),
     note.el, h("div", {class: "actions"}, cancel, submit));
   const dialog = openDialog("Publish Model", form);
   name.focus();
@@ -57,7 +60,8 @@ function publishDialog(project, iteration, refresh) {
 
 async function unpublish(project, iteration, note, refresh) {
   const sure = await confirmAction(`Unpublish ${iteration.name}?`,
-    `Clients calling the prediction URL of “${iteration.publishName}” will get 404 until another iteration is published under that name.`,
+    `Clients calling the prediction URL of “${iteration.publishName}” will get 404 until another iteration is ` +
+    "published under that name.",
     "Unpublish");
   if (!sure) return;
   await busy(null, note, async () => {
@@ -67,7 +71,8 @@ async function unpublish(project, iteration, note, refresh) {
 }
 
 async function remove(project, iteration, note) {
-  const sure = await confirmAction(`Delete ${iteration.name}?`, "Its model and performance are deleted.", "Delete iteration");
+  const sure = await confirmAction(`Delete ${iteration.name}?`, "Its model and performance are deleted.",
+                                   "Delete iteration");
   if (!sure) return;
   await busy(null, note, async () => {
     await api.deleteIteration(project.id, iteration.id);
@@ -94,13 +99,15 @@ function copyField(label, value) {
       copy.textContent = "Selected: press Ctrl+C";
     }
   }}, "Copy");
-  return h("div", {class: "field copy-field"}, h("label", {for: text.id}, label), h("div", {class: "copy-row"}, text, copy));
+  return h("div", {class: "field copy-field"}, h("label", {for: text.id}, label),
+           h("div", {class: "copy-row"}, text, copy));
 }
 
 function predictionUrlDialog(project, iteration) {
   const urls = predictionUrls(location.origin, project.id, iteration.publishName);
   const key = session.predictionKey();
-  const keyLine = key ? h("code", {}, key) : h("em", {}, "your prediction key (the prediction resource's key, not the training key)");
+  const keyLine = key ? h("code", {}, key)
+                      : h("em", {}, "your prediction key (the prediction resource's key, not the training key)");
   openDialog("How to use the Prediction API", [
     h("h3", {}, "If you have an image URL:"),
     copyField("Prediction URL for an image URL", urls.url),
@@ -119,20 +126,26 @@ function exportDialog(project, iteration) {
   const note = messageArea();
   const status = h("p", {role: "status"});
   const download = h("p", {class: "download"});
-  const exportButton = h("button", {type: "button", class: "primary", onclick: () => busy(exportButton, note, run)}, "Export");
+  const exportButton = h("button", {type: "button", class: "primary", onclick: () => busy(exportButton, note, run)},
+                         "Export");
   openDialog("Choose your platform", [
     h("fieldset", {}, h("legend", {}, "Platform"),
-      h("div", {class: "choice"}, h("input", {type: "radio", id: "platform-onnx", name: "platform", value: "ONNX", checked: true}),
+      h("div", {class: "choice"},
+        h("input", {type: "radio", id: "platform-onnx", name: "platform", value: "ONNX", checked: true}),
         h("label", {for: "platform-onnx"}, "ONNX"),
         h("p", {class: "hint"}, "A model.onnx with labels.txt, for ONNX Runtime (Windows ML, Linux, mobile)."))),
     note.el, status, download, h("div", {class: "actions"}, exportButton),
   ]);
   showDone();
 
+  function showLink(uri) {
+    fill(download, h("a", {href: uri, download: "model.zip", class: "button"}, "Download ONNX model"));
+  }
+
   async function showDone() {
     const done = (await api.getExports(project.id, iteration.id).catch(() => []))
       .find((e) => e.platform === "ONNX" && e.status === "Done" && e.downloadUri);
-    if (done) fill(download, h("a", {href: done.downloadUri, download: "model.zip", class: "button"}, "Download ONNX model"));
+    if (done) showLink(done.downloadUri);
     return done;
   }
 
@@ -145,6 +158,6 @@ function exportDialog(project, iteration) {
     }
     if (exported.status !== "Done") throw new Error(`The export ${exported.status}.`);
     status.textContent = "Export done.";
-    fill(download, h("a", {href: exported.downloadUri, download: "model.zip", class: "button"}, "Download ONNX model"));
+    showLink(exported.downloadUri);
   }
 }

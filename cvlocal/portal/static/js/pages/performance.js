@@ -42,10 +42,13 @@ async function renderIteration(detail, project, iteration, refresh) {
   const note = messageArea();
   const head = h("div", {class: "page-head"}, h("h2", {}, iteration.name),
     h("div", {class: "actions"}, iterationActions(project, iteration, note, refresh)));
-  const facts = h("p", {class: "facts-line"},
-    [iteration.trainingType === "Advanced" ? `Advanced training (${iteration.reservedBudgetInHours} h budget)` : "Quick training",
-     iteration.classificationType, iteration.trainedAt ? `trained ${formatDate(iteration.trainedAt)}` : iteration.status,
-     iteration.publishName ? `published as “${iteration.publishName}”` : "not published"].filter(Boolean).join(" · "));
+  const facts = h("p", {class: "facts-line"}, [
+    iteration.trainingType === "Advanced" ? `Advanced training (${iteration.reservedBudgetInHours} h budget)`
+                                          : "Quick training",
+    iteration.classificationType,
+    iteration.trainedAt ? `trained ${formatDate(iteration.trainedAt)}` : iteration.status,
+    iteration.publishName ? `published as “${iteration.publishName}”` : "not published",
+  ].filter(Boolean).join(" · "));
   fill(detail, head, facts, note.el);
   if (iteration.status === "Training") {
     detail.append(h("p", {role: "status"}, `${iteration.name} is training…`));
@@ -62,7 +65,8 @@ async function renderIteration(detail, project, iteration, refresh) {
   const shownValue = h("output", {for: "threshold", id: "threshold-value"}, "50%");
   const metrics = h("dl", {class: "metrics", "aria-live": "polite"});
   const table = h("table", {class: "per-tag"}, h("caption", {}, "Performance per tag"),
-    h("thead", {}, h("tr", {}, ["Tag", "Precision", "Recall", "A.P.", "Image count"].map((c) => h("th", {scope: "col"}, c)))),
+    h("thead", {}, h("tr", {}, ["Tag", "Precision", "Recall", "A.P.", "Image count"]
+      .map((c) => h("th", {scope: "col"}, c)))),
     h("tbody", {}));
   const curves = h("div", {class: "curves"});
   detail.append(
@@ -73,7 +77,8 @@ async function renderIteration(detail, project, iteration, refresh) {
     h("section", {"aria-labelledby": "curves-title"}, h("h3", {id: "curves-title"}, "Precision-recall curve per tag"),
       curves));
 
-  const counts = new Map((await api.getTags(project.id, iteration.id).catch(() => [])).map((t) => [t.id, t.imageCount]));
+  const tags = await api.getTags(project.id, iteration.id).catch(() => []);
+  const counts = new Map(tags.map((t) => [t.id, t.imageCount]));
   let latest = 0;
   let curveMovers = [];
   async function load(threshold) {

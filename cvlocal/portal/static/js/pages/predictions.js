@@ -20,13 +20,17 @@ export async function renderPredictions(content, {project}) {
       const answer = await api.queryPredictions(pid, token);
       if (replace) fill(grid);
       (answer.results || []).forEach((p) => grid.append(card(p)));
-      if (!grid.children.length) grid.append(h("li", {class: "empty"}, "No stored predictions. Quick Test or the prediction API with storing keeps them here."));
+      if (!grid.children.length) {
+        grid.append(h("li", {class: "empty"},
+                      "No stored predictions. Quick Test, or the prediction API with storing, keeps them here."));
+      }
       token = {...token, ...(answer.token || {})};
       more.hidden = !(answer.token && answer.token.continuation);
     } catch (error) {
       if (error.routeMissing) {
         fill(grid);
-        note.info("This service does not keep a browsable list of predictions yet (query_predictions): " + describe(error));
+        note.info("This service does not keep a browsable list of predictions yet (query_predictions): " +
+                  describe(error));
       } else {
         note.error(error);
       }

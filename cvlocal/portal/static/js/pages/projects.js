@@ -97,7 +97,7 @@ async function projectDialog(project, reload) {
                            settings.classificationType || "Multilabel");
   const domainChoice = radioGroup("Domains", "domain", domains.map((d) => ({
     value: d.id, label: d.name,
-    hint: d.exportable ? `${d.modelInformation?.description || ""} Exportable (ONNX).` : d.modelInformation?.description,
+    hint: `${d.modelInformation?.description || ""}${d.exportable ? " Exportable (ONNX)." : ""}`,
   })), settings.domainId || domains[0]?.id);
   const note = messageArea();
   const submit = h("button", {type: "submit", class: "primary"}, project ? "Save changes" : "Create project");

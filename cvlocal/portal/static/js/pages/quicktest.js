@@ -43,7 +43,8 @@ export async function quickTestDialog(project) {
     const chosen = file.files[0];
     if (!chosen) return;
     const objectUrl = URL.createObjectURL(chosen);
-    fill(preview, h("img", {src: objectUrl, alt: `The image tested: ${chosen.name}`, onload: () => URL.revokeObjectURL(objectUrl)}));
+    fill(preview, h("img", {src: objectUrl, alt: `The image tested: ${chosen.name}`,
+                            onload: () => URL.revokeObjectURL(objectUrl)}));
     run(null, () => api.quickTestImage(project.id, chosen, options()));
   });
 

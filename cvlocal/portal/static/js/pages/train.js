@@ -12,7 +12,9 @@ export function trainDialog(project) {
     {value: "Advanced", label: "Advanced Training", hint: "Custom Vision searches longer within a budget."},
   ], "Regular");
   const budget = h("input", {type: "number", min: 1, max: 96, step: 1, value: 1, disabled: true, inputMode: "numeric"});
-  types.inputs.forEach((input) => input.addEventListener("change", () => { budget.disabled = types.value() !== "Advanced"; }));
+  for (const input of types.inputs) {
+    input.addEventListener("change", () => { budget.disabled = types.value() !== "Advanced"; });
+  }
   const force = h("input", {type: "checkbox", id: "force-train"});
   const note = messageArea();
   const status = h("p", {class: "training-status", role: "status", "aria-live": "polite"});
@@ -20,7 +22,8 @@ export function trainDialog(project) {
   const cancel = h("button", {type: "button", onclick: () => dialog.close()}, "Close");
   const form = h("form", {class: "stack"}, types.el,
     field("Training budget (hours)", budget, "Advanced training only; at least 1 hour."),
-    h("div", {class: "choice"}, force, h("label", {for: force.id}, "Train even if nothing changed since the last iteration")),
+    h("div", {class: "choice"}, force,
+      h("label", {for: force.id}, "Train even if nothing changed since the last iteration")),
     note.el, status, h("div", {class: "actions"}, cancel, submit));
   let stopped = false;
   const dialog = openDialog(`Train ${project.name}`, form, {onClose: () => { stopped = true; }});
@@ -29,7 +32,9 @@ export function trainDialog(project) {
     busy(submit, note, async () => {
       const advanced = types.value() === "Advanced";
       const hours = Number(budget.value);
-      if (advanced && !(Number.isInteger(hours) && hours >= 1)) throw new Error("Give a training budget of 1 hour or more.");
+      if (advanced && !(Number.isInteger(hours) && hours >= 1)) {
+        throw new Error("Give a training budget of 1 hour or more.");
+      }
       let iteration = await api.trainProject(project.id, {trainingType: advanced ? "Advanced" : "Regular",
         reservedBudgetInHours: advanced ? hours : 0, forceTrain: force.checked});
       const started = Date.now();

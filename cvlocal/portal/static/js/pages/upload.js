@@ -121,9 +121,9 @@ export function uploadDialog(project, tags, onDone) {
   function choose(list) {
     files = list;
     const bytes = files.reduce((sum, f) => sum + f.size, 0);
-    chosen.textContent = files.length ? `${files.length} file${files.length === 1 ? "" : "s"} chosen (${formatBytes(bytes)})`
-                                      : "No files chosen.";
-    upload.textContent = files.length ? `Upload ${files.length} file${files.length === 1 ? "" : "s"}` : "Upload files";
+    const counted = `${files.length} file${files.length === 1 ? "" : "s"}`;
+    chosen.textContent = files.length ? `${counted} chosen (${formatBytes(bytes)})` : "No files chosen.";
+    upload.textContent = files.length ? `Upload ${counted}` : "Upload files";
     upload.disabled = !files.length;
   }
 
@@ -140,12 +140,13 @@ export function uploadDialog(project, tags, onDone) {
     await busy(upload, note, async () => {
       for (const [index, group] of groups.entries()) {
         progressText.textContent = `Uploading batch ${index + 1} of ${groups.length} (${group.length} files)…`;
-        const images = await Promise.all(group.map(async (file) => ({name: file.name, contents: await base64Of(file)})));
+        const images = await Promise.all(group.map(async (f) => ({name: f.name, contents: await base64Of(f)})));
         let summary;
         try {
           summary = await api.createImagesFromFiles(project.id, {images, tagIds});
         } catch (error) {  // the whole batch refused (e.g. too many tags): every file gets the service's words
-          summary = {images: group.map((f) => ({sourceUrl: f.name, status: error.code || "Error", message: error.message}))};
+          const status = error.code || "Error";
+          summary = {images: group.map((f) => ({sourceUrl: f.name, status, message: error.message}))};
         }
         uploaded = true;
         (summary.images || []).forEach((result, i) => {
@@ -156,11 +157,13 @@ export function uploadDialog(project, tags, onDone) {
           const words = STATUS_WORDS[status] || status;
           const detail = result.message ? `${words}. ${result.message}` : words;
           body.append(h("tr", {class: status.startsWith("OK") ? "ok" : "refused"},
-            h("td", {}, result.sourceUrl || group[i]?.name || ""), h("td", {}, detail), h("td", {}, h("code", {}, status))));
+            h("td", {}, result.sourceUrl || group[i]?.name || ""), h("td", {}, detail),
+            h("td", {}, h("code", {}, status))));
         });
         progress.value = index + 1;
       }
-      progressText.textContent = `Done: ${counts.ok} uploaded, ${counts.duplicate} duplicate, ${counts.refused} refused.`;
+      progressText.textContent =
+        `Done: ${counts.ok} uploaded, ${counts.duplicate} duplicate, ${counts.refused} refused.`;
       choose([]);
       picker.value = "";
     });
