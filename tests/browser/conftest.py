@@ -25,10 +25,10 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 
 
 def chromium_path() -> str | None:
-    for candidate in (os.environ.get("CVOPS_CHROMIUM"), shutil.which("chromium"), "/usr/bin/chromium"):
-        if candidate and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-            return candidate
-    return None
+    """CVOPS_CHROMIUM when set (and only it), else Debian's chromium."""
+    chosen = os.environ.get("CVOPS_CHROMIUM")
+    candidates = [chosen] if chosen else [shutil.which("chromium"), "/usr/bin/chromium"]
+    return next((c for c in candidates if c and os.path.isfile(c) and os.access(c, os.X_OK)), None)
 
 
 def _missing(reason: str):
@@ -45,7 +45,8 @@ def chromium():
         _missing("Playwright is not installed: make install (it is in the dev extras)")
     path = chromium_path()
     if path is None:
-        _missing("Chromium is not installed: apt-get install chromium (as root; .ci/run does it)")
+        _missing("Chromium is not installed: apt-get install chromium (as root; .ci/run does it)"
+                 f"{' or fix CVOPS_CHROMIUM' if os.environ.get('CVOPS_CHROMIUM') else ''}")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
         yield browser
