@@ -37,8 +37,10 @@ def _missing(reason: str):
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
+    """Chromium for one test module. Not longer: between its calls Playwright's sync API leaves its own event
+    loop marked as running in this thread, which breaks later asyncio users (Pulumi's mocks in tests/infra)."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
