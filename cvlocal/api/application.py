@@ -6,10 +6,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import errors
+from ..portal import MOUNT_PATH as PORTAL_PATH, mount_portal, wants_portal
 from . import domains, downloads, exports, images, iterations, prediction, projects, quicktest, tags
 from .deps import Services
 from .schemas.common import describe
@@ -38,9 +39,12 @@ def build_api(services: Services) -> FastAPI:
     app.state.services = services
     for module in ROUTERS:
         app.include_router(module.router)
+    mount_portal(app)
 
     @app.get("/", include_in_schema=False)
-    def root():
+    def root(request: Request):
+        if wants_portal(request.headers.get("accept")):  # a browser: the portal; API clients keep the JSON
+            return RedirectResponse(PORTAL_PATH + "/", status_code=303)
         return {"service": "cvlocal", "training": "/customvision/v3.4-preview/training",
                 "prediction": "/customvision/v3.1/prediction"}
 

@@ -1,7 +1,8 @@
 """The front door, in one place and in this order: route normalisation, keys, injected faults, dispatch.
 
 Custom Vision clients send `/customvision/{any version}/{Training|training|Prediction|prediction}/...`; the
-routers see `/training/...` and `/prediction/...`. Downloads (`/blobs/...`) carry their own signatures.
+routers see `/training/...` and `/prediction/...`. Downloads (`/blobs/...`) carry their own signatures; the
+portal's files (`/portal/...`) are public, and its scripts send the keys on the API calls like any client.
 Operations with a direct endpoint (the classify-image hot path, gateway/direct.py) are served here as plain
 ASGI; everything else goes to the FastAPI app.
 """
@@ -15,7 +16,7 @@ from .faults import FaultInjection, Faults
 from .keys import Keys
 
 API_PATH = re.compile(r"^/customvision/v[0-9][^/]*/(training|prediction)(/.*)?$", re.IGNORECASE)
-OPEN_PATHS = ("/blobs/", "/docs", "/openapi.json")
+OPEN_PATHS = ("/blobs/", "/docs", "/openapi.json", "/portal")  # /portal: the web portal's static files
 
 
 class Gateway:

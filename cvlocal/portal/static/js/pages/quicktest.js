@@ -1,0 +1,67 @@
+// Quick Test: an image file or URL against a trained iteration (quick_test_image / quick_test_image_url);
+// the predictions with their probabilities, highest first. "Keep" stores it among the project's predictions.
+import * as api from "../api.js";
+import {fill, h, percent, uid} from "../dom.js";
+import {busy, messageArea, openDialog} from "../ui.js";
+
+export async function quickTestDialog(project) {
+  const note = messageArea();
+  const iterationSelect = h("select", {id: uid("qt-iteration")});
+  const url = h("input", {type: "url", id: uid("qt-url"), placeholder: "https://example.com/image.jpg"});
+  const testUrl = h("button", {type: "submit"}, "Quick test URL");
+  const fileId = uid("qt-file");
+  const file = h("input", {type: "file", id: fileId, accept: "image/*,.jpg,.jpeg,.png,.bmp,.gif"});
+  const keep = h("input", {type: "checkbox", id: uid("qt-keep"), checked: true});
+  const preview = h("div", {class: "preview"});
+  const results = h("div", {class: "qt-results"});
+  const urlForm = h("form", {class: "inline"}, h("label", {for: url.id}, "Image URL"), url, testUrl);
+  openDialog("Quick Test", [
+    h("div", {class: "field"}, h("label", {for: iterationSelect.id}, "Iteration"), iterationSelect),
+    urlForm,
+    h("p", {class: "or"}, "or"),
+    h("div", {class: "field"}, h("label", {for: fileId, class: "button"}, "Browse local files"), file),
+    h("div", {class: "choice"}, keep, h("label", {for: keep.id}, "Keep the image among the project's predictions")),
+    note.el, preview, results,
+  ], {wide: true});
+
+  try {
+    const iterations = (await api.getIterations(project.id)).filter((i) => i.status === "Completed");
+    fill(iterationSelect, iterations.map((i) => h("option", {value: i.id},
+      i.publishName ? `${i.name} (published as ${i.publishName})` : i.name)));
+    if (!iterations.length) note.error("No trained iteration yet: train the project first.");
+  } catch (error) {
+    note.error(error);
+  }
+
+  const options = () => ({iterationId: iterationSelect.value, store: keep.checked});
+  urlForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    fill(preview);
+    run(testUrl, () => api.quickTestImageUrl(project.id, url.value.trim(), options()));
+  });
+  file.addEventListener("change", () => {
+    const chosen = file.files[0];
+    if (!chosen) return;
+    const objectUrl = URL.createObjectURL(chosen);
+    fill(preview, h("img", {src: objectUrl, alt: `The image tested: ${chosen.name}`,
+                            onload: () => URL.revokeObjectURL(objectUrl)}));
+    run(null, () => api.quickTestImage(project.id, chosen, options()));
+  });
+
+  function run(button, work) {
+    fill(results, h("p", {role: "status"}, "Predicting…"));
+    busy(button, note, async () => {
+      try {
+        const answer = await work();
+        const predictions = [...(answer.predictions || [])].sort((a, b) => b.probability - a.probability);
+        fill(results, h("table", {class: "predictions"}, h("caption", {}, "Predictions"),
+          h("thead", {}, h("tr", {}, h("th", {scope: "col"}, "Tag"), h("th", {scope: "col"}, "Probability"))),
+          h("tbody", {}, predictions.map((p) => h("tr", {}, h("th", {scope: "row"}, p.tagName),
+                                                        h("td", {}, percent(p.probability)))))));
+      } catch (error) {
+        fill(results);
+        throw error;
+      }
+    });
+  }
+}
