@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 # The one place the browser tests take the test harness from (the service, run-time images, a file server).
-from tests.support.http_server import serve_files
-from tests.support.images import photo
-from tests.support.service import RunningService
+from harness.files import serve_files
+from harness.images import photo
+from harness.service import RunningService
 
 from .portal import WIDE, Portal
 from .sdk_setup import Setup, training_client_for

@@ -12,7 +12,7 @@ except ImportError:  # the `chromium` fixture skips (or fails under CI) with the
     expect = None
 
 if TYPE_CHECKING:
-    from tests.support.service import RunningService
+    from harness.service import RunningService
 
 WIDE = {"width": 1280, "height": 800}
 NARROW = {"width": 390, "height": 844}
