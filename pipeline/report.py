@@ -47,7 +47,8 @@ def _pct(value: float | None) -> str:
 
 def to_markdown(report: RunReport) -> str:
     data = report.to_dict()
-    icon = {"published": "✅", "up-to-date": "✅", "held": "⏸️", "gate-failed": "❌"}.get(report.outcome, "⚠️")
+    icons = {"published": "✅", "up-to-date": "✅", "held": "⏸️", "gate-failed": "❌"}
+    icon = icons.get(report.outcome, "⚠️")
     lines = [f"## cvops: {report.project} → `{report.published_name}`", "",
              f"{icon} **{report.outcome}**" + (f": {data['message']}" if data["message"] else ""), ""]
     if report.training:

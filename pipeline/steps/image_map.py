@@ -8,8 +8,8 @@ a value (Azure takes values of up to 256 characters) and 5 values hold a whole u
 - Upload batch k carries the map of batch k-1 as its batch metadata, which the service gives every image the
   batch creates (slot `a`: keys `cvops.map.a0` ... `a4`). No extra request.
 - The map that no later batch carries (the last batch's, or one whose batch created nothing) is written with
-  one `update_image_metadata` call onto the images it describes, under a second slot (`b`, ...). A map takes
-  at most 5 pairs, so an image holds two (Azure's limit is 10 pairs an image).
+  one `update_image_metadata` call onto the images it describes, under a second slot (`b`, ...), together with
+  the pairs they already have. A map takes at most 5 pairs, so an image holds two (Azure's limit is 10).
 - A rerun lists the project's images and reads every map back (`identify`). An image whose entry is lost
   (every image carrying it deleted, or a run stopped before writing it) is simply uploaded again: Azure
   answers OKDuplicate with its id, and its entry is written again.
@@ -147,43 +147,54 @@ class RecordResult:
     unrecorded: list[Entry] = field(default_factory=list)
 
 
-def record(trainer: Any, project_id: str, entries: Sequence[Entry], metadata: dict[str, dict[str, str]]) -> RecordResult:
+def record(trainer: Any, project_id: str, entries: Sequence[Entry],
+           metadata: dict[str, dict[str, str]]) -> RecordResult:
     """Write `entries` into the project with as few `update_image_metadata` calls as possible: each map onto
-    the images it describes (so it lives as long as they do). `metadata` (image id -> its pairs, as the
-    service holds them) is read to find room and updated with what was written."""
+    images it describes (so it lives as long as they do). `metadata` (image id -> its pairs, as the service
+    holds them) is read to find room and updated with what was written.
+
+    One call writes one dict onto every image it names, so the hosts of a map are images whose metadata is the
+    same (the images one batch created carry the same batch metadata), and the dict sent is that metadata plus
+    the map: right whether the service merges the pairs into an image's metadata or replaces it."""
     result = RecordResult()
     shared = _shared_id_keys(metadata)
     one_by_one = [e for e in entries if id_key(e[0]) in shared]
     mapped = [e for e in entries if id_key(e[0]) not in shared]
     for start in range(0, len(mapped), CAPACITY):
         chunk = mapped[start:start + CAPACITY]
-        best: tuple[dict[str, str], list[str]] = ({}, [])
-        for slot in RECORD_SLOTS:
-            pairs = pack(chunk, slot)
-            hosts = [image_id for image_id, _ in chunk if fits(metadata.get(image_id), pairs)]
-            if len(hosts) > len(best[1]):
-                best = (pairs, hosts)
-            if len(hosts) == len(chunk):
-                break
-        pairs, hosts = best
+        hosts, pairs = _hosts(chunk, metadata)
         if not hosts:
             result.unrecorded += chunk
             continue
-        written = _update(trainer, project_id, hosts[:MAX_IDS_PER_CALL], pairs, metadata)
         result.calls += 1
-        if written:
+        if _update(trainer, project_id, hosts[:MAX_IDS_PER_CALL], pairs, metadata):
             result.recorded += len(chunk)
         else:
             result.unrecorded += chunk
     for image_id, key in one_by_one:  # astronomically rare: one call each
-        pairs = {OWN_KEY: key}
-        if fits(metadata.get(image_id), pairs):
+        have = metadata.get(image_id, {})
+        if fits(have, {OWN_KEY: key}):
             result.calls += 1
-            if _update(trainer, project_id, [image_id], pairs, metadata):
+            if _update(trainer, project_id, [image_id], {**have, OWN_KEY: key}, metadata):
                 result.recorded += 1
                 continue
         result.unrecorded.append((image_id, key))
     return result
+
+
+def _hosts(chunk: Sequence[Entry], metadata: Mapping[str, Mapping[str, str]]) -> tuple[list[str], dict[str, str]]:
+    """(the largest group of the chunk's images that share their metadata and have room for the map under a free
+    slot, the dict to send them); ([], {}) when none has room."""
+    groups: dict[frozenset, list[str]] = defaultdict(list)
+    for image_id, _ in chunk:
+        groups[frozenset((metadata.get(image_id) or {}).items())].append(image_id)
+    for have, ids in sorted(groups.items(), key=lambda group: -len(group[1])):
+        current = dict(have)
+        for slot in RECORD_SLOTS:
+            pairs = pack(chunk, slot)
+            if fits(current, pairs):
+                return ids, {**current, **pairs}
+    return [], {}
 
 
 def _update(trainer: Any, project_id: str, image_ids: list[str], pairs: dict[str, str],

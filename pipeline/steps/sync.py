@@ -139,7 +139,8 @@ def diff(dataset: Dataset, images: list[ProjectImage], mode: str, name: Callable
         if have != set(item.tags):
             retag.append(Retag(name(item), there.id, sorted(set(item.tags) - have),
                                {tid: n for tid, n in there.tags.items() if n not in item.tags}, sorted(have)))
-    only = [im for im in images if im.hash_key is not None and (im.hash_key not in wanted or by_key[im.hash_key] is not im)]
+    only = [im for im in images if im.hash_key is not None
+            and (im.hash_key not in wanted or by_key[im.hash_key] is not im)]  # a second copy counts as extra
     unknown = [im for im in images if im.hash_key is None]
     return SyncPlan(mode, to_upload, present, retag, only, unknown, images)
 
@@ -190,7 +191,8 @@ class SyncResult:
     deleted_ids: set[str] = field(default_factory=set)
 
 
-def apply(trainer: Any, project_id: str, plan: SyncPlan, tag_ids: dict[str, str], dataset_tags: list[str]) -> SyncResult:
+def apply(trainer: Any, project_id: str, plan: SyncPlan, tag_ids: dict[str, str],
+          dataset_tags: list[str]) -> SyncResult:
     """Retag and delete as the plan's mode says; then delete the tags it emptied that the dataset lacks."""
     result = SyncResult()
     if plan.retags and plan.retag:

@@ -124,3 +124,34 @@ def test_the_map_survives_deletions_and_a_lost_record_is_found_again(cvlocal_ser
         proxy.reset()
         assert cvops("run", str(config), env=env, cwd=tmp_path).exit_code == 0
         assert (proxy.count(*UPLOAD), proxy.count(*METADATA)) == (0, 0)
+
+
+def test_a_project_uploaded_the_old_way_is_read_as_it_is(cvlocal_service, tmp_path):
+    """Older cvops versions recorded `cvops.sha256` (and `cvops.file`) on each image: those records still count."""
+    from azure.cognitiveservices.vision.customvision.training.models import ImageFileCreateBatch, \
+        ImageFileCreateEntry
+
+    data = generated(tmp_path / "data", 20)
+    with CountingProxy(cvlocal_service.endpoint) as proxy:
+        env = env_through(proxy, cvlocal_service)
+        config = write_config(tmp_path / "old.yaml", project={"name": unique("Old")}, gates=None, smoke_test=None,
+                              dataset={"path": str(data)})
+        loaded = load_config(config, env)
+        trainer = training_client(loaded.config.service)
+        project = trainer.create_project(loaded.config.project.name)
+        for tag in ("blue", "red"):
+            tag_id = trainer.create_tag(project.id, tag).id
+            for path in sorted((data / tag).iterdir()):  # the old way: one upload, then one metadata call
+                made = trainer.create_images_from_files(project.id, ImageFileCreateBatch(images=[
+                    ImageFileCreateEntry(name=path.name, contents=path.read_bytes(), tag_ids=[tag_id])]))
+                trainer.update_image_metadata(project.id, [made.images[0].image.id], {
+                    "cvops.sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "cvops.file": f"{tag}/{path.name}"})
+        (data / "red" / "red900.jpg").write_bytes(photo("red", 900))
+        proxy.reset()
+        ran = cvops("run", str(config), env=env, cwd=tmp_path)
+        assert ran.exit_code == 0, ran.output
+        report = json.loads((tmp_path / "out" / "report.json").read_text())
+        assert (report["uploads"]["uploaded"], report["uploads"]["skipped"]) == (1, 20)
+        assert (proxy.count(*UPLOAD), proxy.count(*METADATA)) == (1, 1)
+        assert report["sync"]["retag"]["count"] == 0 and report["sync"]["only_in_project"]["count"] == 0
+        assert recognised(config, env) == (21, 21)
