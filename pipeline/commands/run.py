@@ -121,8 +121,9 @@ def _upload(loaded: LoadedConfig, dataset: Dataset, trainer: Any, project_id: st
                       "requests": result.batches + result.metadata_calls, "unrecorded": result.unrecorded,
                       "files": (result.uploaded + result.duplicates)[:MAX_LISTED],
                       "failures": result.failures[:MAX_LISTED]}
-    ui.info(f"images: {len(result.uploaded)} uploaded, {len(result.duplicates)} already there, "
-            f"{len(before.present)} unchanged" + (f" ({result.batches} batch(es))" if result.batches else ""))
+    batches = f" in {result.batches} batch(es)" if result.batches else ""
+    ui.info(f"images: {len(result.uploaded)} uploaded{batches}, {len(result.duplicates)} found again (OKDuplicate), "
+            f"{len(before.present)} in the project already")
     if result.unrecorded:
         report.warnings.append(f"{result.unrecorded} image(s) had no room left in their metadata for cvops' "
                                "record; the next run finds them again by uploading them (OKDuplicate)")

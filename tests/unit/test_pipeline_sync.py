@@ -91,3 +91,17 @@ def test_a_hold_is_one_line_of_the_description_and_the_rest_is_kept():
                                                                  second.splitlines()[-1]]
     assert hold.holds("cvops:hold {broken json\nplain text") == {}
     assert hold.hold_on(SimpleNamespace(description=None), "groceries") is None
+
+
+def test_plan_text_gives_counts_and_names_files_only_when_verbose():
+    from pipeline.render import sync_lines
+
+    summary = sync.diff(dataset(), project(), "retag", NAME).summary(10, 4)
+    short, verbose = sync_lines(summary, False), sync_lines(summary, True)
+    assert short[:3] == ["sync (retag):", "  tags differ from the dataset: 1 image(s): retag",
+                         "  no longer in the dataset: 1 image(s): left alone (mirror deletes them)"]
+    assert not any("banana/a1" in line for line in short) and "  (-v lists the files)" in short
+    assert "    ~ banana/a1: apple -> banana" in verbose and "    - image i-o (orange)" in verbose
+    mirror = sync_lines(sync.diff(dataset(), project(), "mirror", NAME).summary(1, 4), False)
+    assert "  would delete: 2 image(s), limit 1: REFUSED unless --allow-mass-delete or a higher dataset.max_delete" \
+        in mirror
