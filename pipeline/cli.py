@@ -39,7 +39,8 @@ def _parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", parents=[common], help="the published iteration, its metrics, iterations")
     status.add_argument("config", metavar="CONFIG")
     status.add_argument("--json", action="store_true", help="print JSON")
-    rollback = sub.add_parser("rollback", parents=[common], help="publish the previous (or a named) iteration")
+    rollback = sub.add_parser("rollback", parents=[common],
+                              help="publish the previous (or a named) iteration and hold it there")
     rollback.add_argument("config", metavar="CONFIG")
     rollback.add_argument("--to", metavar="ITERATION", help="iteration name (e.g. 'Iteration 2') or id")
     release = sub.add_parser("release", aliases=["unhold"], parents=[common],
