@@ -1,4 +1,4 @@
-"""Step 3b: make the project's images match the dataset, as far as `dataset.sync` says.
+"""Step 3b, after the upload: make the project's images match the dataset, as far as `dataset.sync` says.
 
 - `add-only`: upload what is missing; images tagged otherwise in the project, and images only in the project,
   are left alone (and reported).
@@ -21,8 +21,6 @@ from pipeline.errors import MassDeleteRefused, ServiceError
 from pipeline.steps import image_map
 from pipeline.steps.upload import project_images
 
-MODES = ("add-only", "retag", "mirror")
-DEFAULT_MODE = "retag"
 DEFAULT_DELETE_SHARE, DEFAULT_DELETE_MIN = 0.10, 10
 DELETE_PAGE = 256  # delete_images: image ids a call
 TAG_IDS_PER_CALL, IMAGE_IDS_PER_CALL, TAG_ENTRIES_PER_CALL = 20, 64, 64  # delete_image_tags, create_image_tags
