@@ -1,4 +1,4 @@
-"""The `cvops` command line: validate, plan, run, classify, status, rollback.
+"""The `cvops` command line: validate, plan, run, classify, status, rollback, release.
 Parses the arguments, loads the config, calls the command (pipeline/commands/), prints its result
 (pipeline/render.py) and turns every failure into one line and an exit code:
 0 published or up to date; 3 a gate failed; 2 bad config or input; 1 anything else."""
@@ -27,8 +27,10 @@ def _parser() -> argparse.ArgumentParser:
     plan = sub.add_parser("plan", parents=[common], help="show what `run` would do")
     plan.add_argument("config", metavar="CONFIG")
     plan.add_argument("--json", action="store_true", help="print JSON")
-    sub.add_parser("run", parents=[common], help="upload, train, gate, smoke-test, publish, report") \
-        .add_argument("config", metavar="CONFIG")
+    run = sub.add_parser("run", parents=[common], help="upload, sync, train, gate, smoke-test, publish, report")
+    run.add_argument("config", metavar="CONFIG")
+    run.add_argument("--allow-mass-delete", action="store_true",
+                     help="with dataset.sync: mirror, delete even more images than dataset.max_delete allows")
     classify = sub.add_parser("classify", parents=[common], help="classify images with the published iteration")
     classify.add_argument("--config", required=True, metavar="CONFIG")
     classify.add_argument("--json", action="store_true", help="print JSON")
@@ -37,9 +39,13 @@ def _parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", parents=[common], help="the published iteration, its metrics, iterations")
     status.add_argument("config", metavar="CONFIG")
     status.add_argument("--json", action="store_true", help="print JSON")
-    rollback = sub.add_parser("rollback", parents=[common], help="publish the previous (or a named) iteration")
+    rollback = sub.add_parser("rollback", parents=[common],
+                              help="publish the previous (or a named) iteration and hold it there")
     rollback.add_argument("config", metavar="CONFIG")
     rollback.add_argument("--to", metavar="ITERATION", help="iteration name (e.g. 'Iteration 2') or id")
+    release = sub.add_parser("release", aliases=["unhold"], parents=[common],
+                             help="lift the hold `rollback` set, so that `run` publishes again")
+    release.add_argument("config", metavar="CONFIG")
     return parser
 
 
@@ -79,11 +85,11 @@ def _dispatch(args: argparse.Namespace, ui: Progress) -> int:
     if args.command == "plan":
         from pipeline.commands.plan import plan
         result = plan(loaded).to_dict()
-        render.as_json(result) if args.json else render.plan(result)
+        render.as_json(result) if args.json else render.plan(result, verbose=args.verbose)
         return EXIT_OK
     if args.command == "run":
         from pipeline.commands.run import run
-        report = run(loaded, ui)
+        report = run(loaded, ui, allow_mass_delete=args.allow_mass_delete)
         render.ran(report.outcome, report.message)
         return report.exit_code
     if args.command == "classify":
@@ -97,6 +103,9 @@ def _dispatch(args: argparse.Namespace, ui: Progress) -> int:
     elif args.command == "rollback":
         from pipeline.commands.rollback import rollback
         render.rolled_back(rollback(loaded, args.to, ui))
+    elif args.command in ("release", "unhold"):
+        from pipeline.commands.release import release
+        render.released(release(loaded, ui))
     return EXIT_OK
 
 

@@ -26,7 +26,7 @@ def validated(config_path: str, project: str, dataset: Any, dataset_url: str | N
         f"tags {', '.join(f'{t} ({n})' for t, n in dataset.counts().items())}")
 
 
-def plan(plan: dict[str, Any]) -> None:
+def plan(plan: dict[str, Any], verbose: bool = False) -> None:
     p = plan["project"]
     lines = [f"project: {p['name']!r} " + ("will be created (domain " + p["domain"] + ")" if p["create"]
                                           else f"exists ({p['id']})")]
@@ -37,14 +37,42 @@ def plan(plan: dict[str, Any]) -> None:
     lines += [f"  + {f}" for f in images["files"][:50]]
     if len(images["files"]) > 50:
         lines.append(f"  ... and {len(images['files']) - 50} more")
-    lines += [f"  ! tags differ, left alone: {r}" for r in images["tags_differ"]]
-    if images["only_in_project"]:
-        lines.append(f"  {images['only_in_project']} image(s) only in the project (left alone)")
+    lines += sync_lines(plan["sync"], verbose)
     lines.append(f"training: {'needed' if plan['training']['needed'] else 'not needed'} "
                  f"({plan['training']['reason']})")
     pub = plan["publish"]
     lines.append(f"publish as {pub['name']!r}: {pub['would_publish']} (now: {pub['now_published'] or 'nothing'})")
     out("\n".join(lines))
+
+
+def sync_lines(sync: dict[str, Any], verbose: bool) -> list[str]:
+    """What `dataset.sync` does, with counts; the files with --verbose."""
+    mode, retag, only, unknown, delete = (sync[k] for k in ("mode", "retag", "only_in_project", "unrecognised",
+                                                             "delete"))
+    lines = [f"sync ({mode}):"]
+    if retag["count"]:
+        what = "retag" if retag["applied"] else "left alone (add-only; retag or mirror retags them)"
+        lines.append(f"  tags differ from the dataset: {retag['count']} image(s): {what}")
+        lines += [f"    ~ {f}" for f in retag["files"]] if verbose else []
+    if only["count"]:
+        what = "delete" if only["deleted"] else "left alone (mirror deletes them)"
+        lines.append(f"  no longer in the dataset: {only['count']} image(s): {what}")
+        lines += [f"    - {i}" for i in only["images"]] if verbose else []
+    if unknown["count"]:
+        maybe, fate = unknown["may_be_dataset_images"], "delete" if only["deleted"] else "left alone"
+        lines.append(f"  not recognised (no cvops record): {unknown['count']} image(s): "
+                     + (f"up to {maybe} may be dataset images that the upload finds again (OKDuplicate), the "
+                        f"others: {fate}" if maybe else f"not in the dataset: {fate}"))
+        lines += [f"    ? {i}" for i in unknown["images"]] if verbose else []
+    if not (retag["count"] or only["count"] or unknown["count"]):
+        lines.append("  the project's images match the dataset")
+    if delete["count"]:
+        lines.append(f"  would delete: {delete['count']} image(s), limit {delete['limit']}"
+                     + (": REFUSED unless --allow-mass-delete or a higher dataset.max_delete" if delete["over_limit"]
+                        else ""))
+    if not verbose and (retag["count"] or only["count"] or unknown["count"]):
+        lines.append("  (-v lists the files)")
+    return lines
 
 
 def ran(outcome: str, message: str) -> None:
@@ -70,6 +98,10 @@ def classified(results: list[dict[str, Any]]) -> None:
 def status(result: dict[str, Any]) -> None:
     lines = [f"project: {result['project']['name']} ({result['project']['id']})",
              f"published as {result['published_name']!r}: {result['published'] or 'nothing'}"]
+    if result.get("hold"):
+        hold = result["hold"]
+        lines.append(f"hold: {hold['publish_name']!r} stays on {hold['iteration']} (by {hold['by']}, {hold['since']}); "
+                     "`cvops run` does not publish until `cvops release`")
     perf = result["performance"]
     if perf:
         fmt = lambda m: " ".join(f"{k}={'n/a' if v is None else f'{v:.3f}'}" for k, v in m.items())  # noqa: E731
@@ -83,4 +115,10 @@ def status(result: dict[str, Any]) -> None:
 
 
 def rolled_back(result: dict[str, Any]) -> None:
-    out(f"ok: {result['iteration']} published as {result['published_name']!r}")
+    out(f"ok: {result['iteration']} published as {result['published_name']!r}, held there until `cvops release`")
+
+
+def released(result: dict[str, Any]) -> None:
+    hold = result["released"]
+    out(f"ok: released {result['published_name']!r} (it was held on {hold['iteration']} since {hold['since']})"
+        if hold else f"ok: {result['published_name']!r} is not held")

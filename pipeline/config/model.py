@@ -60,6 +60,15 @@ class DatasetConfig(_Section):
     tag_names: dict[str, str] = Field(
         default_factory=dict, description="Folder or manifest tag -> Custom Vision tag name "
                                           "(e.g. Japanese_Cherry: Japanese Cherry).")
+    sync: Literal["add-only", "retag", "mirror"] = Field(
+        "retag", description="How `run` makes the project match the dataset. add-only: upload missing images, "
+                             "change nothing else. retag (default): also give the project's copy of each dataset "
+                             "image the dataset's tags. mirror: also delete images the dataset no longer has "
+                             "(within max_delete).")
+    max_delete: int | None = Field(
+        None, ge=0, description="With sync: mirror, the most images one run may delete; more is refused "
+                                "(nothing deleted) unless `--allow-mass-delete`. Default: the larger of 10 images "
+                                "and 10% of the project.")
 
     @model_validator(mode="after")
     def _path_or_url(self) -> "DatasetConfig":
