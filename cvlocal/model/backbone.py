@@ -42,6 +42,11 @@ class BackboneSpec:
     thumbnail_block: int | None  # Lite0 only: the 16x16 thumbnail after the channels
     features_version: str  # cached feature vectors are keyed by this: change it when the graph changes
 
+    def cache_key(self, mirrored: bool = False) -> str:
+        """What cached feature vectors of this backbone are stored under: the graph's version and the view
+        (the image, or its mirror image, which Regular and Advanced training also train on)."""
+        return f"{self.features_version}/mirrored" if mirrored else self.features_version
+
     @property
     def feature_dim(self) -> int:
         extra = 3 * (self.input_size // self.thumbnail_block) ** 2 if self.thumbnail_block else 0

@@ -30,9 +30,9 @@ def imagenet_session() -> ort.InferenceSession:
     return session(bb.build_backbone_graph(include_imagenet_classifier=True))
 
 
-def synthetic_batch() -> np.ndarray:
-    """Two deterministic 'images' (diagonal stripes), float32 [2,3,224,224] in 0..255."""
-    n, c, h, w = np.meshgrid(np.arange(2), np.arange(3), np.arange(224), np.arange(224), indexing="ij")
+def synthetic_batch(size: int = 224) -> np.ndarray:
+    """Two deterministic 'images' (diagonal stripes), float32 [2,3,size,size] in 0..255."""
+    n, c, h, w = np.meshgrid(np.arange(2), np.arange(3), np.arange(size), np.arange(size), indexing="ij")
     return ((h * 7 + w * 13 + c * 50 + n * 100) % 256).astype(np.float32)
 
 
@@ -320,7 +320,9 @@ def test_the_lite0_graph_is_the_one_every_stored_head_and_cached_feature_was_mad
 
     digest = hashlib.sha256(bb.backbone_model_bytes()).hexdigest()
     assert digest == "9bb1b169a4380a61410db6e3ff3ae7079f6ac8cbd892a0cfcd20242e1ecf3ab5"
-    assert bb.LITE0.features_version == "efficientnet-lite0/v2"
+    assert bb.LITE0.features_version == bb.LITE0.cache_key() == "efficientnet-lite0/v2"
+    keys = {spec.cache_key(m) for spec in bb.BACKBONES.values() for m in (False, True)}
+    assert len(keys) == 2 * len(bb.BACKBONES)  # no two backbones or views share cached vectors
 
 
 @pytest.fixture(scope="module")
@@ -329,16 +331,11 @@ def lite2_session() -> ort.InferenceSession:
     return session(bb.build_backbone_graph(include_imagenet_classifier=True, name=LITE2, native=True))
 
 
-def synthetic_batch_260() -> np.ndarray:
-    n, c, h, w = np.meshgrid(np.arange(2), np.arange(3), np.arange(260), np.arange(260), indexing="ij")
-    return ((h * 7 + w * 13 + c * 50 + n * 100) % 256).astype(np.float32)
-
-
 def test_lite2_matches_torch_reference_values(lite2_session):
     # Computed once with torch 2.13 and efficientnet-lite-pytorch 0.1.0 (EfficientNet.from_pretrained(
     # "efficientnet-lite2", weights_path=<the shipped .pth>)) on the same input, x = (input - 127) / 128:
     # model.extract_features(x).mean((2, 3)) and model(x). Ours stayed within 4e-6 of them.
-    features, logits = lite2_session.run(None, {"image": synthetic_batch_260()})
+    features, logits = lite2_session.run(None, {"image": synthetic_batch(260)})
     assert features.shape == (2, bb.CNN_DIM) and logits.shape == (2, 1000)
     expected = np.array([[3.938116, 3.591620, 3.585181, 3.204564, 2.844178, 2.752576],
                          [3.722269, 3.477327, 3.606829, 3.153775, 2.687216, 2.742177]])
