@@ -58,16 +58,14 @@ def test_a_regular_head_exports_as_the_service_answers():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("multilabel", [False, True])
-def test_an_advanced_head_exports_as_the_service_answers(multilabel):
-    head = _head(ADVANCED.inputs, ADVANCED.test_time_flip, ADVANCED.transform, multilabel, seed=2)
+def test_an_advanced_multilabel_head_exports_as_the_service_answers():
+    head = _head(ADVANCED.inputs, ADVANCED.test_time_flip, ADVANCED.transform, multilabel=True, seed=2)
     nhwc = _images(seed=3)
     model = build_head_model(head, LABELS)
     assert {p.key: p.value for p in model.metadata_props}["backbone"] == f"{LITE0.name}+{LITE2.name}"
     got, want = _exported_answer(model, nhwc), _service_answer(head, nhwc)
     np.testing.assert_allclose(got, want, atol=1e-5)
-    if not multilabel:
-        np.testing.assert_allclose(got.sum(1), 1.0, atol=1e-5)
+    assert np.abs(got.sum(1) - 1).max() > 0.01  # sigmoids, not a softmax
 
 
 def test_flip_and_sqrt_in_the_exported_graph_are_the_services():
