@@ -18,7 +18,7 @@ from .settings import Settings
 from .store import open_store
 from .training.export import Exporter
 from .training.performance import Performance
-from .training.queue import TrainingQueue
+from .training.queue import training_queue
 
 
 @dataclass(frozen=True)
@@ -29,10 +29,11 @@ class App:
 
 
 def create_app(settings: Settings) -> App:
-    store = open_store(settings.data_dir)
+    store = open_store(settings.data_dir, settings.database, settings.blobs)
     predictor = Predictor(store, settings.max_prediction_image_bytes)
-    services = Services(settings=settings, store=store, links=Links(settings.signing_secret),
-                        training=TrainingQueue(store, start_delay_s=settings.faults.train_delay_s),
+    training = training_queue(store, settings.training_workers, settings.training_lease_s,
+                              settings.faults.train_delay_s)
+    services = Services(settings=settings, store=store, links=Links(settings.signing_secret), training=training,
                         performance=Performance(store),
                         exporter=Exporter(store, settings.export_link_lifetime_s), predictor=predictor,
                         fetcher=UrlFetcher(settings.allow_private_urls, settings.url_timeout_s))

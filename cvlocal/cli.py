@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from .gateway.faults import parse_faults
-from .settings import Settings, load_keys
+from .settings import Settings, cluster_keys, load_keys
 
 PREDICTION_RESOURCE_ID = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/cvlocal"
                           "/providers/Microsoft.CognitiveServices/accounts/cvlocal-prediction")
@@ -39,6 +39,22 @@ def _parser() -> argparse.ArgumentParser:
                        help='inject faults for testing clients, e.g. "429=0.2,503=0.1,latency=0.3:0.5,drop=0.05,'
                             'lost=0.05,seed=1" (see docs/reliability.md)')
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    cluster = serve.add_argument_group("cluster mode", "any number of replicas sharing one PostgreSQL database and "
+                                       "one blob container (docs/scale.md)")
+    cluster.add_argument("--database", default=os.environ.get("CVLOCAL_DATABASE"), metavar="URL",
+                         help="postgresql://USER@HOST[:PORT]/DATABASE: metadata and the training queue in "
+                              "PostgreSQL (default $CVLOCAL_DATABASE, else SQLite in --data-dir). The password is "
+                              "best given as $PGPASSWORD; keys and $CVLOCAL_SIGNING_SECRET then come from flags or "
+                              "the environment, the same on every replica")
+    cluster.add_argument("--blobs", default=os.environ.get("CVLOCAL_BLOBS"), metavar="URL",
+                         help="images, models and exports in azureblob://ACCOUNT/CONTAINER[/PREFIX] (credentials: "
+                              "$AZURE_STORAGE_CONNECTION_STRING, else DefaultAzureCredential) or in a folder "
+                              "(default $CVLOCAL_BLOBS, else DATA_DIR/blobs)")
+    cluster.add_argument("--training-workers", type=_count, default=1, metavar="N",
+                         help="trainings this process runs at once (default 1)")
+    cluster.add_argument("--training-lease", type=_seconds, default=30.0, metavar="SECONDS",
+                         help="with --database: how long a replica that stopped answering keeps its training "
+                              "before another replica takes it over (default 30)")
     return parser
 
 
@@ -50,6 +66,12 @@ def _seconds(value: str) -> float:
     if not 0 < seconds < 10 ** 9:
         raise argparse.ArgumentTypeError(f"'{value}' is not a number of seconds above 0")
     return seconds
+
+
+def _count(value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= 64:
+        raise argparse.ArgumentTypeError(f"'{value}' is not a whole number from 1 to 64")
+    return int(value)
 
 
 def _lock_data_dir(data_dir: Path):
@@ -78,7 +100,7 @@ def _banner(host: str, port: int, settings: Settings, sources: dict[str, str]) -
     shown = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::") else host
     endpoint = f"http://{shown}:{port}/"
     keys_file = (settings.data_dir / "keys.json").resolve()
-    lines = [f"cvlocal: serving Custom Vision on {endpoint} (data in {settings.data_dir})"]
+    lines = [f"cvlocal: serving Custom Vision on {endpoint} ({_where(settings)})"]
     if "generated" in sources.values():
         lines.append(f"New keys were generated and kept (mode 0600) in {keys_file}; they are shown this once.")
     training = _key_shown("training", settings.training_key, sources["training"], keys_file)
@@ -92,26 +114,48 @@ def _banner(host: str, port: int, settings: Settings, sources: dict[str, str]) -
     return "\n".join(lines)
 
 
+def _where(settings: Settings) -> str:
+    from .store import redacted
+
+    if not settings.database:
+        return f"data in {settings.data_dir}" + (f", blobs in {settings.blobs}" if settings.blobs else "")
+    return f"database {redacted(settings.database)}, blobs in {settings.blobs or settings.data_dir / 'blobs'}"
+
+
 def serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     from .app import create_app
+    from .store import SchemaTooNew, StoreUnavailable, is_postgres
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    lock = _lock_data_dir(args.data_dir)
+    shared = is_postgres(args.database)  # replicas share the database: no data dir of its own to lock
+    lock = None if shared else _lock_data_dir(args.data_dir)
     try:
-        training, prediction, secret, sources = load_keys(args.data_dir, args.training_key, args.prediction_key)
+        if shared:
+            training, prediction, secret, sources = cluster_keys(args.training_key, args.prediction_key)
+        else:
+            training, prediction, secret, sources = load_keys(args.data_dir, args.training_key, args.prediction_key)
         faults = parse_faults(args.faults)
     except ValueError as exc:
         sys.exit(f"cvlocal: {exc}")
     settings = Settings(data_dir=args.data_dir, training_key=training, prediction_key=prediction,
                         signing_secret=secret, allow_private_urls=args.allow_private_urls, faults=faults,
-                        url_timeout_s=args.url_timeout, export_link_lifetime_s=args.export_link_lifetime)
-    app = create_app(settings)
+                        url_timeout_s=args.url_timeout, export_link_lifetime_s=args.export_link_lifetime,
+                        database=args.database, blobs=args.blobs, training_workers=args.training_workers,
+                        training_lease_s=args.training_lease)
+    if shared and not args.blobs:
+        logging.getLogger("cvlocal").warning("blobs are in %s, which only this replica sees: give every replica "
+                                             "the same --blobs to run more than one", args.data_dir / "blobs")
+    try:
+        app = create_app(settings)
+    except (ValueError, StoreUnavailable, SchemaTooNew) as exc:
+        sys.exit(f"cvlocal: {exc}")
     print(_banner(args.host, args.port, settings, sources), flush=True)
     uvicorn.run(app.asgi, host=args.host, port=args.port, log_level=args.log_level, access_log=False,
                 timeout_graceful_shutdown=5)
-    lock.close()
+    if lock:
+        lock.close()
 
 
 def main(argv: list[str] | None = None) -> None:

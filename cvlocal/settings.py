@@ -27,6 +27,11 @@ class Settings:
     allow_private_urls: bool = False
     url_timeout_s: float = 10.0
     faults: Faults = field(default_factory=Faults)
+    # Where the data is (store/__init__.open_store): None keeps it in data_dir (SQLite, blobs/).
+    database: str | None = None           # postgresql://...: shared by replicas (cluster mode)
+    blobs: str | None = None              # azureblob://ACCOUNT/CONTAINER[/PREFIX], or a folder
+    training_workers: int = 1             # trainings this process runs at once
+    training_lease_s: float = 30.0        # cluster mode: a dead replica's training is taken over after this
 
 
 def load_keys(data_dir: Path, training_key: str | None,
@@ -60,3 +65,32 @@ def load_keys(data_dir: Path, training_key: str | None,
     if keys["training"] == keys["prediction"]:
         raise ValueError("The training key and the prediction key must differ.")
     return keys["training"], keys["prediction"], bytes.fromhex(kept["signingSecret"]), sources
+
+
+SIGNING_SECRET_VARIABLE = "CVLOCAL_SIGNING_SECRET"
+
+
+def cluster_keys(training_key: str | None, prediction_key: str | None) -> tuple[str, str, bytes, dict[str, str]]:
+    """Cluster mode (a database that replicas share): what `load_keys` returns, from flags or CVLOCAL_*
+    variables only. Every replica must accept the same keys and sign links with the same secret (a link one
+    replica made is followed on another), so nothing is generated per replica and nothing is kept in a data dir;
+    a Kubernetes Secret or the compose file's environment gives each replica the same values."""
+    sources = {"training": "flag" if training_key else "env", "prediction": "flag" if prediction_key else "env"}
+    training = training_key or os.environ.get("CVLOCAL_TRAINING_KEY")
+    prediction = prediction_key or os.environ.get("CVLOCAL_PREDICTION_KEY")
+    secret = os.environ.get(SIGNING_SECRET_VARIABLE, "")
+    missing = [name for name, value in (("--training-key or $CVLOCAL_TRAINING_KEY", training),
+                                        ("--prediction-key or $CVLOCAL_PREDICTION_KEY", prediction),
+                                        (f"${SIGNING_SECRET_VARIABLE}", secret)) if not value]
+    if missing:
+        raise ValueError(f"with a shared --database every replica needs the same keys and signing secret: give "
+                         f"{', '.join(missing)} (e.g. `openssl rand -hex 32` for the secret), the same on each")
+    try:
+        signing_secret = bytes.fromhex(secret)
+    except ValueError:
+        signing_secret = b""
+    if len(signing_secret) < 16:
+        raise ValueError(f"${SIGNING_SECRET_VARIABLE} must be at least 32 hex digits (`openssl rand -hex 32`)")
+    if training == prediction:
+        raise ValueError("The training key and the prediction key must differ.")
+    return training, prediction, signing_secret, sources

@@ -1,7 +1,7 @@
 """Content-addressed bytes: images, trained heads, held-out evaluations and exports, named by their SHA-256.
 
-`BlobStore` is what the rest of the service relies on; `FolderBlobStore` keeps blobs as files on local disk
-(an Azure Blob Storage container can implement the same three methods). `put` returns only once the bytes
+`BlobStore` is what the rest of the service relies on; `FolderBlobStore` keeps blobs as files on local disk,
+`AzureBlobStore` (azure_blobs.py) in an Azure Blob Storage container. `put` returns only once the bytes
 are durable, and callers commit the metadata row that names a blob after it, so a crash never leaves a row
 pointing at missing bytes.
 """
@@ -52,6 +52,9 @@ class BlobStore(Protocol):
     def exists(self, digest: str) -> bool:
         ...
 
+    def ping(self) -> None:
+        """Raise unless blobs can be read and written now (readiness)."""
+
 
 class FolderBlobStore:
     """Blobs as files `root/ab/abcdef...`: written to a temporary file, fsynced, renamed into place and the
@@ -76,3 +79,7 @@ class FolderBlobStore:
 
     def exists(self, digest: str) -> bool:
         return self.path(digest).exists()
+
+    def ping(self) -> None:
+        if not os.access(self.root, os.R_OK | os.W_OK | os.X_OK):
+            raise OSError(f"the blob folder {self.root} is not readable and writable")

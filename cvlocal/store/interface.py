@@ -9,8 +9,13 @@ from cvlocal/errors.py. Limits that are Custom Vision's rules (how many iteratio
 pairs) come in as arguments from where those rules live (training/rules.py, the request models).
 
 The training queue reads a job with `training_job` and writes its result with `finish_training` or
-`fail_training`; a shared database can turn `training_job` into "claim the oldest Training row" for many
-workers without changing its callers.
+`fail_training`. Where several replicas share the database (PostgreSQL), `claims` hands trainings out: a
+replica claims one with a lease it renews, and only the lease's holder can read the job or write its result,
+so a training whose replica died is finished by another (training/claimed.py). `claims` is None where one
+process trains (SQLite: the in-process queue, training/queue.py).
+
+Adding a method: declare it here, write it once in the table module of store/sql/ (both engines run it), and
+keep engine differences to the `Database` methods of store/sql/db.py.
 """
 from __future__ import annotations
 
@@ -25,8 +30,20 @@ from .records import (ExportRecord, ImageQuery, ImageRecord, IterationRecord, Me
                       TrainingJob, TrainingSet)
 
 
+class TrainingClaims(Protocol):
+    owner: str                            # this replica, as lease_owner records it
+
+    def claim_training(self, lease_s: float) -> str | None:
+        """The oldest training nobody holds (never claimed, or its lease ran out), now leased to this replica."""
+    def renew_trainings(self, lease_s: float) -> int:
+        """Extend the leases this replica holds (the heartbeat); how many it still holds."""
+    def release_trainings(self) -> int:
+        """Hand every lease of this replica back (graceful shutdown): another replica claims them at once."""
+
+
 class Store(Protocol):
     blobs: BlobStore
+    claims: TrainingClaims | None
 
     # ---- projects
     def create_project(self, name: str, description: str, domain_id: str, classification_type: str,
@@ -64,8 +81,9 @@ class Store(Protocol):
     def training_job(self, iteration_id: str) -> TrainingJob | None:
         """The iteration to train, or None when it is no longer Training (deleted with its project)."""
     def finish_training(self, iteration_id: str, model_digest: str, heldout_digest: str, seconds: float,
-                        timings: Mapping[str, float]) -> None: ...
-    def fail_training(self, iteration_id: str, reason: str) -> None: ...
+                        timings: Mapping[str, float]) -> bool:
+        """Completed with its result, atomically; False when the training is not (any more) this process's."""
+    def fail_training(self, iteration_id: str, reason: str) -> bool: ...
     def fail_interrupted(self) -> int: ...
     def iterations(self, project_id: str) -> list[IterationRecord]: ...
     def iteration(self, project_id: str, iteration_id: str) -> IterationRecord: ...
@@ -89,4 +107,6 @@ class Store(Protocol):
     def cached_features(self, version: str, hashes: list[str]) -> dict[str, np.ndarray]: ...
     def cache_features(self, version: str, vectors: Mapping[str, np.ndarray]) -> None: ...
 
+    def ping(self) -> None:
+        """Raise unless the database and the blobs answer now (the readiness check)."""
     def close(self) -> None: ...

@@ -1,24 +1,40 @@
-"""The SQLite store on a real database file: records out, training sets in, images and tags as an iteration
-trained on them, and the conflict checks that live in its transactions."""
+"""The store on each engine (a real SQLite file; a real PostgreSQL database): records out, training sets in,
+images and tags as an iteration trained on them, and the conflict checks that live in its transactions."""
 from __future__ import annotations
 
 import hashlib
 import json
 
+import uuid
+
 import pytest
 
 from cvlocal.errors import CustomVisionError
 from cvlocal.store import SqliteStore
+from cvlocal.store.blobs import FolderBlobStore
 from cvlocal.store.records import ImageQuery, NewImage, ProjectChanges, ProjectRecord, TagChanges
 
 GENERAL = "ee85a74c-405e-4adc-bb47-ffa8ca0c9f31"
 
 
-@pytest.fixture
-def store(tmp_path):
-    s = SqliteStore(tmp_path / "data")
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request, tmp_path):
+    if request.param == "sqlite":
+        s = SqliteStore(tmp_path / "data")
+    else:
+        from cvlocal.store.postgres import PostgresStore
+
+        url = request.getfixturevalue("postgres").create_database(f"store_{uuid.uuid4().hex[:12]}")
+        s = PostgresStore(url, FolderBlobStore(tmp_path / "blobs"), pool_size=2)
     yield s
     s.close()
+
+
+def _claimed(store, iteration_id: str) -> str:
+    """Where replicas share the store, a training's job is read by the replica that claimed it."""
+    if store.claims is not None:
+        assert store.claims.claim_training(60) == iteration_id
+    return iteration_id
 
 
 def _image(store, n: int, tag_ids=()) -> NewImage:
@@ -59,7 +75,7 @@ def test_an_iteration_keeps_the_images_and_tags_it_trained_on(store):
     assert training_set.image_counts() == {red: 3, blue: 3}
     iteration = store.create_iteration(project, training_set, "Regular", 0, False, max_iterations=20)
     assert iteration.status == "Training" and iteration.tags == ((red, "red"), (blue, "blue"))
-    job = store.training_job(iteration.id)
+    job = store.training_job(_claimed(store, iteration.id))
     assert job is not None and len(job.snapshot) == 6
 
     # After training: one more red image, a new tag, a red image untagged, the blue tag renamed.
@@ -91,12 +107,12 @@ def test_conflicts_are_checked_in_the_transaction_that_creates_the_iteration(sto
     first = store.create_iteration(project, training_set, "Regular", 0, False, max_iterations=2)
     assert _code(lambda: store.create_iteration(project, training_set, "Regular", 0, True, 2)) == \
         "BadRequestTrainingAlreadyInProgress"
-    store.finish_training(first.id, "m", "h", 1.0, {"total_s": 1.0})
+    assert store.finish_training(_claimed(store, first.id), "m", "h", 1.0, {"total_s": 1.0})
     assert store.training_job(first.id) is None  # no longer waits
     assert _code(lambda: store.create_iteration(project, training_set, "Regular", 0, False, 2)) == \
         "BadRequestTrainingNotNeeded"
     second = store.create_iteration(project, training_set, "Regular", 0, True, 2)
-    store.fail_training(second.id, "why")
+    assert store.fail_training(_claimed(store, second.id), "why")
     assert store.iteration(project.id, second.id).error_details == "why"
     assert _code(lambda: store.create_iteration(project, training_set, "Regular", 0, True, 2)) == \
         "BadRequestExceedIterationPerProjectLimit"
