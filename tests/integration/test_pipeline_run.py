@@ -1,4 +1,5 @@
-"""`cvops` end to end against the real self-hosted service, through the official SDK over HTTP (no mocks):
+"""`cvops` end to end against the real self-hosted service (one, and three replicas behind a balancer:
+tests/conftest.py), through the official SDK over HTTP (no mocks):
 publish, no-op rerun, incremental upload and retraining, failing gates, rollback, classify, throttling."""
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pipeline.config.loader import load_config
 from pipeline.sdk.clients import training_client
 from pipeline.steps import image_map
 
-pytestmark = [pytest.mark.datasets, pytest.mark.slow]
+pytestmark = [pytest.mark.datasets, pytest.mark.slow, pytest.mark.also_on_cluster]
 TREES = ROOT / "config" / "trees.yaml"
 
 
