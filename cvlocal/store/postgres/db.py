@@ -83,7 +83,7 @@ class PostgresDatabase:
                                    kwargs={"autocommit": True, "row_factory": _rows}, timeout=connect_timeout_s)
         self.pool.open(wait=True, timeout=connect_timeout_s)
         try:
-            migrate(self)
+            self.migrated = migrate(self)  # the versions this open applied (none, when another replica did)
         except BaseException:
             self.pool.close()
             raise

@@ -9,9 +9,12 @@ The column types are SQLite's; PostgreSQL's engine maps REAL and BLOB to its own
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from .db import Database, utcnow
+
+log = logging.getLogger("cvlocal.store")
 
 
 class SchemaTooNew(RuntimeError):
@@ -177,6 +180,8 @@ def migrate(db: Database) -> list[int]:
             c.execute("INSERT INTO schema_version (version, name, applied) VALUES (?,?,?)",
                       (migration.version, migration.name, utcnow()))
             applied_now.append(migration.version)
+    if applied_now:
+        log.info("schema migrated to version %d (applied %s)", LATEST, ", ".join(map(str, applied_now)))
     return applied_now
 
 

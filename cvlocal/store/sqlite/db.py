@@ -24,7 +24,7 @@ class SqliteDatabase:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.execute("PRAGMA foreign_keys=ON")
-        migrate(self)
+        self.migrated = migrate(self)  # the versions this open applied
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
