@@ -1,7 +1,7 @@
 """Three replicas sharing one PostgreSQL database and one Azurite container, behind a round-robin balancer: a
 replica lost mid-training loses no training, a replica lost mid-upload loses no acknowledged image and stores
 none twice, a replica stopped gracefully hands its training back, a publish on one replica is served by every
-other at once, and replicas that start together migrate the schema once."""
+other at once, links one replica made work on another, and replicas that start together migrate once."""
 from __future__ import annotations
 
 import hashlib
@@ -172,3 +172,29 @@ def test_a_publish_on_one_replica_is_served_by_every_other_at_once(all_up):
         assert answer.status_code == 200 and answer.json()["predictions"][0]["tagName"] == "red"
     assert direct[1].training("DELETE", f"/projects/{pid}/iterations/{iteration_id}/publish").status_code == 204
     assert [classify(rest).status_code for rest in (direct[0], direct[2])] == [404, 404]
+
+
+def test_image_and_export_links_made_by_one_replica_work_on_another(all_up):
+    cluster = all_up
+    direct = [Rest(replica) for replica in cluster.replicas]
+    compact = "0732100f-1a38-4e49-a514-c9b44c697ab5"  # General (compact): exportable
+    pid = direct[0].project(domain_id=compact)
+    tag = direct[0].tag(pid, "red")
+    uploaded = [photo("red", 70 + i) for i in range(5)]
+    assert direct[0].upload(pid, tag, uploaded).status_code == 200
+    blue = direct[0].tag(pid, "blue")
+    assert direct[0].upload(pid, blue, [photo("blue", 70 + i) for i in range(5)]).status_code == 200
+    iteration_id = direct[0].train(pid)
+
+    images = direct[1].training("GET", f"/projects/{pid}/images/tagged", params={"tagIds": tag}).json()
+    link = images[0]["originalImageUri"]  # signed by replica 1
+    port = str(cluster.replicas[1].port)
+    assert port in link
+    elsewhere = link.replace(port, str(cluster.replicas[2].port))
+    assert httpx.get(elsewhere).content in uploaded  # replica 2 checks replica 1's signature: the shared secret
+
+    assert direct[0].training("POST", f"/projects/{pid}/iterations/{iteration_id}/export",
+                              params={"platform": "ONNX"}).status_code == 200
+    [export] = direct[1].training("GET", f"/projects/{pid}/iterations/{iteration_id}/export").json()
+    download = httpx.get(export["downloadUri"].replace(port, str(cluster.replicas[2].port)))
+    assert download.status_code == 200 and download.content[:2] == b"PK"  # the zip, from the shared container
