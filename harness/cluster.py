@@ -16,14 +16,13 @@ from pathlib import Path
 
 from harness.azurite import ACCOUNT
 from harness.proxy import LoopbackProxy
-from harness.service import PREDICTION_RESOURCE_ID, RunningService
-from pipeline.config import settings
+from harness.service import RunningService, ServiceAddress
 
 CONNECTION_STRING = "AZURE_STORAGE_CONNECTION_STRING"
 
 
 @dataclass
-class Cluster:
+class Cluster(ServiceAddress):
     folder: Path
     database_url: str
     blobs_url: str                         # azureblob://ACCOUNT/CONTAINER
@@ -49,17 +48,8 @@ class Cluster:
 
     @property
     def endpoint(self) -> str:
+        """The balancer's address: where clients (and `environment()`) send every request."""
         return self.balancer.endpoint
-
-    @property
-    def prediction_resource_id(self) -> str:
-        return PREDICTION_RESOURCE_ID
-
-    def environment(self) -> dict[str, str]:
-        """The CUSTOM_VISION_* variables the pipeline's configs read: the balancer's address."""
-        return settings.environment({"training_endpoint": self.endpoint, "training_key": self.training_key,
-                                     "prediction_endpoint": self.endpoint, "prediction_key": self.prediction_key,
-                                     "prediction_resource_id": self.prediction_resource_id})
 
     def replica(self, number: int) -> RunningService:
         return RunningService(self.folder / f"replica{number}", self.training_key, self.prediction_key,

@@ -53,6 +53,14 @@ def claimed(cluster: Cluster, iteration_id: str, timeout: float = 20) -> int:
     raise TimeoutError(f"no replica claimed {iteration_id}")
 
 
+def training_claimed(cluster: Cluster) -> tuple[Rest, str, str, int]:
+    """A training asked of the balancer and claimed by a replica: (client, project, iteration, that replica)."""
+    rest = Rest(cluster)
+    pid, _ = project_with_images(rest)
+    iteration_id = rest.training("POST", f"/projects/{pid}/train").json()["id"]
+    return rest, pid, iteration_id, claimed(cluster, iteration_id)
+
+
 def lease_of(cluster: Cluster, iteration_id: str) -> tuple[str, int, str]:
     return cluster.query("SELECT status, attempts, lease_owner FROM iterations WHERE id = %s", (iteration_id,))[0]
 
@@ -64,10 +72,7 @@ def test_replicas_that_start_together_migrate_once(cluster):
 
 def test_kill_9_of_the_training_replica_the_training_completes_on_another(all_up):
     cluster = all_up
-    rest = Rest(cluster)
-    pid, _ = project_with_images(rest)
-    iteration_id = rest.training("POST", f"/projects/{pid}/train").json()["id"]
-    holder = claimed(cluster, iteration_id)
+    rest, pid, iteration_id, holder = training_claimed(cluster)
     first_owner = lease_of(cluster, iteration_id)[2]
     cluster.kill(holder)
 
@@ -81,10 +86,7 @@ def test_kill_9_of_the_training_replica_the_training_completes_on_another(all_up
 
 def test_a_replica_stopped_gracefully_hands_its_training_back(all_up):
     cluster = all_up
-    rest = Rest(cluster)
-    pid, _ = project_with_images(rest)
-    iteration_id = rest.training("POST", f"/projects/{pid}/train").json()["id"]
-    holder = claimed(cluster, iteration_id)
+    rest, pid, iteration_id, holder = training_claimed(cluster)
     stopped = time.monotonic()
     cluster.replicas[holder].stop()  # SIGTERM: in-flight requests finish, the lease goes back
     assert "handed 1 training(s) back" in cluster.replicas[holder].log()
