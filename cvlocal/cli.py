@@ -126,9 +126,13 @@ def serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     from .app import create_app
-    from .store import SchemaTooNew, StoreUnavailable, is_postgres
+    from .store import SchemaTooNew, StoreUnavailable, check_locations, is_postgres
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        check_locations(args.database, args.blobs)  # before anything is written
+    except ValueError as exc:
+        sys.exit(f"cvlocal: {exc}")
     shared = is_postgres(args.database)  # replicas share the database: no data dir of its own to lock
     lock = None if shared else _lock_data_dir(args.data_dir)
     try:

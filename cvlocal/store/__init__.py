@@ -37,15 +37,26 @@ def redacted(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
+def check_locations(database: str | None, blobs: str | None) -> None:
+    """ValueError, saying what to fix, unless both are locations `open_store` takes (nothing is opened)."""
+    if database and not is_postgres(database):
+        raise ValueError(f"'{redacted(database)}': {DATABASE_USAGE}")
+    if blobs and "://" in blobs:
+        from .azure_blobs import ContainerUrl
+
+        ContainerUrl.parse(blobs).connection_string()
+
+
 def open_blobs(data_dir: Path, blobs: str | None) -> BlobStore:
     if not blobs:
         return FolderBlobStore(data_dir / "blobs")
     if "://" not in blobs:
         return FolderBlobStore(Path(blobs))
+    from azure.core.exceptions import AzureError
+
     from .azure_blobs import AzureBlobStore, ContainerUrl
 
-    where = ContainerUrl.parse(blobs)  # ValueError: a URL to fix
-    from azure.core.exceptions import AzureError
+    where = ContainerUrl.parse(blobs)
     try:
         return AzureBlobStore.from_url(blobs)
     except AzureError as exc:  # unreachable, refused, no permission
@@ -55,8 +66,7 @@ def open_blobs(data_dir: Path, blobs: str | None) -> BlobStore:
 
 def open_store(data_dir: Path, database: str | None = None, blobs: str | None = None) -> Store:
     """ValueError: a location to fix; StoreUnavailable: an engine that does not answer; SchemaTooNew."""
-    if database and not is_postgres(database):
-        raise ValueError(f"'{redacted(database)}': {DATABASE_USAGE}")
+    check_locations(database, blobs)
     blob_store = open_blobs(data_dir, blobs)
     if not database:
         return SqliteStore(data_dir, blob_store)
@@ -72,4 +82,4 @@ def open_store(data_dir: Path, database: str | None = None, blobs: str | None = 
 
 
 __all__ = ["Store", "TrainingClaims", "SqliteStore", "StoreUnavailable", "SchemaTooNew", "open_store", "utcnow",
-           "is_postgres", "redacted"]
+           "is_postgres", "redacted", "check_locations"]

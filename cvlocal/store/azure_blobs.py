@@ -50,6 +50,14 @@ class ContainerUrl:
                              "hyphens, starting and ending with a letter or digit)")
         return cls(parts.netloc, container, prefix.strip("/"))
 
+    def connection_string(self) -> str | None:
+        """$AZURE_STORAGE_CONNECTION_STRING when it is set, checked to be this account's."""
+        value = os.environ.get(CONNECTION_STRING)
+        if value and _account_of(value) != self.account:
+            raise ValueError(f"${CONNECTION_STRING} is for the storage account '{_account_of(value)}', not "
+                             f"'{self.account}'")
+        return value
+
 
 def _account_of(connection_string: str) -> str | None:
     fields = dict(part.split("=", 1) for part in connection_string.split(";") if "=" in part)
@@ -61,11 +69,8 @@ def _account_of(connection_string: str) -> str | None:
 def container_client(where: ContainerUrl):
     from azure.storage.blob import BlobServiceClient
 
-    connection_string = os.environ.get(CONNECTION_STRING)
+    connection_string = where.connection_string()
     if connection_string:
-        account = _account_of(connection_string)
-        if account != where.account:
-            raise ValueError(f"${CONNECTION_STRING} is for the storage account '{account}', not '{where.account}'")
         service = BlobServiceClient.from_connection_string(connection_string, connection_timeout=10)
     else:
         from azure.identity import DefaultAzureCredential
