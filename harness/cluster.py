@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.azurite import ACCOUNT
-from harness.proxy import LoopbackProxy
+from harness.proxy import Balancer
 from harness.service import RunningService, ServiceAddress
 
 CONNECTION_STRING = "AZURE_STORAGE_CONNECTION_STRING"
@@ -34,7 +34,7 @@ class Cluster(ServiceAddress):
     prediction_key: str = field(default_factory=lambda: secrets.token_hex(16))
     signing_secret: str = field(default_factory=lambda: secrets.token_hex(32))
     replicas: list[RunningService] = field(default_factory=list)
-    balancer: LoopbackProxy | None = None
+    balancer: Balancer | None = None
 
     name = "cvlocal cluster"
 
@@ -67,7 +67,7 @@ class Cluster(ServiceAddress):
             self.stop()
             raise failures[0]
         if self.balancer is None:
-            self.balancer = LoopbackProxy([r.endpoint for r in self.replicas]).__enter__()
+            self.balancer = Balancer([r.endpoint for r in self.replicas]).__enter__()
         return self
 
     def stop(self) -> None:

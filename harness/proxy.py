@@ -1,8 +1,9 @@
-"""A reverse proxy on loopback in front of one server or several: each request goes to the next server in turn
-(round robin), as a load balancer in front of replicas sends it. A server that refuses the connection (it is
-down) is skipped for the next one, which is safe for any request since none of it was sent; a server that
-fails after taking the request is answered 502, as a load balancer answers, and the client decides.
-Subclasses see every request (`seen`), e.g. to count them (counting_proxy.py)."""
+"""Reverse proxies on loopback: what they share (a threaded HTTP server that reads each request, hands it to
+`exchange` and writes the answer back), and `Balancer`, which stands in front of replicas as a load balancer:
+each request goes to the next replica in turn (round robin). A replica that refuses the connection (it is down)
+is skipped for the next one, which is safe for any request since none of it was sent; a replica that fails
+after taking the request is answered 502, as nginx answers, and the client decides (the request may have been
+served). counting_proxy.py is the other kind: one server, every request counted."""
 from __future__ import annotations
 
 import http.client
@@ -12,71 +13,52 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
-              "transfer-encoding", "upgrade", "content-length"}
+HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection", "te",
+              "trailer", "trailers", "transfer-encoding", "upgrade", "content-length"}
+Answer = tuple[int, list[tuple[str, str]], bytes]  # status, headers, body
+
+
+def address(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    return parts.hostname, parts.port or 80
 
 
 class LoopbackProxy:
-    def __init__(self, targets: list[str], timeout_s: float = 300):
-        self.targets = [(urlsplit(t).hostname, urlsplit(t).port or 80) for t in targets]
-        self.timeout_s = timeout_s
-        self._turns = itertools.cycle(range(len(self.targets)))
-        self._lock = threading.Lock()
-        self.answered_by: dict[int, int] = {i: 0 for i in range(len(self.targets))}  # target -> requests
+    """Subclasses say how a request is answered (`exchange`); `with proxy:` serves on `proxy.endpoint`."""
+
+    def __init__(self):
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, as the SDK's session expects
 
-            def _forward(self) -> None:
+            def forward(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
-                proxy.seen(self.command, self.path)
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
-                status, reason, answer_headers, data = proxy.forward(self.command, self.path, body, headers)
-                self.send_response(status, reason)
-                for key, value in answer_headers:
-                    if key.lower() not in HOP_BY_HOP:
-                        self.send_header(key, value)
+                if body is not None:
+                    headers["Content-Length"] = str(len(body))
+                status, reply_headers, data = proxy.exchange(self, headers, body)
+                self.send_response_only(status)
+                for name, value in reply_headers:
+                    if name.lower() not in HOP_BY_HOP:
+                        self.send_header(name, value)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
 
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _forward
+            do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = do_HEAD = forward
 
-            def log_message(self, format, *args) -> None:  # noqa: A002 - quiet
+            def log_message(self, *args) -> None:  # quiet
                 pass
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
-    def seen(self, method: str, path: str) -> None:
-        """Called for every request before it is forwarded."""
-
-    def forward(self, method: str, path: str, body: bytes | None, headers: dict) -> tuple[int, str, list, bytes]:
-        for _ in range(len(self.targets)):
-            with self._lock:
-                turn = next(self._turns)
-            host, port = self.targets[turn]
-            upstream = http.client.HTTPConnection(host, port, timeout=self.timeout_s)
-            try:
-                try:
-                    upstream.connect()
-                except ConnectionRefusedError:
-                    continue  # that replica is down: the next one takes the request
-                try:
-                    upstream.request(method, path, body=body, headers=headers)
-                    answer = upstream.getresponse()
-                    data = answer.read()
-                except (OSError, http.client.HTTPException) as exc:
-                    return _bad_gateway(f"the server stopped answering: {type(exc).__name__}")
-                with self._lock:
-                    self.answered_by[turn] += 1
-                return answer.status, answer.reason, answer.getheaders(), data
-            finally:
-                upstream.close()
-        return _bad_gateway("no server is up")
+    def exchange(self, request: BaseHTTPRequestHandler, headers: dict[str, str], body: bytes | None) -> Answer:
+        """The answer to `request` (its `command` and `path`; its headers and body as given)."""
+        raise NotImplementedError
 
     @property
     def endpoint(self) -> str:
@@ -91,6 +73,41 @@ class LoopbackProxy:
         self._server.server_close()
 
 
-def _bad_gateway(message: str) -> tuple[int, str, list, bytes]:
-    body = json.dumps({"code": "BadGateway", "message": message}).encode()
-    return 502, "Bad Gateway", [("Content-Type", "application/json")], body
+class Balancer(LoopbackProxy):
+    """Round robin over `targets`, a new upstream connection for each request (so a request is never sent
+    twice); `answered_by[n]`: how many requests target n answered."""
+
+    def __init__(self, targets: list[str], timeout_s: float = 300):
+        super().__init__()
+        self.targets = [address(t) for t in targets]
+        self.timeout_s = timeout_s
+        self.answered_by = {n: 0 for n in range(len(self.targets))}
+        self._turns = itertools.cycle(range(len(self.targets)))
+        self._lock = threading.Lock()
+
+    def exchange(self, request, headers, body) -> Answer:
+        for _ in self.targets:
+            with self._lock:
+                turn = next(self._turns)
+            upstream = http.client.HTTPConnection(*self.targets[turn], timeout=self.timeout_s)
+            try:
+                try:
+                    upstream.connect()
+                except ConnectionRefusedError:
+                    continue  # that replica is down: the next one takes the request
+                try:
+                    upstream.request(request.command, request.path, body=body, headers=headers)
+                    response = upstream.getresponse()
+                    answer = response.status, response.getheaders(), response.read()
+                except (OSError, http.client.HTTPException) as exc:
+                    return _bad_gateway(f"the replica stopped answering: {type(exc).__name__}")
+                with self._lock:
+                    self.answered_by[turn] += 1
+                return answer
+            finally:
+                upstream.close()
+        return _bad_gateway("no replica is up")
+
+
+def _bad_gateway(message: str) -> Answer:
+    return 502, [("Content-Type", "application/json")], json.dumps({"code": "BadGateway", "message": message}).encode()
