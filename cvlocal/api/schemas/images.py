@@ -161,45 +161,45 @@ def _no_regions(regions: list[Any] | None) -> list[Any] | None:
 Regions = Annotated[list[Any] | None, AfterValidator(_no_regions)]
 
 
-class ImageFileEntry(Wire):
+class _Entry(Wire):
+    """What every entry of an upload batch may carry besides its image."""
+    tag_ids: list[str] = []
+    regions: Regions = None
+
+
+class ImageFileEntry(_Entry):
     name: str | None = None
     contents: str = ""                       # standard base64; a bad one fails that image only (ErrorImageFormat)
-    tag_ids: list[str] = []
-    regions: Regions = None
 
 
-class ImageUrlEntry(Wire):
+class ImageUrlEntry(_Entry):
     url: str = ""
-    tag_ids: list[str] = []
-    regions: Regions = None
 
 
-class ImageFileBatch(Wire):
-    """create_images_from_files' body."""
-    images: list[ImageFileEntry]
-    tag_ids: list[str] = []
-    metadata: Metadata = None
-
-
-class ImageUrlBatch(Wire):
-    """create_images_from_urls' body."""
-    images: list[ImageUrlEntry]
-    tag_ids: list[str] = []
-    metadata: Metadata = None
-
-
-class ImageIdCreateEntry(Wire):
+class ImageIdCreateEntry(_Entry):
     """A stored prediction (its id) to add to the training images."""
     id: str = ""
-    tag_ids: list[str] = []
-    regions: Regions = None
 
 
-class ImageIdCreateBatch(Wire):
-    """create_images_from_predictions' body."""
-    images: list[ImageIdCreateEntry]
+class _Batch(Wire):
+    """The tags and metadata of a whole upload batch (each entry may add tags of its own)."""
     tag_ids: list[str] = []
     metadata: Metadata = None
+
+
+class ImageFileBatch(_Batch):
+    """create_images_from_files' body."""
+    images: list[ImageFileEntry]
+
+
+class ImageUrlBatch(_Batch):
+    """create_images_from_urls' body."""
+    images: list[ImageUrlEntry]
+
+
+class ImageIdCreateBatch(_Batch):
+    """create_images_from_predictions' body."""
+    images: list[ImageIdCreateEntry]
 
 
 class ImageTagEntry(Wire):

@@ -37,18 +37,11 @@ class PredictionTables:
     def query_predictions(self, project_id: str, query: PredictionFilter) -> list[StoredPredictionRecord]:
         self.project(project_id)
         sql, params = [_SELECT + " WHERE p.project_id = ?"], [project_id]
-        if query.iteration_id is not None:
-            sql.append("AND p.iteration_id = ?")
-            params.append(query.iteration_id)
-        if query.application is not None:
-            sql.append("AND p.application = ?")
-            params.append(query.application)
-        if query.start is not None:
-            sql.append("AND p.created >= ?")
-            params.append(query.start)
-        if query.end is not None:
-            sql.append("AND p.created <= ?")
-            params.append(query.end)
+        for clause, value in (("p.iteration_id = ?", query.iteration_id), ("p.application = ?", query.application),
+                              ("p.created >= ?", query.start), ("p.created <= ?", query.end)):
+            if value is not None:
+                sql.append("AND " + clause)
+                params.append(value)
         for tag_id, lowest, highest in query.tags:
             sql.append("AND EXISTS (SELECT 1 FROM json_each(p.predictions) e WHERE json_extract(e.value, '$.tagId') "
                        "= ? AND json_extract(e.value, '$.probability') BETWEEN ? AND ?)")
