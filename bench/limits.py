@@ -1,14 +1,14 @@
 """Benchmark 6, limits: `cvops run` on 10,000 generated images against `cvlocal serve --tier S0`, first run and
 no-op rerun: requests per image, 429s answered, and wall time against the floor.
 
-A folder-per-tag dataset of 10,000 JPEGs made from the fruit photos (random crops and flips, as the pipeline
-benchmark makes them); the pipeline benchmark's config (no gates, no smoke test: upload, train, publish). The
-same two runs go against a fresh `--tier unlimited` service and a fresh `--tier S0` service, each through a
-counting proxy on loopback (bench/proxy.py: every request and its answer, whatever the pipeline does). The
-floor of a run is the larger of what S0's request rates allow (for each of Azure's kinds of call, its calls
-over its rate; the largest) and the same run against `unlimited`, measured here; the figure is the S0 run's
-wall time over its floor. Issue 18's target: within 1.2x of the floor with no 429 answered, and a rerun that
-uploads nothing.
+A folder-per-tag dataset of generated JPEGs (10,000; `--images N` for fewer) made from the fruit photos
+(random crops and flips, as the pipeline benchmark makes them); the pipeline benchmark's config (no gates, no
+smoke test: upload, train, publish). The same two runs go against a fresh `--tier unlimited` service and a
+fresh `--tier S0` service, each through a counting proxy on loopback (bench/proxy.py: every request and its
+answer, whatever the pipeline does). The floor of a run is the larger of what S0's request rates allow (for
+each of Azure's kinds of call, its calls over its rate; the largest) and the same run against `unlimited`,
+measured here; the figure is the S0 run's wall time over its floor. Issue 18's target: within 1.2x of the
+floor with no 429 answered, and a rerun that uploads nothing.
 
     python -m bench.limits --images 300     # alone, on fewer images
 """
@@ -129,7 +129,8 @@ def run(quick: bool = False, images: int | None = None) -> Section:
         uploaded = measured["report"]["uploads"].get("uploaded", 0)
         noop = name != "first run"
         section.checks.append(Check(
-            f"{name} at {TIER}: wall time / floor", f"{ratios[name]:.2f}" + (f", {uploaded} uploaded" if noop else ""),
+            f"{name} at {TIER}: wall time / floor",
+            f"{ratios[name]:.2f}, {_throttled(measured['calls'])} x 429" + (f", {uploaded} uploaded" if noop else ""),
             f"<= {WITHIN:g}, no 429" + (", nothing uploaded" if noop else ""),
             ratios[name] <= WITHIN and _throttled(measured["calls"]) == 0 and (uploaded == 0 or not noop)))
     section.checks.append(Check(f"429s answered at {TIER}, both runs", str(throttled), "none", throttled == 0))

@@ -209,3 +209,22 @@ def test_unlimited_enforces_no_quota_and_no_rate(cvlocal_service):
     assert [a.status_code for a in answers] == [200] * 60
     for pid in projects:
         assert rest.training("DELETE", f"/projects/{pid}").status_code == 204
+
+
+def test_the_benchs_counting_proxy_counts_what_went_over_the_wire(f0):
+    from bench.proxy import CountingProxy
+    from cvlocal.tiers.limiter import OTHER, PREDICT_NO_STORE
+
+    with CountingProxy(f0.endpoint) as proxy, httpx.Client(base_url=proxy.endpoint, timeout=60) as http:
+        time.sleep(1.0)
+        answers, _ = _burst(lambda: http.get(TRAINING_ROOT + "/domains", headers={"Training-Key": f0.training_key}),
+                            15)
+        statuses = [a.status_code for a in answers]
+        assert all(int(a.headers["Retry-After"]) >= 1 for a in answers if a.status_code == 429)  # passed through
+        nostore = http.post(PREDICTION_ROOT + f"/{uuid.uuid4()}/classify/iterations/x/image/nostore",
+                            headers={"Prediction-Key": f0.prediction_key}, content=photo("red", 2))
+        assert nostore.status_code == 404  # no such project: it passed the rate
+        counted = proxy.reset()
+    assert counted == {(OTHER, 200): statuses.count(200), (OTHER, 429): statuses.count(429),
+                       (PREDICT_NO_STORE, 404): 1}
+    assert statuses.count(429) > 0 and not proxy.calls
