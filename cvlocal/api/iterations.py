@@ -26,7 +26,7 @@ def train_project(svc: Svc, project_id: str, q: Annotated[TrainQuery, Query()],
     training_set = svc.store.training_set(project_id, selected or None)
     rules.check_training_set(training_set)
     iteration = svc.store.create_iteration(project, training_set, q.training_type, q.reserved_budget_in_hours,
-                                           q.force_train, rules.MAX_ITERATIONS)
+                                           q.force_train, svc.settings.tier.iterations_per_project)
     svc.training.submit(iteration.id)
     return Iteration.of(iteration)
 

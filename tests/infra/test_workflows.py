@@ -212,6 +212,7 @@ def test_preview_runs_the_pipeline_against_cvlocal_without_azure():
     assert "environment" not in local
     runs = "\n".join(s.get("run", "") for s in local["steps"])
     assert "cvlocal serve --port" in runs and "&" in runs
+    assert "--tier S0" in runs, "the preview meets Azure's S0 quotas and request rates"
     assert "cvops run config/groceries.yaml" in runs
     assert local["env"]["CUSTOM_VISION_TRAINING_ENDPOINT"].startswith("http://127.0.0.1:")
 

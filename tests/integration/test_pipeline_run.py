@@ -34,6 +34,7 @@ def no_secrets(service, *texts):
 
 
 def test_groceries_lifecycle(fresh_service, datasets, tmp_path):
+    fresh_service.tier = "S0"  # Azure's quotas and request rates, as the pipeline meets them
     service = fresh_service.start()
     env = {**service.environment(), "CVOPS_DATASETS": str(datasets),
            "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"), "GITHUB_OUTPUT": str(tmp_path / "outputs")}
@@ -131,7 +132,7 @@ def test_groceries_lifecycle(fresh_service, datasets, tmp_path):
                (tmp_path / "summary.md").read_text(), (tmp_path / "outputs").read_text())
 
 
-def test_trees_failing_smoke_test_publishes_nothing_then_passes(cvlocal_service, service_env, tmp_path):
+def test_trees_failing_smoke_test_publishes_nothing_then_passes(service_env, tmp_path):
     name = unique("Trees")
     bad = write_config(tmp_path / "bad.yaml", base=TREES, project={"name": name},
                        smoke_test=[{"image": "${CVOPS_DATASETS}/trees/Hemlock/hemlock_1.jpg",
