@@ -17,7 +17,7 @@ def check(loaded: LoadedConfig, offline: bool = False) -> Dataset | None:
 
     `offline` (cvops validate) never downloads: a `dataset.url` not in the cache yet gives None."""
     config, source = loaded.config, loaded.source
-    where = ("dataset", "url" if config.dataset.url else "path")
+    where = ("dataset", "url" if config.dataset.url else "container" if config.dataset.container else "path")
     try:
         root = local_root(config.dataset, allow_download=not offline)
     except DatasetError as exc:
