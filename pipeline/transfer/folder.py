@@ -8,8 +8,9 @@
     FOLDER/untagged/ID.jpg   images without tags
     FOLDER/.cvops-export.jsonl  the journal: one line per image once its bytes are on disk
 
-Every file lands atomically (written beside, flushed, renamed), and the journal is appended after it, so a
-killed export leaves whole files and a journal that names only whole files."""
+Every file lands atomically (written beside, then renamed), and the journal is appended after it, so a killed
+export leaves whole files and a journal that names only whole files. Nothing is fsynced: what a power cut
+might tear, the next run finds by its hash and downloads again."""
 from __future__ import annotations
 
 import json
@@ -68,8 +69,6 @@ def write_atomically(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
         os.replace(partial, path)
     finally:
         Path(partial).unlink(missing_ok=True)
@@ -105,6 +104,8 @@ class ProjectFolder:
 
         A folder that holds something else (another project's export, unrelated files) is refused."""
         self.root.mkdir(parents=True, exist_ok=True)
+        for partial in self.root.rglob(".part-*"):  # a write cut short by a kill
+            partial.unlink(missing_ok=True)
         journal = self.root / JOURNAL_FILE
         if not journal.exists():
             project = self._read_json(self.root / PROJECT_FILE) if (self.root / PROJECT_FILE).exists() else None
@@ -148,8 +149,6 @@ class ProjectFolder:
     def _append(self, record: dict[str, Any]) -> None:
         with open(self.root / JOURNAL_FILE, "a", encoding="utf-8") as out:
             out.write(json.dumps(record) + "\n")
-            out.flush()
-            os.fsync(out.fileno())
 
     # project.json and manifest.json --------------------------------------------------------------------------
     def write_project(self, description: dict[str, Any]) -> None:
