@@ -56,9 +56,10 @@ class DatasetConfig(_Section):
                                            "(folder-per-tag) or the manifest file (manifest), e.g. training-images.")
     cache_dir: Path | None = Field(None, description="With `url`: where archives are kept and extracted "
                                                      "(default $CVOPS_CACHE, else ~/.cache/cvops).")
-    layout: Literal["folder-per-tag", "manifest"] = Field(
+    layout: Literal["folder-per-tag", "manifest", "label-files"] = Field(
         "folder-per-tag", description="folder-per-tag: PATH/TAG/IMAGE. manifest: a .csv (columns path,tags; "
-                                      "tags separated by ';') or .json ([{path, tags: [...]}]) file.")
+                                      "tags separated by ';') or .json ([{path, tags: [...]}]) file. label-files "
+                                      "(containers only): each IMAGE beside an IMAGE.labels blob, one tag a line.")
     tag_names: dict[str, str] = Field(
         default_factory=dict, description="Folder or manifest tag -> Custom Vision tag name "
                                           "(e.g. Japanese_Cherry: Japanese Cherry).")
@@ -94,6 +95,8 @@ class DatasetConfig(_Section):
         if sum(value is not None for value in (self.path, self.url, self.container)) != 1:
             raise ValueError("give exactly one of `path` (a local folder or manifest), `url` (a zip archive) or "
                              "`container` (an Azure Blob Storage container)")
+        if self.layout == "label-files" and self.container is None:
+            raise ValueError("layout `label-files` (IMAGE.labels beside each image) is read from a `container`")
         if self.url is not None and self.sha256 is None:
             raise ValueError("`url` needs `sha256`, the archive's SHA-256, so a changed download is refused")
         return self

@@ -1,6 +1,6 @@
 """A dataset in an Azure Blob Storage container (`dataset: {container, prefix}`), mirrored into a local folder
-that scan.py reads like any other: one folder per tag below the prefix, or a manifest blob and the blobs it
-names. Each run lists the blobs and downloads only those whose ETag changed since the last run; blobs gone from
+that scan.py reads like any other: one folder per tag below the prefix, a manifest blob and the blobs it
+names, or images each beside an IMAGE.labels blob (Microsoft's Custom Vision Autotrainer keeps them so). Each run lists the blobs and downloads only those whose ETag changed since the last run; blobs gone from
 the container are removed from the mirror.
 
 The credential never comes from the config: AZURE_STORAGE_CONNECTION_STRING (account key or SAS inside), or
@@ -24,16 +24,23 @@ from pipeline.redact import register_secret
 CONNECTION_STRING = "AZURE_STORAGE_CONNECTION_STRING"
 SAS_TOKEN = "AZURE_STORAGE_SAS_TOKEN"
 INDEX = ".cvops-blobs.json"  # blob name -> ETag of the copy in the mirror
+LABELS = ".labels"
+LABELS_MANIFEST = ".cvops-labels.json"  # layout label-files: what the .labels blobs say, as a manifest
 WORKERS = 8
+
+
+def check_account_url(account_url: str | None, field: str = "dataset.account_url") -> None:
+    """A SAS token belongs in the environment, never in a config or on a command line (checked offline too)."""
+    if account_url and "?" in account_url:
+        raise ConfigError(f"{field}: holds a query string (a SAS token?); put the token in {SAS_TOKEN} "
+                          "instead, never in the config or on the command line")
 
 
 def storage_client(account_url: str | None, field: str = "dataset.account_url") -> Any:
     """A BlobServiceClient with the credential from the environment (see the module's docstring)."""
     from azure.storage.blob import BlobServiceClient, ExponentialRetry
 
-    if account_url and "?" in account_url:
-        raise ConfigError(f"{field}: holds a query string (a SAS token?); put the token in {SAS_TOKEN} "
-                          "instead, never in the config or on the command line")
+    check_account_url(account_url, field)
     # Fail in seconds, not minutes, when the account cannot be reached (the SDK's default waits 15 s, 45 s, ...).
     options = {"retry_policy": ExponentialRetry(initial_backoff=1, increment_base=2, retry_total=3),
                "connection_timeout": 20}
@@ -57,6 +64,9 @@ def storage_client(account_url: str | None, field: str = "dataset.account_url") 
     if sas:
         register_secret(sas.lstrip("?"))
         return BlobServiceClient(account_url, credential=sas.lstrip("?"), **options)
+    if not account_url.startswith("https://"):
+        raise ConfigError(f"{field}: signing in with DefaultAzureCredential needs an https:// endpoint; for an "
+                          f"emulator such as Azurite, set {CONNECTION_STRING}")
     from azure.identity import DefaultAzureCredential
     return BlobServiceClient(account_url, credential=DefaultAzureCredential(
         exclude_interactive_browser_credential=True), **options)
@@ -94,6 +104,8 @@ def mirror(config: DatasetConfig, cache: Path) -> Path:
     try:
         if config.layout == "manifest":
             return _mirror_manifest(container, config, folder)
+        if config.layout == "label-files":
+            return _mirror_label_files(container, config, folder)
         return _mirror_folders(container, config, folder)
     except DatasetError:
         raise
@@ -119,6 +131,25 @@ def _mirror_folders(container: Any, config: DatasetConfig, folder: Path) -> Path
                            f"{config.container!r}: expected {prefix}TAG/IMAGE")
     _sync(container, wanted, folder)
     return folder
+
+
+def _mirror_label_files(container: Any, config: DatasetConfig, folder: Path) -> Path:
+    """The layout of Microsoft's Custom Vision Autotrainer: IMAGE and IMAGE.labels (one tag a line) side by side;
+    an image without a .labels blob is untagged. The mirror gets a manifest of what the label files say."""
+    prefix = config.prefix.strip("/") + "/" if config.prefix.strip("/") else ""
+    listed = {blob.name[len(prefix):]: (blob.name, blob.etag)
+              for blob in container.list_blobs(name_starts_with=prefix or None)
+              if not any(part.startswith(".") for part in PurePosixPath(blob.name[len(prefix):]).parts)}
+    images = sorted(name for name in listed if not name.endswith(LABELS))
+    if not images:
+        raise DatasetError(f"no image blobs below {prefix or 'the top'} of container {config.container!r}")
+    labels = {name + LABELS for name in images if name + LABELS in listed}
+    _sync(container, {name: listed[name] for name in [*images, *labels]}, folder, not_images=labels)
+    entries = [{"path": name, "tags": [line.strip() for line in (folder / (name + LABELS)).read_text(
+        encoding="utf-8").splitlines() if line.strip()] if name + LABELS in labels else []} for name in images]
+    manifest = folder / LABELS_MANIFEST
+    manifest.write_text(json.dumps({"images": entries}))
+    return manifest
 
 
 def _mirror_manifest(container: Any, config: DatasetConfig, folder: Path) -> Path:
@@ -189,7 +220,7 @@ def _sync(container: Any, wanted: dict[str, tuple[str, str]], folder: Path, imag
     if prune:
         for path in [p for p in folder.rglob("*") if p.is_file()]:
             relative = path.relative_to(folder).as_posix()
-            if relative != INDEX and relative not in wanted:
+            if relative not in (INDEX, LABELS_MANIFEST) and relative not in wanted:
                 path.unlink()
                 index.pop(relative, None)
     index_path.write_text(json.dumps(index, indent=0, sort_keys=True))

@@ -75,7 +75,7 @@ def scan(config: DatasetConfig, tag_name: Callable[[str], str] = lambda t: t) ->
         if not root.is_dir():
             raise DatasetError(f"dataset folder not found: {root}")
         entries = list(_folder_entries(root))
-    else:
+    else:  # a manifest (a container's label files arrive as one, container.py)
         if not root.is_file():
             raise DatasetError(f"dataset manifest not found: {root}")
         entries = list(_manifest_entries(root))

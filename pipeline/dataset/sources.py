@@ -32,7 +32,8 @@ def local_root(config: DatasetConfig, allow_download: bool = True) -> Path | Non
     None when the archive is not in the cache yet and downloading is not allowed (`cvops validate`), and for a
     blob container offline (its blobs may have changed since the last run)."""
     if config.container is not None:
-        from pipeline.dataset.container import mirror
+        from pipeline.dataset.container import check_account_url, mirror
+        check_account_url(config.account_url)
         return mirror(config, cache_root(config)) if allow_download else None
     if config.url is None:
         return Path(config.path)
