@@ -145,14 +145,13 @@ def _transfer(args: argparse.Namespace, ui: Progress) -> int:
                         args.prefix, args.account_url)
         render.as_json(result) if args.json else render.exported(result)
         return EXIT_OK
-    if args.stack:
-        raise ConfigError(f"{args.command}: name the services with --to stack:NAME" +
-                          (" and --from stack:NAME" if args.command == "migrate" else "") + " instead of --stack")
+    if args.stack and args.command == "migrate":
+        raise ConfigError("migrate: name each service with --from stack:NAME / --to stack:NAME instead of --stack")
     training = plan_training(args.train, args.publish, args.gates)
     if args.command == "import":
         from pipeline.commands.import_ import import_
-        result = import_(resolve(args.target, "target"), args.folder, ui, training, args.project_name, args.domain,
-                         args.merge)
+        result = import_(resolve(args.target, "target", args.stack), args.folder, ui, training, args.project_name,
+                         args.domain, args.merge)
         render.as_json(result) if args.json else render.imported(result)
     else:
         from pipeline.commands.migrate import migrate

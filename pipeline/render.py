@@ -149,7 +149,10 @@ def migrated(result: dict[str, Any]) -> None:
         lines.append(f"  {c['only_on_target']} image(s) only on the target (it already had them)")
     for kind, examples in c["examples"].items():
         lines += [f"  {kind.replace('_', ' ')}: {e}" for e in examples]
-    lines += _imported_lines(result["import"])[1:]
+    i = result["import"]
+    lines.append(f"target project {'created' if i['created'] else 'found'}: {i['uploaded']} image(s) uploaded, "
+                 f"{i['already_there']} already there, {i['unchanged']} unchanged, {len(i['failures'])} refused")
+    lines += [f"  refused: {f['file']}: {f['status']}" for f in i["failures"][:50]]
     metrics = result.get("metrics")
     if metrics:
         source = metrics["source"]
