@@ -11,13 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from pipeline.config import DatasetConfig
 from pipeline.dataset.scan import listing, looks_like_image, manifest_paths
+from pipeline.dataset.sources import write_atomically
 from pipeline.errors import ConfigError, DatasetError
 from pipeline.redact import register_secret
 
@@ -201,12 +201,7 @@ def _sync(container: Any, wanted: dict[str, tuple[str, str]], folder: Path, imag
                 return f"{where}: empty blob"
             if not looks_like_image(data[:8]):
                 return f"{where}: not a JPEG, PNG, BMP or GIF image"
-        target = folder / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, partial = tempfile.mkstemp(dir=target.parent, prefix=".part-")
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.replace(partial, target)
+        write_atomically(folder / relative, data)
         return None
 
     problems: list[str] = []

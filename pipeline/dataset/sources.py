@@ -51,6 +51,18 @@ def local_root(config: DatasetConfig, allow_download: bool = True) -> Path | Non
     return target
 
 
+def write_atomically(path: Path, data: bytes) -> None:
+    """`path` holds `data` whole or not at all (written beside it, then renamed); a kill leaves a `.part-` file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, partial = tempfile.mkstemp(dir=path.parent, prefix=".part-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.replace(partial, path)
+    finally:
+        Path(partial).unlink(missing_ok=True)
+
+
 def download(url: str, sha256: str, cache: Path) -> Path:
     """The archive in the cache, downloaded if missing; refused if its SHA-256 is not `sha256`."""
     cache.mkdir(parents=True, exist_ok=True)

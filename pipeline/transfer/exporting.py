@@ -15,7 +15,8 @@ from pipeline.errors import PipelineError
 from pipeline.transfer import remote
 from pipeline.transfer.endpoints import Endpoint
 from pipeline.transfer.download import DownloadFailed, fetch_many
-from pipeline.transfer.folder import ExportedImage, ProjectFolder, extension, folder_names, write_atomically
+from pipeline.dataset.sources import write_atomically
+from pipeline.transfer.folder import ExportedImage, ProjectFolder, extension, folder_names
 
 WORKERS = 8
 BY_IDS = 256  # image ids per get_images_by_ids call

@@ -14,14 +14,13 @@ might tear, the next run finds by its hash and downloads again."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pipeline.dataset.scan import file_sha256
+from pipeline.dataset.sources import write_atomically
 from pipeline.errors import DatasetError
 
 FORMAT = "cvops-project/1"
@@ -61,17 +60,6 @@ def folder_names(tags: list[str]) -> dict[str, str]:
         taken.add(name.lower())
         names[tag] = name
     return names
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, partial = tempfile.mkstemp(dir=path.parent, prefix=".part-")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.replace(partial, path)
-    finally:
-        Path(partial).unlink(missing_ok=True)
 
 
 class ProjectFolder:
