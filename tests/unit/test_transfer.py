@@ -111,3 +111,40 @@ def test_a_dataset_is_in_exactly_one_place():
 def test_a_sas_token_in_the_account_url_is_masked_at_once():
     DatasetConfig(container="abc", account_url="https://acct.blob.core.windows.net?sv=1&sig=TOPSECRETVALUE")
     assert "TOPSECRETVALUE" not in redact("got https://acct.blob.core.windows.net?sv=1&sig=TOPSECRETVALUE")
+
+
+def test_a_failed_link_is_named_without_its_signature_and_listed_anew(tmp_path):
+    """Azure's image links are signed and expire: a link that fails is fetched again from a fresh listing.
+    (The self-hosted service's links do not expire, so this one path stands a small stand-in for the listing.)"""
+    from types import SimpleNamespace
+
+    from harness.files import serve_files
+    from harness.images import photo
+    from pipeline.progress import Progress
+    from pipeline.transfer.download import DownloadFailed, fetch, session
+    from pipeline.transfer.exporting import ExportResult, _download
+
+    data = {"/fresh/1?sig=SIGNATURE123": photo("red", 1), "/fresh/2?sig=SIGNATURE123": photo("blue", 2, fmt="PNG")}
+    with serve_files(data) as files:
+        with pytest.raises(DownloadFailed, match="answered HTTP 404") as failed:
+            fetch(session(1), files.url("/gone?sig=SIGNATURE123"))
+        assert "SIGNATURE123" not in str(failed.value)
+
+        def image(number, where):
+            return SimpleNamespace(id=f"id{number}", tags=[SimpleNamespace(tag_name="t")],
+                                   original_image_uri=files.url(f"/{where}/{number}?sig=SIGNATURE123"))
+
+        class Listing:  # what get_images_by_ids answers: the same images with new links
+            def get_images_by_ids(self, project_id, image_ids):
+                return [image(int(i.removeprefix("id")), "fresh") for i in image_ids]
+
+        out = ProjectFolder(tmp_path)
+        out.start_journal(SOURCE)
+        entries, result = {}, ExportResult(tmp_path, {})
+        failures = _download(Listing(), "p1", [image(1, "old"), image(2, "fresh")], out,
+                             lambda im, ext: f"images/{im.id}{ext}", entries, result, Progress(quiet=True), 2)
+        assert failures == [] and result.downloaded == 2
+        assert (tmp_path / "images" / "id1.jpg").read_bytes() == data["/fresh/1?sig=SIGNATURE123"]
+        assert (tmp_path / "images" / "id2.png").read_bytes() == data["/fresh/2?sig=SIGNATURE123"]
+        assert files.hits["/old/1?sig=SIGNATURE123"] == 1 and files.hits["/fresh/1?sig=SIGNATURE123"] == 1
+        assert set(ProjectFolder(tmp_path).start_journal(SOURCE)) == {"id1", "id2"}
