@@ -71,8 +71,9 @@ def _transfer_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
         command.add_argument("--merge", action="store_true", help="add to an existing project with other tags")
         command.add_argument("--train", action="store_true", help="train after the upload")
         command.add_argument("--publish", metavar="NAME", help="train and publish under NAME")
-        command.add_argument("--gates", metavar="CONFIG", help="train, gate and publish as this pipeline config's "
-                                                               "training, evaluation, gates, smoke_test, publish say")
+        command.add_argument("--gates", metavar="CONFIG", help="upload, train, gate and publish as this pipeline "
+                                                               "config's upload, training, evaluation, gates, "
+                                                               "smoke_test and publish say")
         command.add_argument("--json", action="store_true", help="print JSON")
 
 

@@ -22,7 +22,7 @@ def import_(target: Endpoint, folder: str, ui: Progress, training: TrainingPlan,
     require_publishing(training, target.service.prediction_resource_id, RESOURCE_HINT)
     export = read_folder(folder)
     trainer = training_client(target.service)
-    result = import_folder(trainer, export, target.label, ui, project, domain, merge)
+    result = import_folder(trainer, export, target.label, ui, project, domain, merge, training.upload)
     outcome = result.to_dict()
     outcome.update(exit_code=0, training=None)
     refused(result, outcome)

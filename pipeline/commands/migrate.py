@@ -31,7 +31,7 @@ def migrate(source: Endpoint, target: Endpoint, project: str, ui: Progress, trai
     exported = export_project(source_trainer, found.id, where, source, ui)
     export = read_folder(where)
     target_trainer = training_client(target.service)
-    imported = import_folder(target_trainer, export, target.label, ui, name, domain, merge)
+    imported = import_folder(target_trainer, export, target.label, ui, name, domain, merge, training.upload)
     ui.info("comparing both sides by content hash ...")
     contents, unread = remote_contents(target_trainer, imported.project["id"])
     summary = {"source": {**exported.project, "endpoint": source.label},

@@ -1,6 +1,7 @@
 """After an import, optionally: train, gate and publish with the pipeline's own steps (steps/train.py, gates.py,
-smoke.py, publish.py). The gates, the evaluation threshold, the training settings, the smoke tests and the
-published name can come from a pipeline config (`--gates CONFIG`), whose other sections are not used."""
+smoke.py, publish.py). The gates, the evaluation threshold, the training settings, the smoke tests, the
+published name and the upload batches can come from a pipeline config (`--gates CONFIG`); its other sections
+(project, service, dataset) are not used."""
 from __future__ import annotations
 
 import os
@@ -8,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline.config import PipelineConfig, TrainingConfig
+from pipeline.config import PipelineConfig, TrainingConfig, UploadConfig
 from pipeline.config.settings import SETTINGS
 from pipeline.errors import EXIT_GATE_FAILED, ConfigError
 from pipeline.steps import gates as gate_checks
@@ -24,6 +25,11 @@ class TrainingPlan:
     train: bool = False
     publish_name: str | None = None
     config: PipelineConfig | None = None  # the pipeline config that --gates names
+
+    @property
+    def upload(self) -> UploadConfig | None:
+        """The config's upload batches, if a config was named (else the pipeline's defaults)."""
+        return self.config.upload if self.config else None
 
     @property
     def wanted(self) -> bool:
