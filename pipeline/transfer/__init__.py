@@ -9,6 +9,7 @@ official SDK): `cvops export`, `cvops import` and `cvops migrate` (pipeline/comm
 - download.py   original image bytes from their (signed) URIs, with retries and length checks
 - exporting.py  a project into a folder, resumable, hashing every image
 - importing.py  a folder into a project: domain by name, tags with their types, the pipeline's upload step
+- training.py   after an import: train, gate and publish with the pipeline's steps (`--gates CONFIG`)
 - compare.py    both sides by content hash and tags, for the migrate summary
 - blobs.py      an export folder copied into an Azure Blob Storage container
 """
