@@ -1,4 +1,4 @@
-"""The `cvops` command line: validate, plan, run, classify, status, rollback, release.
+"""The `cvops` command line: validate, plan, run, classify, status, rollback, release; export, import, migrate.
 Parses the arguments, loads the config, calls the command (pipeline/commands/), prints its result
 (pipeline/render.py) and turns every failure into one line and an exit code:
 0 published or up to date; 3 a gate failed; 2 bad config or input; 1 anything else."""
@@ -8,9 +8,10 @@ import argparse
 import logging
 import sys
 import traceback
+from typing import Any
 
 from pipeline import render
-from pipeline.errors import EXIT_FAILURE, EXIT_OK, PipelineError
+from pipeline.errors import EXIT_FAILURE, EXIT_OK, ConfigError, PipelineError
 from pipeline.progress import Progress
 from pipeline.redact import RedactingFilter, redact
 
@@ -46,7 +47,40 @@ def _parser() -> argparse.ArgumentParser:
     release = sub.add_parser("release", aliases=["unhold"], parents=[common],
                              help="lift the hold `rollback` set, so that `run` publishes again")
     release.add_argument("config", metavar="CONFIG")
+    _transfer_parsers(sub, common)
     return parser
+
+
+def _transfer_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
+    """export, import, migrate: no config file; the services are named by --from / --to (docs/migrate.md)."""
+    service = "endpoint URL (key from CVOPS_{0}_TRAINING_KEY) or stack:NAME; default: the CUSTOM_VISION_* variables"
+    export = sub.add_parser("export", parents=[common], help="a project's images, tags and record into a folder")
+    export.add_argument("project", metavar="PROJECT", help="project name or id")
+    export.add_argument("folder", metavar="FOLDER")
+    export.add_argument("--from", dest="source", metavar="SOURCE", help=service.format("SOURCE"))
+    export.add_argument("--container", help="also copy the export into this Azure Blob Storage container")
+    export.add_argument("--prefix", default="", help="with --container: the virtual folder to write below")
+    export.add_argument("--account-url", help="with --container: https://ACCOUNT.blob.core.windows.net (the "
+                                              "credential comes from AZURE_STORAGE_CONNECTION_STRING, ...)")
+    export.add_argument("--json", action="store_true", help="print JSON")
+    importing = sub.add_parser("import", parents=[common], help="create a project from an exported folder")
+    importing.add_argument("folder", metavar="FOLDER")
+    importing.add_argument("--to", dest="target", metavar="TARGET", help=service.format("TARGET"))
+    migrate = sub.add_parser("migrate", parents=[common], help="export + import + compare, in one command")
+    migrate.add_argument("project", metavar="PROJECT", help="project name or id on the source")
+    migrate.add_argument("--from", dest="source", metavar="SOURCE", required=True, help=service.format("SOURCE"))
+    migrate.add_argument("--to", dest="target", metavar="TARGET", required=True, help=service.format("TARGET"))
+    migrate.add_argument("--folder", help="where the export is kept (default cvops-migrate/SOURCE_PROJECT_ID)")
+    for command in (importing, migrate):
+        command.add_argument("--project", dest="project_name", metavar="NAME", help="the target project's name (default: the source's)")
+        command.add_argument("--domain", metavar="NAME", help="another domain than the source's, by name")
+        command.add_argument("--merge", action="store_true", help="add to an existing project with other tags")
+        command.add_argument("--train", action="store_true", help="train after the upload")
+        command.add_argument("--publish", metavar="NAME", help="train and publish under NAME")
+        command.add_argument("--gates", metavar="CONFIG", help="upload, train, gate and publish as this pipeline "
+                                                               "config's upload, training, evaluation, gates, "
+                                                               "smoke_test and publish say")
+        command.add_argument("--json", action="store_true", help="print JSON")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,12 +109,14 @@ def main(argv: list[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace, ui: Progress) -> int:
     """Load the config, run the command, print what it returns. Commands import lazily: `--help` stays fast."""
+    if args.command in ("export", "import", "migrate"):
+        return _transfer(args, ui)
     from pipeline.config.loader import load_config
 
     loaded = load_config(args.config, stack=args.stack, resolve_stack=args.command != "validate")
     if args.command == "validate":
         from pipeline.commands.validate import validate
-        render.validated(args.config, loaded.config.project.name, validate(loaded), loaded.config.dataset.url)
+        render.validated(args.config, loaded.config.project.name, validate(loaded), loaded.config.dataset.remote)
         return EXIT_OK
     if args.command == "plan":
         from pipeline.commands.plan import plan
@@ -107,6 +143,34 @@ def _dispatch(args: argparse.Namespace, ui: Progress) -> int:
         from pipeline.commands.release import release
         render.released(release(loaded, ui))
     return EXIT_OK
+
+
+def _transfer(args: argparse.Namespace, ui: Progress) -> int:
+    from pipeline.transfer.endpoints import resolve
+    from pipeline.transfer.training import plan_training
+
+    if args.command == "export":
+        from pipeline.commands.export import export
+        result = export(resolve(args.source, "source", args.stack), args.project, args.folder, ui, args.container,
+                        args.prefix, args.account_url)
+        render.as_json(result) if args.json else render.exported(result)
+        return EXIT_OK
+    if args.stack and args.command == "migrate":
+        raise ConfigError("migrate: name each service with --from stack:NAME / --to stack:NAME instead of --stack")
+    training = plan_training(args.train, args.publish, args.gates)
+    if args.command == "import":
+        from pipeline.commands.import_ import import_
+        result = import_(resolve(args.target, "target", args.stack), args.folder, ui, training, args.project_name,
+                         args.domain, args.merge)
+        render.as_json(result) if args.json else render.imported(result)
+    else:
+        from pipeline.commands.migrate import migrate
+        result = migrate(resolve(args.source, "source"), resolve(args.target, "target"), args.project, ui,
+                         training, args.folder, args.project_name, args.domain, args.merge)
+        render.as_json(result) if args.json else render.migrated(result)
+    if result["exit_code"] and result.get("message"):
+        _error(result["message"])
+    return result["exit_code"]
 
 
 def _error(message: str) -> None:

@@ -122,3 +122,85 @@ def released(result: dict[str, Any]) -> None:
     hold = result["released"]
     out(f"ok: released {result['published_name']!r} (it was held on {hold['iteration']} since {hold['since']})"
         if hold else f"ok: {result['published_name']!r} is not held")
+
+
+def _tag_counts(tags: dict[str, int]) -> str:
+    return ", ".join(f"{tag} ({n})" for tag, n in tags.items()) or "none"
+
+
+def exported(result: dict[str, Any]) -> None:
+    p = result["project"]
+    lines = [f"ok: exported {p['name']!r} ({p['classification_type']}, domain {p['domain']}) to {result['folder']}",
+             f"images: {result['images']} ({result['untagged']} untagged), {result['bytes'] / 1e6:.1f} MB; "
+             f"tags {_tag_counts(result['tags'])}",
+             f"this run: {result['downloaded']} downloaded, {result['kept']} already here (hashes checked), "
+             f"{result['moved']} moved (tags changed), {result['removed']} removed (gone from the project)"]
+    if "container" in result:
+        c = result["container"]
+        lines.append(f"container {c['container']!r}, prefix {c['prefix']!r}: {c['uploaded']} of {c['files']} "
+                     "file(s) uploaded")
+    out("\n".join(lines))
+
+
+def _imported_lines(result: dict[str, Any]) -> list[str]:
+    p = result["project"]
+    lines = [f"project {p['name']!r} ({p['id']}): {'created' if result['created'] else 'found'}; tags created: "
+             f"{', '.join(result['tags_created']) or 'none'}",
+             f"images: {result['uploaded']} uploaded, {result['already_there']} already there, "
+             f"{result['unchanged']} unchanged, {len(result['failures'])} refused"]
+    lines += [f"  refused: {f['file']}: {f['status']}" for f in result["failures"][:50]]
+    lines += [f"  ! tags differ, left alone: {r}" for r in result["tags_differ"][:50]]
+    return lines
+
+
+def _trained_lines(training: dict[str, Any] | None) -> list[str]:
+    if not training:
+        return []
+    overall = training["performance"]["overall"]
+    lines = [f"{training['iteration']}: {'trained' if training['trained'] else 'latest completed'}; at threshold "
+             f"{training['performance']['threshold']:g}: " + _metrics(overall)]
+    lines += [f"  gate {'pass' if g['passed'] else 'FAIL'}: {g['gate']}" for g in training["gates"]]
+    if training["published"]:
+        lines.append(f"published as {training['published']!r}")
+    return lines
+
+
+def _metrics(values: dict[str, Any]) -> str:
+    return " ".join(f"{k}={'n/a' if v is None else f'{v:.3f}'}" for k, v in values.items())
+
+
+def imported(result: dict[str, Any]) -> None:
+    out("\n".join([("ok: imported" if not result["exit_code"] else "imported, with problems:")]
+                  + _imported_lines(result) + _trained_lines(result["training"])))
+
+
+def migrated(result: dict[str, Any]) -> None:
+    s, t, c = result["source"], result["target"], result["comparison"]
+    lines = [f"{'ok: ' if not result['exit_code'] else ''}migrated {s['name']!r} ({s['endpoint']}) -> {t['name']!r} "
+             f"({t['endpoint']}), by way of {result['folder']}",
+             f"images: source {c['source']['images']}, target {c['target']['images']}; by SHA-256 "
+             + ("equal" if c["equal"] else f"NOT equal: {c['missing_on_target']} missing on the target, "
+                f"{c['tags_differ']} with other tags, {c['unreadable_on_target']} unreadable"),
+             "tags (source / target): " + ", ".join(
+                 f"{tag} {n}/{c['target']['tags'].get(tag, 0)}" for tag, n in c["source"]["tags"].items())]
+    if c["only_on_target"]:
+        lines.append(f"  {c['only_on_target']} image(s) only on the target (it already had them)")
+    for kind, examples in c["examples"].items():
+        lines += [f"  {kind.replace('_', ' ')}: {e}" for e in examples]
+    i = result["import"]
+    lines.append(f"target project {'created' if i['created'] else 'found'}: {i['uploaded']} image(s) uploaded, "
+                 f"{i['already_there']} already there, {i['unchanged']} unchanged, {len(i['failures'])} refused")
+    lines += [f"  refused: {f['file']}: {f['status']}" for f in i["failures"][:50]]
+    metrics = result.get("metrics")
+    if metrics:
+        source = metrics["source"]
+        if source:
+            lines.append(f"source {source['name']}" + (f" (published as {source['publish_name']!r})"
+                                                       if source.get("publish_name") else "")
+                         + ": " + _metrics(source["performance"]["overall"]))
+        else:
+            lines.append("source: no trained iteration")
+        lines.append(f"target {metrics['target']['name']}: " + _metrics(metrics["target"]["performance"]["overall"]))
+    lines += _trained_lines(result.get("training"))[1:]
+    lines.append(f"note: {result['note']}")
+    out("\n".join(lines))
