@@ -17,6 +17,7 @@ from .keys import Keys
 
 API_PATH = re.compile(r"^/customvision/v[0-9][^/]*/(training|prediction)(/.*)?$", re.IGNORECASE)
 OPEN_PATHS = ("/blobs/", "/docs", "/openapi.json", "/portal")  # /portal: the web portal's static files
+OPEN_ROUTES = ("/", "/health", "/ready")  # liveness and readiness probes send no key (api/health.py)
 
 
 class Gateway:
@@ -32,7 +33,7 @@ class Gateway:
         path = scope["path"]
         match = API_PATH.match(path)
         if not match:
-            if path == "/" or path.startswith(OPEN_PATHS):
+            if path in OPEN_ROUTES or path.startswith(OPEN_PATHS):
                 return await self.app(scope, receive, send)
             return await send_error(send, not_found(f"No route {scope['method']} {path}. Custom Vision routes "
                                                     "start with /customvision/v3.x/training or /prediction."))
