@@ -81,7 +81,8 @@ def banner(host: str, port: int, settings: Settings, sources: dict[str, str], ve
     keys_file = (settings.data_dir / "keys.json").resolve()
     listening = f"listening on {host or '0.0.0.0'}:{port}, " if host in ALL_INTERFACES else ""
     lines = [f"cvlocal {version}: serving Custom Vision on {url} ({listening}data in {settings.data_dir})",
-             f"Liveness: {url}health  readiness: {url}ready"]
+             f"Liveness: {url}health  readiness: {url}ready",
+             f"Keys: two of each kind in {keys_file} (see {program()} keys --help)"]
     if "generated" in sources.values():
         lines.append(f"New keys were generated and kept (mode 0600) in {keys_file}; they are shown this once. "
                      f"Key 2 of each kind: {program()} keys show --data-dir {settings.data_dir.resolve()} --values")
