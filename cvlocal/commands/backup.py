@@ -5,10 +5,10 @@ import argparse
 from pathlib import Path
 
 from ..settings import service_version
-from ..store import open_existing_store, open_store
+from ..store import open_store
 from ..store.backup import BackupError, backup, restore
 from ..store.keyfile import KeyFile
-from .common import fail, maintenance_lock, size
+from .common import add_data_dir, fail, size, with_store
 
 
 def add_parsers(sub) -> None:
@@ -16,31 +16,20 @@ def add_parsers(sub) -> None:
                             description="Copy the database (as of one moment), the blobs it names and the keys "
                                         "into the new folder DEST. Safe while the service serves.")
     parser.add_argument("destination", type=Path, metavar="DEST", help="a new (or empty) folder for the backup")
-    parser.add_argument("--data-dir", type=Path, default=Path(".cvlocal"),
-                        help="the service's data directory (default .cvlocal)")
+    add_data_dir(parser)
     parser.set_defaults(run=run_backup)
     parser = sub.add_parser("restore", help="make a new data directory from a backup",
                             description="Check the backup in SRC (its database and every blob's digest) and make "
                                         "the data directory from it; it must not exist yet, or be empty. Then "
                                         "start the service on it.")
     parser.add_argument("source", type=Path, metavar="SRC", help="a folder `cvlocal backup` wrote")
-    parser.add_argument("--data-dir", type=Path, default=Path(".cvlocal"),
-                        help="the data directory to make (default .cvlocal)")
+    add_data_dir(parser, "the data directory to make (default .cvlocal)")
     parser.set_defaults(run=run_restore)
 
 
 def run_backup(args: argparse.Namespace) -> None:
-    try:
-        store = open_existing_store(args.data_dir)
-    except ValueError as exc:
-        fail(str(exc))
-    try:
-        with maintenance_lock(args.data_dir):
-            manifest = backup(store, KeyFile(args.data_dir).path, args.destination, service_version())
-    except BackupError as exc:
-        fail(str(exc))
-    finally:
-        store.close()
+    manifest = with_store(args.data_dir, lambda store: backup(store, KeyFile(args.data_dir).path, args.destination,
+                                                              service_version()))
     keys = "and the keys (keep the backup as secret as the data directory)" if manifest.keys else "(no keys.json)"
     print(f"Backed up {args.data_dir} into {args.destination}: the database as of {manifest.created}, "
           f"{manifest.blobs} blobs ({size(manifest.blob_bytes)}) {keys}.")

@@ -27,6 +27,28 @@ def maintenance_lock(data_dir: Path):
         yield
 
 
+def add_data_dir(parser, help: str = "the service's data directory (default .cvlocal)") -> None:
+    parser.add_argument("--data-dir", type=Path, default=Path(".cvlocal"), help=help)
+
+
+def with_store(data_dir: Path, work):
+    """`work(store)` on the data directory's store, under its maintenance lock; a ValueError (BackupError
+    included) is the one-line error of bad input."""
+    from ..store import open_existing_store
+
+    try:
+        store = open_existing_store(data_dir)
+    except ValueError as exc:
+        fail(str(exc))
+    try:
+        with maintenance_lock(data_dir):
+            return work(store)
+    except ValueError as exc:
+        fail(str(exc))
+    finally:
+        store.close()
+
+
 def size(n: int) -> str:
     return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n / 1e3:.1f} kB"
 

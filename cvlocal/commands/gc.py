@@ -2,11 +2,9 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from ..store import open_existing_store
 from ..store.gc import DEFAULT_GRACE_S, collect_garbage
-from .common import fail, maintenance_lock, size
+from .common import add_data_dir, size, with_store
 
 
 def add_parsers(sub) -> None:
@@ -16,8 +14,7 @@ def add_parsers(sub) -> None:
                                         "projects, heads and held-out files of deleted iterations, expired exports, "
                                         "stored predictions of deleted projects. Safe while the service serves: "
                                         "blobs written within the grace period are kept.")
-    parser.add_argument("--data-dir", type=Path, default=Path(".cvlocal"),
-                        help="the service's data directory (default .cvlocal)")
+    add_data_dir(parser)
     parser.add_argument("--dry-run", action="store_true", help="count what would be deleted; delete nothing")
     parser.add_argument("--grace", type=float, default=DEFAULT_GRACE_S, metavar="SECONDS",
                         help=f"keep blobs written within this many seconds (default {DEFAULT_GRACE_S:g}; at least 60)")
@@ -25,17 +22,7 @@ def add_parsers(sub) -> None:
 
 
 def run_gc(args: argparse.Namespace) -> None:
-    try:
-        store = open_existing_store(args.data_dir)
-    except ValueError as exc:
-        fail(str(exc))
-    try:
-        with maintenance_lock(args.data_dir):
-            result = collect_garbage(store, args.grace, args.dry_run)
-    except ValueError as exc:
-        fail(str(exc))
-    finally:
-        store.close()
+    result = with_store(args.data_dir, lambda store: collect_garbage(store, args.grace, args.dry_run))
     verb = "would delete" if result.dry_run else "deleted"
     print(f"{verb} {result.deleted} unreferenced blobs ({size(result.deleted_bytes)}); kept {result.referenced} "
           f"referenced ({size(result.referenced_bytes)}) and {result.young} unreferenced written within the last "

@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 
 from ..store.keyfile import KINDS, NUMBERS, KeyFile, field_name
-from .common import fail, program
+from .common import add_data_dir, fail, program
 
 
 def add_parsers(sub) -> None:
@@ -23,8 +23,7 @@ def add_parsers(sub) -> None:
     show = actions.add_parser("show", help="where the keys are (their values only with --values)")
     regenerate = actions.add_parser("regenerate", help="replace one key with a new random one")
     for parser in (show, regenerate):
-        parser.add_argument("--data-dir", type=Path, default=Path(".cvlocal"),
-                            help="the service's data directory (default .cvlocal)")
+        add_data_dir(parser)
     show.add_argument("--kind", choices=KINDS, help="only this kind's keys")
     show.add_argument("--key", type=int, choices=NUMBERS, help="only key 1 or key 2")
     show.add_argument("--values", action="store_true", help="print the keys themselves (with --kind and --key: "

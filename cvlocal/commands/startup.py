@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from pathlib import Path
 
 from ..settings import Settings
 from .common import program
