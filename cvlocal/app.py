@@ -40,8 +40,7 @@ def create_app(settings: Settings) -> App:
                         fetcher=UrlFetcher(settings.allow_private_urls, settings.url_timeout_s))
     api = build_api(services)
     api.include_router(health.router)  # /health and /ready: no key, outside the Custom Vision routes
-    api.state.readiness = health.Readiness(store, settings.data_dir)
-    api.state.readiness.start()
+    api.state.readiness = health.Readiness(store, settings.data_dir)  # builds the backbone when first asked
     keys = settings.keys or FixedKeys(ServiceKeys((settings.training_key,), (settings.prediction_key,)))
     gateway = Gateway(api, Keys(keys), settings.faults, DirectRoutes(OPERATIONS, context=predictor))
     return App(asgi=gateway, api=api, services=services)

@@ -2,8 +2,12 @@
 
 Both answer without a key, outside the Custom Vision routes, for load balancers, orchestrators and scripts.
 `/ready` answers 503 with the reason while any check fails: the store does not answer, the backbone graph is
-still being built (it is built in the background at start, a few seconds, so the first training or prediction
-does not pay for it), or the data directory cannot be written.
+not built yet, or the data directory cannot be written.
+
+The backbone graph is built on first need (a few seconds): by the first training or prediction, or by the first
+`/ready`, which starts the build in the background and answers "building" until it is done, so that traffic a
+load balancer sends once `/ready` passes does not wait for it. It is not built at start, so a service that is
+neither probed nor used (a test's, a CI job's) spends no CPU on it, and one behind a probe builds it at once.
 """
 from __future__ import annotations
 
@@ -25,15 +29,19 @@ OK = "ok"
 
 
 class Readiness:
-    """Builds the backbone in the background and answers what `/ready` reports."""
+    """Answers what `/ready` reports; builds the backbone in the background when first asked."""
 
     def __init__(self, store: Store, data_dir: Path):
         self.store, self.data_dir = store, data_dir
         self._backbone = "building"
         self._thread = threading.Thread(target=self._build_backbone, name="cvlocal-backbone-build", daemon=True)
+        self._started = threading.Lock()
 
     def start(self) -> None:
-        self._thread.start()
+        """Start building the backbone (once); a backbone built already is found at once."""
+        if self._started.acquire(blocking=False):
+            self._thread.start()
+            self._thread.join(0.05)
 
     def _build_backbone(self) -> None:
         try:
@@ -45,6 +53,7 @@ class Readiness:
 
     def checks(self) -> dict[str, str]:
         """Each check's result: "ok", or why it fails."""
+        self.start()
         return {"store": self._store(), "backbone": self._backbone, "dataDir": self._data_dir()}
 
     def _store(self) -> str:

@@ -8,7 +8,8 @@ from cvlocal.store import SqliteStore
 
 def test_each_check_says_why_it_fails(tmp_path):
     store = SqliteStore(tmp_path / "data")
-    readiness = Readiness(store, tmp_path / "data")  # not started: the backbone is not built yet
+    readiness = Readiness(store, tmp_path / "data")
+    readiness._started.acquire()  # as if its build had started and not ended
     assert readiness.checks() == {"store": "ok", "backbone": "building", "dataDir": "ok"}
     gone = Readiness(store, tmp_path / "unmounted")
     assert gone.checks()["dataDir"].startswith(f"the data directory {tmp_path / 'unmounted'} cannot be written")
