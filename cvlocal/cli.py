@@ -1,4 +1,5 @@
-"""`cvlocal serve`: run the self-hosted Custom Vision service."""
+"""`cvlocal serve`: run the self-hosted Custom Vision service; `keys`, `backup`, `restore`, `gc` operate it
+(cvlocal/commands/, one module each)."""
 from __future__ import annotations
 
 import argparse
@@ -8,17 +9,20 @@ import os
 import sys
 from pathlib import Path
 
+from .commands import backup, gc, keys
+from .commands.common import fail
+from .commands.startup import banner
 from .gateway.faults import parse_faults
-from .settings import Settings, load_keys
+from .settings import Settings, load_keys, service_version
 from .tiers import DEFAULT_TIER, TIERS, tier_named
 
-PREDICTION_RESOURCE_ID = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/cvlocal"
-                          "/providers/Microsoft.CognitiveServices/accounts/cvlocal-prediction")
+COMMANDS = (keys, backup, gc)  # each adds its sub-commands, and runs them (args.run)
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cvlocal", description="Self-hosted, API-compatible Azure Custom Vision "
                                      "service: trains and serves image classifiers offline.")
+    parser.add_argument("--version", action="version", version=f"cvlocal {service_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="start the service",
                            description="Start the Custom Vision training and prediction API on HOST:PORT.")
@@ -26,10 +30,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8400, help="port to listen on (default 8400)")
     serve.add_argument("--data-dir", type=Path, default=Path(".cvlocal"),
                        help="where projects, images and models are kept (default .cvlocal)")
-    serve.add_argument("--training-key", help="training key (default: $CVLOCAL_TRAINING_KEY, else generated "
-                       "and kept in the data dir)")
-    serve.add_argument("--prediction-key", help="prediction key (default: $CVLOCAL_PREDICTION_KEY, else generated "
-                       "and kept in the data dir)")
+    serve.add_argument("--training-key", help="training key 1, at least 32 characters (default: "
+                       "$CVLOCAL_TRAINING_KEY, else generated and kept in the data dir, with key 2)")
+    serve.add_argument("--prediction-key", help="prediction key 1, at least 32 characters (default: "
+                       "$CVLOCAL_PREDICTION_KEY, else generated and kept in the data dir, with key 2)")
     serve.add_argument("--allow-private-urls", action="store_true",
                        help="let /url routes fetch images from private and loopback addresses")
     serve.add_argument("--url-timeout", type=_seconds, default=10.0, metavar="SECONDS",
@@ -43,7 +47,13 @@ def _parser() -> argparse.ArgumentParser:
                        metavar="|".join(TIERS),
                        help="enforce an Azure pricing tier's quotas and request rates, answered as Azure does "
                             f"(default {DEFAULT_TIER}: none; see docs/self-hosted.md, Tiers)")
+    serve.add_argument("--forwarded-allow-ips", default=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+                       metavar="IPS", help="reverse proxies trusted for X-Forwarded-Proto/-Host/-For, "
+                       "comma-separated addresses or networks, '*' for any, '' for none (default: "
+                       "$FORWARDED_ALLOW_IPS, else 127.0.0.1)")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    for command in COMMANDS:
+        command.add_parsers(sub)
     return parser
 
 
@@ -75,56 +85,29 @@ def _lock_data_dir(data_dir: Path):
     return handle
 
 
-def _key_shown(kind: str, key: str, source: str, keys_file: Path) -> str:
-    """A key is printed once, when it is generated; afterwards the block says where to read it from."""
-    if source == "generated":
-        return key
-    if source == "env":
-        return f"${{CVLOCAL_{kind.upper()}_KEY}}"
-    if source == "flag":
-        return f"<the --{kind}-key you passed>"
-    return f"$(python3 -c 'import json;print(json.load(open(\"{keys_file}\"))[\"{kind}Key\"])')"
-
-
-def _banner(host: str, port: int, settings: Settings, sources: dict[str, str]) -> str:
-    shown = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::") else host
-    endpoint = f"http://{shown}:{port}/"
-    keys_file = (settings.data_dir / "keys.json").resolve()
-    lines = [f"cvlocal: serving Custom Vision on {endpoint} (data in {settings.data_dir})"]
-    if "generated" in sources.values():
-        lines.append(f"New keys were generated and kept (mode 0600) in {keys_file}; they are shown this once.")
-    training = _key_shown("training", settings.training_key, sources["training"], keys_file)
-    prediction = _key_shown("prediction", settings.prediction_key, sources["prediction"], keys_file)
-    lines += ["Paste into the shell of a Custom Vision client (the official quickstarts read these):",
-              f"export VISION_TRAINING_ENDPOINT={endpoint}",
-              f"export VISION_TRAINING_KEY={training}",
-              f"export VISION_PREDICTION_ENDPOINT={endpoint}",
-              f"export VISION_PREDICTION_KEY={prediction}",
-              f"export VISION_PREDICTION_RESOURCE_ID={PREDICTION_RESOURCE_ID}"]
-    return "\n".join(lines)
-
-
 def serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     from .app import create_app
+    from .gateway.forwarded import ForwardedHeaders
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     lock = _lock_data_dir(args.data_dir)
     try:
-        training, prediction, secret, sources = load_keys(args.data_dir, args.training_key, args.prediction_key)
+        keys = load_keys(args.data_dir, args.training_key, args.prediction_key)
         faults = parse_faults(args.faults)
     except ValueError as exc:
-        sys.exit(f"cvlocal: {exc}")
-    settings = Settings(data_dir=args.data_dir, training_key=training, prediction_key=prediction,
-                        signing_secret=secret, allow_private_urls=args.allow_private_urls, faults=faults,
+        fail(str(exc))
+    settings = Settings(data_dir=args.data_dir, training_key=keys.training_key, prediction_key=keys.prediction_key,
+                        signing_secret=keys.signing_secret, allow_private_urls=args.allow_private_urls, faults=faults,
                         url_timeout_s=args.url_timeout, export_link_lifetime_s=args.export_link_lifetime,
-                        tier=args.tier)
+                        keys=keys.live, tier=args.tier)
     app = create_app(settings)
-    print(_banner(args.host, args.port, settings, sources), flush=True)
+    print(banner(args.host, args.port, settings, keys.sources, service_version()), flush=True)
     print(f"Tier {args.tier.summary()}", flush=True)
-    uvicorn.run(app.asgi, host=args.host, port=args.port, log_level=args.log_level, access_log=False,
-                timeout_graceful_shutdown=5)
+    # proxy headers from the trusted proxies only, the host included (uvicorn's own takes only the scheme)
+    uvicorn.run(ForwardedHeaders(app.asgi, args.forwarded_allow_ips), host=args.host, port=args.port,
+                log_level=args.log_level, access_log=False, timeout_graceful_shutdown=5, proxy_headers=False)
     lock.close()
 
 
@@ -132,6 +115,8 @@ def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     if args.command == "serve":
         serve(args)
+    else:
+        args.run(args)
 
 
 if __name__ == "__main__":

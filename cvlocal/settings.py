@@ -1,23 +1,22 @@
-"""The service's settings and its keys (flags, then environment, then generated and kept in the data dir)."""
+"""The service's settings and its keys (flags, then environment, then kept in the data dir)."""
 from __future__ import annotations
 
-import json
 import os
-import secrets
 from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from .gateway.faults import Faults
 from .tiers import DEFAULT_TIER, TIERS, Tier
+from .store.keyfile import KINDS, KeyFile, LiveKeys, check_key, field_name
 
 MB = 1024 * 1024
-KEYS_FILE = "keys.json"
 
 
 @dataclass
 class Settings:
     data_dir: Path
-    training_key: str
+    training_key: str              # key 1 of each kind, as the service started
     prediction_key: str
     signing_secret: bytes
     max_training_image_bytes: int = 6 * MB
@@ -29,36 +28,49 @@ class Settings:
     url_timeout_s: float = 10.0
     faults: Faults = field(default_factory=Faults)
     tier: Tier = TIERS[DEFAULT_TIER]  # Azure's quotas and request rates of a pricing tier (cvlocal/tiers)
+    keys: LiveKeys | None = None   # every key, as kept now (key 2s, regenerated keys); None: the two above only
 
 
-def load_keys(data_dir: Path, training_key: str | None,
-              prediction_key: str | None) -> tuple[str, str, bytes, dict[str, str]]:
-    """(training key, prediction key, signing secret, where each key came from: flag, env, generated or file).
+@dataclass(frozen=True)
+class LoadedKeys:
+    training_key: str               # key 1 of each kind
+    prediction_key: str
+    signing_secret: bytes
+    sources: dict[str, str]         # kind -> flag, env, generated (just now, so shown once) or file
+    live: LiveKeys
+    key_file: KeyFile
 
-    Keys given as flags or CVLOCAL_* variables win; otherwise the keys kept in the data dir (mode 0600) are
-    used, or new ones are made and kept there.
-    """
-    data_dir.mkdir(parents=True, exist_ok=True)
-    path = data_dir / KEYS_FILE
-    kept = json.loads(path.read_text()) if path.exists() else {}
-    generated = not kept
-    kept.setdefault("trainingKey", secrets.token_hex(16))
-    kept.setdefault("predictionKey", secrets.token_hex(16))
-    kept.setdefault("signingSecret", secrets.token_hex(32))
-    if generated:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump(kept, f)
-    os.chmod(path, 0o600)
-    sources, keys = {}, {}
+
+def load_keys(data_dir: Path, training_key: str | None, prediction_key: str | None) -> LoadedKeys:
+    """The keys to serve with. A key given as a flag or CVLOCAL_* variable stands for key 1 of its kind; every
+    other key is the one kept in the data dir (keys.json, mode 0600), made there on first start. A key shorter
+    than MIN_KEY_LENGTH, or one that is a key of the other kind too, is refused (ValueError: what to fix)."""
+    key_file = KeyFile(data_dir)
+    kept, generated = key_file.open()
+    sources, overrides = {}, {}
     for kind, given, variable in (("training", training_key, "CVLOCAL_TRAINING_KEY"),
                                   ("prediction", prediction_key, "CVLOCAL_PREDICTION_KEY")):
         if given:
-            keys[kind], sources[kind] = given, "flag"
+            overrides[kind], sources[kind] = check_key(f"--{kind}-key", given), "flag"
         elif os.environ.get(variable):
-            keys[kind], sources[kind] = os.environ[variable], "env"
+            overrides[kind], sources[kind] = check_key(variable, os.environ[variable]), "env"
         else:
-            keys[kind], sources[kind] = kept[f"{kind}Key"], "generated" if generated else "file"
-    if keys["training"] == keys["prediction"]:
-        raise ValueError("The training key and the prediction key must differ.")
-    return keys["training"], keys["prediction"], bytes.fromhex(kept["signingSecret"]), sources
+            sources[kind] = "generated" if generated else "file"
+    for kind in KINDS:
+        for number in (1, 2):
+            if number == 2 or kind not in overrides:
+                check_key(f"{field_name(kind, number)} of {key_file.path}", kept[field_name(kind, number)])
+    live = LiveKeys(key_file, overrides)
+    keys = live.current()
+    if set(keys.training) & set(keys.prediction):
+        raise ValueError("A training key and a prediction key must differ.")
+    return LoadedKeys(training_key=keys.training[0], prediction_key=keys.prediction[0],
+                      signing_secret=bytes.fromhex(kept["signingSecret"]), sources=sources, live=live,
+                      key_file=key_file)
+
+
+def service_version() -> str:
+    try:
+        return version("cvops")  # the distribution cvlocal ships in
+    except PackageNotFoundError:  # a source tree never installed
+        return "unknown"

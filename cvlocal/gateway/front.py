@@ -19,6 +19,7 @@ from .keys import Keys
 
 API_PATH = re.compile(r"^/customvision/v[0-9][^/]*/(training|prediction)(/.*)?$", re.IGNORECASE)
 OPEN_PATHS = ("/blobs/", "/docs", "/openapi.json", "/portal")  # /portal: the web portal's static files
+OPEN_ROUTES = ("/", "/health", "/ready")  # liveness and readiness probes send no key (api/health.py)
 
 
 class Gateway:
@@ -35,15 +36,16 @@ class Gateway:
         path = scope["path"]
         match = API_PATH.match(path)
         if not match:
-            if path == "/" or path.startswith(OPEN_PATHS):
+            if path in OPEN_ROUTES or path.startswith(OPEN_PATHS):
                 return await self.app(scope, receive, send)
             return await send_error(send, not_found(f"No route {scope['method']} {path}. Custom Vision routes "
                                                     "start with /customvision/v3.x/training or /prediction."))
         kind = match.group(1).lower()
-        error = self.keys.check(kind, scope)
+        owner, error = self.keys.identify(kind, scope)
         if error is not None:
             return await send_error(send, error)
         scope = dict(scope)
+        scope["cvlocal.key_owner"] = owner  # the resource whose key it is (its request rates count both keys)
         scope["path"] = f"/{kind}{match.group(2) or ''}"
         scope["raw_path"] = scope["path"].encode()
         scope["cvlocal.kind"] = kind

@@ -16,6 +16,7 @@ workers without changing its callers.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -98,5 +99,19 @@ class Store(Protocol):
     def delete_predictions(self, project_id: str, prediction_ids: list[str]) -> None: ...
     def cached_features(self, version: str, hashes: list[str]) -> dict[str, np.ndarray]: ...
     def cache_features(self, version: str, vectors: Mapping[str, np.ndarray]) -> None: ...
+
+    # ---- operating the service (/ready, cvlocal backup, restore and gc: store/backup.py, store/gc.py)
+    def ping(self) -> None:
+        """Raise when the metadata store does not answer."""
+    def referenced_blobs(self, now: float | None = None) -> set[str]:
+        """Every blob a row names, read as of one moment: images, stored predictions, iterations' heads and
+        held-out files, exports whose link lasts beyond `now`, and the images of trainings in progress. A new
+        column that names a blob must be added here, or garbage collection deletes its blobs."""
+    def delete_expired_exports(self, now: float | None = None) -> int: ...
+    def backup_metadata(self, destination: Path) -> set[str]:
+        """A consistent copy of the metadata (as of one moment, taken while serving) into the folder
+        `destination`, in this backend's format; the blobs that copy names."""
+    def restore_metadata(self, source: Path) -> set[str]:
+        """Replace this store's (empty) metadata with the copy in `source`; the blobs it names."""
 
     def close(self) -> None: ...

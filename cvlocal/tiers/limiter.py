@@ -82,7 +82,10 @@ class RateLimiter:
         rate = self._rates[call]
         if rate is None:
             return 0.0
-        key = _key(scope["headers"], self._key_headers[kind])
+        # Per resource when the key check said whose key it is (key 1 and key 2 share a budget, as on Azure),
+        # else per key value.
+        owner = scope.get("cvlocal.key_owner")
+        key = owner.encode() if owner else _key(scope["headers"], self._key_headers[kind])
         buckets = self._buckets[call]
         now = self._clock()
         bucket = buckets.get(key)

@@ -17,7 +17,7 @@ from harness.pipeline import ROOT, cvops, write_config
 from harness.process import free_port
 
 pytestmark = [pytest.mark.datasets, pytest.mark.slow]
-TRAINING_KEY = "trainingSECRET-5f1c9a0e7b2d4c68"
+TRAINING_KEY = "trainingSECRET-5f1c9a0e7b2d4c68a"  # cvlocal takes keys of 32+ characters
 PREDICTION_KEY = "predictionSECRET-8e3b71d2a9f04c5e"
 WRONG_KEY = "wrongSECRET-0b9d8c7e6f5a4b3c"
 SECRETS = (TRAINING_KEY, PREDICTION_KEY, WRONG_KEY)

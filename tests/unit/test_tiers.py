@@ -112,3 +112,29 @@ def test_the_refusal_is_azures_shape_and_wording():
     error = json.loads(body["body"])["error"]
     assert error["code"] == "429" and "CreateImagesFromData Operation under Custom_Vision_Training_3.4-preview" \
         in error["message"] and "Please retry after 1 second." in error["message"]
+
+
+def test_key_1_and_key_2_of_a_resource_share_its_budget():
+    """Azure counts a resource's calls over both of its keys: rotating keys buys no extra rate."""
+    limiter = RateLimiter(TIERS["F0"], KEY_HEADERS, clock=Clock())
+
+    def train(key):
+        scope = _scope("/training/projects/p/train", "POST", [(b"training-key", key)])
+        scope["cvlocal.key_owner"] = "training"  # what the gateway's key check records
+        return scope
+    assert [limiter.wait("training", train(k)) == 0.0 for k in (b"key-1", b"key-2", b"key-1")] == [True, True, False]
+
+
+def test_the_key_check_names_the_resource_whose_key_it_is():
+    from cvlocal.gateway.keys import Keys
+    from cvlocal.store.keyfile import FixedKeys, ServiceKeys
+
+    keys = Keys(FixedKeys(ServiceKeys(("t" * 32, "u" * 32), ("p" * 32, "q" * 32))))
+
+    def scope(header, value):
+        return {"headers": [(header, value.encode())]}
+    assert keys.identify("training", scope(b"training-key", "u" * 32)) == ("training", None)
+    assert keys.identify("prediction", scope(b"prediction-key", "q" * 32)) == ("prediction", None)
+    assert keys.identify("prediction", scope(b"prediction-key", "t" * 32)) == ("training", None)
+    owner, error = keys.identify("training", scope(b"training-key", "p" * 32))
+    assert owner is None and error.status == 401

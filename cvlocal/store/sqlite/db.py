@@ -156,6 +156,12 @@ class Database:
                 raise
             self._conn.execute("COMMIT")
 
+    @contextmanager
+    def locked(self) -> Iterator[sqlite3.Connection]:
+        """The connection itself, for what is neither a query nor a write transaction (backups)."""
+        with self._lock:
+            yield self._conn
+
     def query(self, sql: str, params: tuple | list = ()) -> list[sqlite3.Row]:
         with self._lock:
             return self._conn.execute(sql, params).fetchall()

@@ -9,20 +9,21 @@ from .exports import ExportTables
 from .features import FeatureTables
 from .images import ImageTables
 from .iterations import IterationTables
+from .maintenance import DATABASE_FILE, MaintenanceTables
 from .predictions import PredictionTables
 from .projects import ProjectTables
 from .tags import TagTables
 
 
 class SqliteStore(ProjectTables, TagTables, ImageTables, IterationTables, ExportTables, PredictionTables,
-                  FeatureTables):
+                  FeatureTables, MaintenanceTables):
     """cvlocal.store.interface.Store on `DATA_DIR/cvlocal.db` and `DATA_DIR/blobs/`."""
 
     def __init__(self, data_dir: Path):
         self.data_dir = data_dir
         data_dir.mkdir(parents=True, exist_ok=True)
         self.blobs = FolderBlobStore(data_dir / "blobs")
-        self.db = Database(data_dir / "cvlocal.db")
+        self.db = Database(data_dir / DATABASE_FILE)
 
     def close(self) -> None:
         self.db.close()
