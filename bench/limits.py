@@ -4,7 +4,7 @@ no-op rerun: requests per image, 429s answered, and wall time against the floor.
 A folder-per-tag dataset of generated JPEGs (10,000; `--images N` for fewer) made from the fruit photos
 (random crops and flips, as the pipeline benchmark makes them); the pipeline benchmark's config (no gates, no
 smoke test: upload, train, publish). The same two runs go against a fresh `--tier unlimited` service and a
-fresh `--tier S0` service, each through a counting proxy on loopback (bench/proxy.py: every request and its
+fresh `--tier S0` service, each through a counting proxy on loopback (harness/counting_proxy.py: every request and its
 answer, whatever the pipeline does). The floor of a run is the larger of what S0's request rates allow (for
 each of Azure's kinds of call, its calls over its rate; the largest) and the same run against `unlimited`,
 measured here; the figure is the S0 run's wall time over its floor. Issue 18's target: within 1.2x of the
@@ -25,9 +25,10 @@ import yaml
 
 from bench.common import ROOT, Check, Section, derived_set, running_service
 from bench.pipeline_run import config_yaml
-from bench.proxy import CountingProxy
+from cvlocal.gateway.front import API_PATH
 from cvlocal.tiers import TIERS
-from cvlocal.tiers.limiter import OTHER, PREDICT, PREDICT_NO_STORE, TRAIN
+from cvlocal.tiers.limiter import OTHER, PREDICT, PREDICT_NO_STORE, TRAIN, call_kind
+from harness.counting_proxy import CountingProxy
 from harness.pipeline import cvops
 
 IMAGES = 10_000
@@ -78,8 +79,19 @@ def _runs(tier: str, dataset: Path) -> list[dict]:
             if done.exit_code != 0:
                 raise RuntimeError(f"cvops run against --tier {tier} exited {done.exit_code}:\n{done.output}")
             report = json.loads(report_path.read_text())
-            out.append({"run": name, "seconds": seconds, "calls": proxy.reset(), "report": report})
+            out.append({"run": name, "seconds": seconds, "calls": by_kind(proxy.reset()), "report": report})
     return out
+
+
+def by_kind(answered: Counter) -> Counter[tuple[str, int]]:
+    """(Azure's kind of call, status) counts from what the proxy saw: (method, path, status)."""
+    calls: Counter[tuple[str, int]] = Counter()
+    for (method, path, status), n in answered.items():
+        match = API_PATH.match(path)
+        kind = call_kind(match.group(1).lower(), method, f"/{match.group(1).lower()}{match.group(2) or ''}") \
+            if match else "not an API call"
+        calls[(kind, status)] += n
+    return calls
 
 
 def _requests(calls: Counter) -> int:

@@ -210,8 +210,9 @@ def test_unlimited_enforces_no_quota_and_no_rate(cvlocal_service):
 
 
 def test_the_benchs_counting_proxy_counts_what_went_over_the_wire(f0):
-    from bench.proxy import CountingProxy
+    from bench.limits import by_kind
     from cvlocal.tiers.limiter import OTHER, PREDICT_NO_STORE
+    from harness.counting_proxy import CountingProxy
 
     with CountingProxy(f0.endpoint) as proxy, httpx.Client(base_url=proxy.endpoint, timeout=60) as http:
         time.sleep(1.0)
@@ -222,7 +223,7 @@ def test_the_benchs_counting_proxy_counts_what_went_over_the_wire(f0):
         nostore = http.post(PREDICTION_ROOT + f"/{uuid.uuid4()}/classify/iterations/x/image/nostore",
                             headers={"Prediction-Key": f0.prediction_key}, content=photo("red", 2))
         assert nostore.status_code == 404  # no such project: it passed the rate
-        counted = proxy.reset()
+        counted = by_kind(proxy.reset())
     assert counted == {(OTHER, 200): statuses.count(200), (OTHER, 429): statuses.count(429),
                        (PREDICT_NO_STORE, 404): 1}
-    assert statuses.count(429) > 0 and not proxy.calls
+    assert statuses.count(429) > 0 and not proxy.answered and not proxy.counts
