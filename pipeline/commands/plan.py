@@ -8,9 +8,10 @@ from pipeline.config.checks import check
 from pipeline.config.loader import LoadedConfig
 from pipeline.dataset import Dataset
 from pipeline.sdk.clients import training_client
-from pipeline.steps.project import find_project, resolve_domain
+from pipeline.sdk.tiers import tier as tier_named
+from pipeline.steps.project import domain_change, find_project, resolve_domain, room_for_project
 from pipeline.steps.publish import published_under
-from pipeline.steps.tags import existing_tags
+from pipeline.steps.tags import existing_tags, missing_tags
 from pipeline.steps.train import training_needed
 from pipeline.steps.upload import UploadPlan, plan_upload, project_images, relative
 
@@ -27,10 +28,12 @@ class Plan:
     published: str | None
     publish_name: str
     files: list[str]
+    domain_change: Any = None  # steps.project.DomainChange
 
     def to_dict(self) -> dict[str, Any]:
         return {"project": {"name": self.project_name, "id": self.project_id, "create": self.project_id is None,
-                            "domain": self.domain},
+                            "domain": self.domain,
+                            "domain_change": self.domain_change.to_dict() if self.domain_change else None},
                 "tags_to_create": self.tags_to_create,
                 "images": {"upload": len(self.upload.to_upload), "upload_bytes": self.upload.bytes,
                            "skip": len(self.upload.skipped), "files": self.files,
@@ -47,18 +50,22 @@ def make_plan(loaded: LoadedConfig, dataset: Dataset, trainer: Any) -> Plan:
     project = find_project(trainer, config.project.name)
     if project is None:
         resolve_domain(trainer, config.project.domain)
+        room_for_project(trainer, tier_named(config.service.tier))
         upload_plan = UploadPlan(list(dataset.images), [])
         return Plan(config.project.name, None, config.project.domain, dataset.tags, upload_plan, True,
                     "new project", None, config.publish.name, _names(dataset, upload_plan))
+    change = domain_change(trainer, project, config.project)
     tags = existing_tags(trainer, project.id)
     images = project_images(trainer, project.id)
     upload_plan = plan_upload(dataset, images)
     iterations = trainer.get_iterations(project.id)
     needed, reason = training_needed(iterations, images, len(upload_plan.to_upload))
+    if change is not None and change.move:
+        needed, reason = True, f"the project moves to domain {change.wanted!r}"
     published = published_under(iterations, config.publish.name)
-    return Plan(config.project.name, project.id, config.project.domain, [t for t in dataset.tags if t not in tags],
+    return Plan(config.project.name, project.id, config.project.domain, missing_tags(dataset.tags, tags),
                 upload_plan, needed, reason, published.name if published else None, config.publish.name,
-                _names(dataset, upload_plan))
+                _names(dataset, upload_plan), change)
 
 
 def _names(dataset: Dataset, upload_plan: UploadPlan) -> list[str]:

@@ -109,8 +109,6 @@ def upload(trainer: Any, project_id: str, dataset: Dataset, images: list[Dataset
         result.bytes += sum(image.size for image in batch)
         for name, image, created in zip(names, batch, _in_order(names, summary)):
             status = getattr(created, "status", None) or "NoResult"
-            if bar is not None:
-                bar.advance(1)
             if status not in OK_STATUSES:
                 result.failures.append((name, status))
                 continue
@@ -118,6 +116,8 @@ def upload(trainer: Any, project_id: str, dataset: Dataset, images: list[Dataset
             image_id = getattr(getattr(created, "image", None), "id", None)
             if image_id:
                 trainer.update_image_metadata(project_id, [image_id], {HASH_KEY: image.sha256, FILE_KEY: name[-256:]})
+        if bar is not None:
+            bar.advance(len(batch))  # one step a batch: a CI log gets a line a batch
     return result
 
 
