@@ -80,9 +80,11 @@ def train(trainer: Any, project_id: str, config: TrainingConfig, spinner: Any = 
 
 
 def _on_another_domain(trainer: Any, project_id: str, iteration: Any) -> bool:
-    domain = getattr(getattr(trainer.get_project(project_id), "settings", None), "domain_id", None)
     trained_on = getattr(iteration, "domain_id", None)
-    return bool(domain and trained_on and domain != trained_on)
+    if not trained_on:
+        return False
+    domain = getattr(getattr(trainer.get_project(project_id), "settings", None), "domain_id", None)
+    return bool(domain and domain != trained_on)
 
 
 def wait(trainer: Any, project_id: str, iteration: Any, config: TrainingConfig, spinner: Any = None,
