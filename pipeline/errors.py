@@ -31,8 +31,8 @@ class FieldError(ConfigError):
     the field's location, given its file and line by the CLI."""
 
     def __init__(self, loc: tuple[str | int, ...], message: str):
-        super().__init__(message)
-        self.loc = loc
+        super().__init__(f"{'.'.join(map(str, loc))}: {message}")
+        self.loc, self.detail = loc, message
 
 
 class DatasetError(PipelineError):

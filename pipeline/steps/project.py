@@ -61,8 +61,8 @@ def resolve_domain(trainer: Any, domain_name: str, domains: list[Any] | None = N
     names = sorted(d.name for d in domains if d.name)
     close = difflib.get_close_matches(domain_name.lower(), [n.lower() for n in names], n=1, cutoff=0.5)
     near = next((f" (did you mean {n!r}?)" for n in names if close and n.lower() == close[0]), "")
-    raise FieldError(("project", "domain"), f"project.domain: no classification domain called {domain_name!r}"
-                                            f"{near}; the service has: {', '.join(names)}")
+    raise FieldError(("project", "domain"), f"no classification domain called {domain_name!r}{near}; the service "
+                                            f"has: {', '.join(names)}")
 
 
 def domain_change(trainer: Any, project: Any, config: ProjectConfig) -> DomainChange | None:
