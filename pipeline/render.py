@@ -75,6 +75,7 @@ def ran(outcome: str, message: str) -> None:
 def classified(results: list[dict[str, Any]]) -> None:
     """One table an image: its tags, highest probability first."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console(highlight=False, soft_wrap=True)
@@ -82,8 +83,8 @@ def classified(results: list[dict[str, Any]]) -> None:
         title = f"{result['image']}: {result['top_tag']} ({result['probability']:.1%})" if result["top_tag"] \
             else f"{result['image']}: no prediction"
         if result.get("resized"):
-            title += f" [{result['resized']}]"
-        table = Table(title=title, title_justify="left")
+            title += f" ({result['resized']})"
+        table = Table(title=escape(title), title_justify="left")  # a path may hold [brackets]
         table.add_column("tag")
         table.add_column("probability", justify="right")
         for prediction in result["predictions"]:
