@@ -152,12 +152,20 @@ def attempt_calls(policy: RetryPolicy, name: str, call: Callable[[], Any], hooks
             wait = policy.delay(attempt, retry_after(exc))
             what = f"HTTP {status}" + (f" {error_code(exc)}" if error_code(exc) else "") if status else \
                 type(exc).__name__
-            log.info("%s: %s; retry %d/%d in %.1f s", name, what, attempt, policy.max_attempts - 1, wait)
+            if log.isEnabledFor(logging.INFO):  # --verbose: the whole reason, beside the notice's few words
+                log.info("%s: attempt %d failed: %s: %s", name, attempt, type(exc).__name__, _detail(exc))
             why = what if status else transport_reason(exc)
             notices.say(f"{name}: retrying {attempt + 1}/{policy.max_attempts} in {_seconds(wait)} ({why})")
             policy.retries += 1
             policy.sleep(wait)
             attempt += 1
+
+
+def _detail(exc: BaseException) -> str:
+    try:
+        return str(exc)[:300]
+    except Exception:  # noqa: BLE001 - an SDK exception built without its message cannot say more
+        return ""
 
 
 def _seconds(wait: float) -> str:
