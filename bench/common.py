@@ -188,10 +188,11 @@ class Bench:
 
 
 @contextmanager
-def running_service(name: str, warm: bool = True, extra_args: list[str] | None = None) -> Iterator[Bench]:
+def running_service(name: str, warm: bool = True, extra_args: list[str] | None = None,
+                    tier: str = "unlimited") -> Iterator[Bench]:
     """A fresh `cvlocal serve` child on a throw-away data directory (nothing cached), stopped afterwards."""
     workdir = Path(tempfile.mkdtemp(prefix=f"cvbench-{name}-"))
-    service = RunningService(workdir / "data", extra_args=list(extra_args or []))
+    service = RunningService(workdir / "data", extra_args=list(extra_args or []), tier=tier)
     service.start()
     rest = Rest(service)
     bench = Bench(service, rest, workdir)

@@ -11,11 +11,12 @@ from .api.links import Links
 from .api.prediction import OPERATIONS
 from .gateway import Gateway
 from .gateway.direct import DirectRoutes
-from .gateway.keys import Keys
+from .gateway.keys import KEY_HEADERS, Keys
 from .net.fetch import UrlFetcher
 from .serving.predictor import Predictor
 from .settings import Settings
 from .store import open_store
+from .tiers import RateLimiter
 from .training.export import Exporter
 from .training.performance import Performance
 from .training.queue import TrainingQueue
@@ -38,5 +39,6 @@ def create_app(settings: Settings) -> App:
                         fetcher=UrlFetcher(settings.allow_private_urls, settings.url_timeout_s))
     api = build_api(services)
     gateway = Gateway(api, Keys(settings.training_key, settings.prediction_key), settings.faults,
-                      DirectRoutes(OPERATIONS, context=predictor))
+                      DirectRoutes(OPERATIONS, context=predictor),
+                      RateLimiter(settings.tier, KEY_HEADERS) if settings.tier.limits_rates else None)
     return App(asgi=gateway, api=api, services=services)

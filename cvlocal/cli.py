@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .gateway.faults import parse_faults
 from .settings import Settings, load_keys
+from .tiers import DEFAULT_TIER, TIERS, tier_named
 
 PREDICTION_RESOURCE_ID = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/cvlocal"
                           "/providers/Microsoft.CognitiveServices/accounts/cvlocal-prediction")
@@ -38,6 +39,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--faults", default=os.environ.get("CVLOCAL_FAULTS"),
                        help='inject faults for testing clients, e.g. "429=0.2,503=0.1,latency=0.3:0.5,drop=0.05,'
                             'lost=0.05,seed=1" (see docs/reliability.md)')
+    serve.add_argument("--tier", type=_tier, default=os.environ.get("CVLOCAL_TIER", DEFAULT_TIER),
+                       metavar="|".join(TIERS),
+                       help="enforce an Azure pricing tier's quotas and request rates, answered as Azure does "
+                            f"(default {DEFAULT_TIER}: none; see docs/self-hosted.md, Tiers)")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     return parser
 
@@ -50,6 +55,13 @@ def _seconds(value: str) -> float:
     if not 0 < seconds < 10 ** 9:
         raise argparse.ArgumentTypeError(f"'{value}' is not a number of seconds above 0")
     return seconds
+
+
+def _tier(value: str):
+    try:
+        return tier_named(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _lock_data_dir(data_dir: Path):
@@ -106,9 +118,11 @@ def serve(args: argparse.Namespace) -> None:
         sys.exit(f"cvlocal: {exc}")
     settings = Settings(data_dir=args.data_dir, training_key=training, prediction_key=prediction,
                         signing_secret=secret, allow_private_urls=args.allow_private_urls, faults=faults,
-                        url_timeout_s=args.url_timeout, export_link_lifetime_s=args.export_link_lifetime)
+                        url_timeout_s=args.url_timeout, export_link_lifetime_s=args.export_link_lifetime,
+                        tier=args.tier)
     app = create_app(settings)
     print(_banner(args.host, args.port, settings, sources), flush=True)
+    print(f"Tier {args.tier.summary()}", flush=True)
     uvicorn.run(app.asgi, host=args.host, port=args.port, log_level=args.log_level, access_log=False,
                 timeout_graceful_shutdown=5)
     lock.close()

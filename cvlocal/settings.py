@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .gateway.faults import Faults
+from .tiers import DEFAULT_TIER, TIERS, Tier
 
 MB = 1024 * 1024
 KEYS_FILE = "keys.json"
@@ -27,6 +28,7 @@ class Settings:
     allow_private_urls: bool = False
     url_timeout_s: float = 10.0
     faults: Faults = field(default_factory=Faults)
+    tier: Tier = TIERS[DEFAULT_TIER]  # Azure's quotas and request rates of a pricing tier (cvlocal/tiers)
 
 
 def load_keys(data_dir: Path, training_key: str | None,

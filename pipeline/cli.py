@@ -1,4 +1,5 @@
-"""The `cvops` command line: validate, plan, run, classify, status, rollback, export-model.
+"""The `cvops` command line: validate, plan, run, classify, status, rollback, release, export-model; export,
+import, migrate.
 Parses the arguments, loads the config, calls the command (pipeline/commands/), prints its result
 (pipeline/render.py) and turns every failure into one line and an exit code:
 0 published or up to date; 3 a gate failed; 2 bad config or input; 1 anything else."""
@@ -8,9 +9,10 @@ import argparse
 import logging
 import sys
 import traceback
+from typing import Any
 
 from pipeline import render
-from pipeline.errors import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, FieldError, PipelineError
+from pipeline.errors import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, ConfigError, FieldError, PipelineError
 from pipeline.progress import Progress
 from pipeline.redact import RedactingFilter, redact
 
@@ -44,8 +46,10 @@ def _parser() -> argparse.ArgumentParser:
     plan = sub.add_parser("plan", parents=[common], help="show what `run` would do (-v lists the files)")
     plan.add_argument("config", metavar="CONFIG")
     plan.add_argument("--json", action="store_true", help="print JSON")
-    sub.add_parser("run", parents=[common], help="upload, train, gate, smoke-test, publish, report") \
-        .add_argument("config", metavar="CONFIG")
+    run = sub.add_parser("run", parents=[common], help="upload, sync, train, gate, smoke-test, publish, report")
+    run.add_argument("config", metavar="CONFIG")
+    run.add_argument("--allow-mass-delete", action="store_true",
+                     help="with dataset.sync: mirror, delete even more images than dataset.max_delete allows")
     classify = sub.add_parser("classify", parents=[common],
                               help="classify images (files, folders, URLs) with the published iteration")
     classify.add_argument("config", metavar="CONFIG", nargs="?")
@@ -57,9 +61,13 @@ def _parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", parents=[common], help="the published iteration, its metrics, iterations")
     status.add_argument("config", metavar="CONFIG")
     status.add_argument("--json", action="store_true", help="print JSON")
-    rollback = sub.add_parser("rollback", parents=[common], help="publish the previous (or a named) iteration")
+    rollback = sub.add_parser("rollback", parents=[common],
+                              help="publish the previous (or a named) iteration and hold it there")
     rollback.add_argument("config", metavar="CONFIG")
     rollback.add_argument("--to", metavar="ITERATION", help="iteration name (e.g. 'Iteration 2') or id")
+    release = sub.add_parser("release", aliases=["unhold"], parents=[common],
+                             help="lift the hold `rollback` set, so that `run` publishes again")
+    release.add_argument("config", metavar="CONFIG")
     export = sub.add_parser("export-model", parents=[common],
                             help="download the published (or a named) iteration's exported model")
     export.add_argument("config", metavar="CONFIG")
@@ -69,6 +77,7 @@ def _parser() -> argparse.ArgumentParser:
                         help=f"one of {', '.join(EXPORT_PLATFORMS)} (default ONNX)")
     export.add_argument("--flavor", help="the platform's flavor, e.g. ONNX10, TensorFlowLite, Linux")
     export.add_argument("--output", default=".", metavar="DIR", help="folder the package is written to")
+    _transfer_parsers(sub, common)
     return parser
 
 
@@ -78,6 +87,38 @@ def _platform(value: str) -> str:
         if platform.lower() == value.lower():
             return platform
     raise argparse.ArgumentTypeError(f"unknown platform {value!r}: choose one of {', '.join(EXPORT_PLATFORMS)}")
+
+
+def _transfer_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
+    """export, import, migrate: no config file; the services are named by --from / --to (docs/migrate.md)."""
+    service = "endpoint URL (key from CVOPS_{0}_TRAINING_KEY) or stack:NAME; default: the CUSTOM_VISION_* variables"
+    export = sub.add_parser("export", parents=[common], help="a project's images, tags and record into a folder")
+    export.add_argument("project", metavar="PROJECT", help="project name or id")
+    export.add_argument("folder", metavar="FOLDER")
+    export.add_argument("--from", dest="source", metavar="SOURCE", help=service.format("SOURCE"))
+    export.add_argument("--container", help="also copy the export into this Azure Blob Storage container")
+    export.add_argument("--prefix", default="", help="with --container: the virtual folder to write below")
+    export.add_argument("--account-url", help="with --container: https://ACCOUNT.blob.core.windows.net (the "
+                                              "credential comes from AZURE_STORAGE_CONNECTION_STRING, ...)")
+    export.add_argument("--json", action="store_true", help="print JSON")
+    importing = sub.add_parser("import", parents=[common], help="create a project from an exported folder")
+    importing.add_argument("folder", metavar="FOLDER")
+    importing.add_argument("--to", dest="target", metavar="TARGET", help=service.format("TARGET"))
+    migrate = sub.add_parser("migrate", parents=[common], help="export + import + compare, in one command")
+    migrate.add_argument("project", metavar="PROJECT", help="project name or id on the source")
+    migrate.add_argument("--from", dest="source", metavar="SOURCE", required=True, help=service.format("SOURCE"))
+    migrate.add_argument("--to", dest="target", metavar="TARGET", required=True, help=service.format("TARGET"))
+    migrate.add_argument("--folder", help="where the export is kept (default cvops-migrate/SOURCE_PROJECT_ID)")
+    for command in (importing, migrate):
+        command.add_argument("--project", dest="project_name", metavar="NAME", help="the target project's name (default: the source's)")
+        command.add_argument("--domain", metavar="NAME", help="another domain than the source's, by name")
+        command.add_argument("--merge", action="store_true", help="add to an existing project with other tags")
+        command.add_argument("--train", action="store_true", help="train after the upload")
+        command.add_argument("--publish", metavar="NAME", help="train and publish under NAME")
+        command.add_argument("--gates", metavar="CONFIG", help="upload, train, gate and publish as this pipeline "
+                                                               "config's upload, training, evaluation, gates, "
+                                                               "smoke_test and publish say")
+        command.add_argument("--json", action="store_true", help="print JSON")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,6 +166,8 @@ def _classify_arguments(parser: argparse.ArgumentParser, args: argparse.Namespac
 
 def _dispatch(args: argparse.Namespace, ui: Progress) -> int:
     """Load the config, run the command, print what it returns. Commands import lazily: `--help` stays fast."""
+    if args.command in ("export", "import", "migrate"):
+        return _transfer(args, ui)
     from pipeline.config.loader import load_config
 
     loaded = load_config(args.config, stack=args.stack, resolve_stack=args.command != "validate")
@@ -134,10 +177,10 @@ def _dispatch(args: argparse.Namespace, ui: Progress) -> int:
         raise loaded.source.error(exc.loc, exc.detail) from None
 
 
-def _command(args: argparse.Namespace, loaded, ui: Progress) -> int:
+def _command(args: argparse.Namespace, loaded: Any, ui: Progress) -> int:
     if args.command == "validate":
         from pipeline.commands.validate import validate
-        render.validated(args.config, loaded.config.project.name, validate(loaded), loaded.config.dataset.url)
+        render.validated(args.config, loaded.config.project.name, validate(loaded), loaded.config.dataset.remote)
         return EXIT_OK
     if args.command == "plan":
         from pipeline.commands.plan import plan
@@ -146,7 +189,7 @@ def _command(args: argparse.Namespace, loaded, ui: Progress) -> int:
         return EXIT_OK
     if args.command == "run":
         from pipeline.commands.run import run
-        report = run(loaded, ui)
+        report = run(loaded, ui, allow_mass_delete=args.allow_mass_delete)
         render.ran(report.outcome, report.message)
         return report.exit_code
     if args.command == "classify":
@@ -160,10 +203,41 @@ def _command(args: argparse.Namespace, loaded, ui: Progress) -> int:
     elif args.command == "rollback":
         from pipeline.commands.rollback import rollback
         render.rolled_back(rollback(loaded, args.to, ui))
+    elif args.command in ("release", "unhold"):
+        from pipeline.commands.release import release
+        render.released(release(loaded, ui))
     elif args.command == "export-model":
         from pipeline.commands.export_model import export_model
-        render.exported(export_model(loaded, ui, args.iteration, args.platform, args.flavor, args.output))
+        render.model_exported(export_model(loaded, ui, args.iteration, args.platform, args.flavor, args.output))
     return EXIT_OK
+
+
+def _transfer(args: argparse.Namespace, ui: Progress) -> int:
+    from pipeline.transfer.endpoints import resolve
+    from pipeline.transfer.training import plan_training
+
+    if args.command == "export":
+        from pipeline.commands.export import export
+        result = export(resolve(args.source, "source", args.stack), args.project, args.folder, ui, args.container,
+                        args.prefix, args.account_url)
+        render.as_json(result) if args.json else render.exported(result)
+        return EXIT_OK
+    if args.stack and args.command == "migrate":
+        raise ConfigError("migrate: name each service with --from stack:NAME / --to stack:NAME instead of --stack")
+    training = plan_training(args.train, args.publish, args.gates)
+    if args.command == "import":
+        from pipeline.commands.import_ import import_
+        result = import_(resolve(args.target, "target", args.stack), args.folder, ui, training, args.project_name,
+                         args.domain, args.merge)
+        render.as_json(result) if args.json else render.imported(result)
+    else:
+        from pipeline.commands.migrate import migrate
+        result = migrate(resolve(args.source, "source"), resolve(args.target, "target"), args.project, ui,
+                         training, args.folder, args.project_name, args.domain, args.merge)
+        render.as_json(result) if args.json else render.migrated(result)
+    if result["exit_code"] and result.get("message"):
+        _error(result["message"])
+    return result["exit_code"]
 
 
 def _error(message: str) -> None:

@@ -67,3 +67,9 @@ class ServiceError(PipelineError):
     def __init__(self, message: str, code: str | None = None, status: int | None = None):
         super().__init__(message)
         self.code, self.status = code, status
+
+
+class MassDeleteRefused(PipelineError):
+    """`dataset.sync: mirror` would delete more images than the safety limit allows: nothing was deleted."""
+
+    exit_code = EXIT_BAD_INPUT

@@ -53,19 +53,42 @@ def plan(plan: dict[str, Any], verbose: bool = False) -> None:
                                                          " (-v lists them)"))
     if verbose:
         lines += [f"  + {f}" for f in images["files"]]
-    differ = images.get("tags_differ") or []
-    if differ:
-        lines.append(f"  {len(differ)} image(s) already uploaded under other tags, left alone"
-                     + ("" if verbose else " (-v lists them)"))
-        if verbose:
-            lines += [f"  ! {r}" for r in differ]
-    if images.get("only_in_project"):
-        lines.append(f"  {images['only_in_project']} image(s) only in the project (left alone)")
+    lines += sync_lines(plan["sync"], verbose)
     lines.append(f"training: {'needed' if plan['training']['needed'] else 'not needed'} "
                  f"({plan['training']['reason']})")
     pub = plan["publish"]
     lines.append(f"publish as {pub['name']!r}: {pub['would_publish']} (now: {pub['now_published'] or 'nothing'})")
     out("\n".join(lines))
+
+
+def sync_lines(sync: dict[str, Any], verbose: bool) -> list[str]:
+    """What `dataset.sync` does, with counts; the files with --verbose."""
+    mode, retag, only, unknown, delete = (sync[k] for k in ("mode", "retag", "only_in_project", "unrecognised",
+                                                             "delete"))
+    lines = [f"sync ({mode}):"]
+    if retag["count"]:
+        what = "retag" if retag["applied"] else "left alone (add-only; retag or mirror retags them)"
+        lines.append(f"  tags differ from the dataset: {retag['count']} image(s): {what}")
+        lines += [f"    ~ {f}" for f in retag["files"]] if verbose else []
+    if only["count"]:
+        what = "delete" if only["deleted"] else "left alone (mirror deletes them)"
+        lines.append(f"  no longer in the dataset: {only['count']} image(s): {what}")
+        lines += [f"    - {i}" for i in only["images"]] if verbose else []
+    if unknown["count"]:
+        maybe, fate = unknown["may_be_dataset_images"], "delete" if only["deleted"] else "left alone"
+        lines.append(f"  not recognised (no cvops record): {unknown['count']} image(s): "
+                     + (f"up to {maybe} may be dataset images that the upload finds again (OKDuplicate), the "
+                        f"others: {fate}" if maybe else f"not in the dataset: {fate}"))
+        lines += [f"    ? {i}" for i in unknown["images"]] if verbose else []
+    if not (retag["count"] or only["count"] or unknown["count"]):
+        lines.append("  the project's images match the dataset")
+    if delete["count"]:
+        lines.append(f"  would delete: {delete['count']} image(s), limit {delete['limit']}"
+                     + (": REFUSED unless --allow-mass-delete or a higher dataset.max_delete" if delete["over_limit"]
+                        else ""))
+    if not verbose and (retag["count"] or only["count"] or unknown["count"]):
+        lines.append("  (-v lists the files)")
+    return lines
 
 
 def ran(outcome: str, message: str) -> None:
@@ -115,6 +138,10 @@ def _fraction(value: float | None) -> str:
 def status(result: dict[str, Any]) -> None:
     lines = [f"project: {result['project']['name']} ({result['project']['id']})",
              f"published as {result['published_name']!r}: {result['published'] or 'nothing'}"]
+    if result.get("hold"):
+        hold = result["hold"]
+        lines.append(f"hold: {hold['publish_name']!r} stays on {hold['iteration']} (by {hold['by']}, {hold['since']}); "
+                     "`cvops run` does not publish until `cvops release`")
     perf = result["performance"]
     if perf:
         fmt = lambda m: " ".join(f"{k}={'n/a' if v is None else f'{v:.3f}'}" for k, v in m.items())  # noqa: E731
@@ -128,10 +155,98 @@ def status(result: dict[str, Any]) -> None:
 
 
 def rolled_back(result: dict[str, Any]) -> None:
-    out(f"ok: {result['iteration']} published as {result['published_name']!r}")
+    out(f"ok: {result['iteration']} published as {result['published_name']!r}, held there until `cvops release`")
+
+
+def released(result: dict[str, Any]) -> None:
+    hold = result["released"]
+    out(f"ok: released {result['published_name']!r} (it was held on {hold['iteration']} since {hold['since']})"
+        if hold else f"ok: {result['published_name']!r} is not held")
+
+
+def _tag_counts(tags: dict[str, int]) -> str:
+    return ", ".join(f"{tag} ({n})" for tag, n in tags.items()) or "none"
 
 
 def exported(result: dict[str, Any]) -> None:
+    p = result["project"]
+    lines = [f"ok: exported {p['name']!r} ({p['classification_type']}, domain {p['domain']}) to {result['folder']}",
+             f"images: {result['images']} ({result['untagged']} untagged), {result['bytes'] / 1e6:.1f} MB; "
+             f"tags {_tag_counts(result['tags'])}",
+             f"this run: {result['downloaded']} downloaded, {result['kept']} already here (hashes checked), "
+             f"{result['moved']} moved (tags changed), {result['removed']} removed (gone from the project)"]
+    if "container" in result:
+        c = result["container"]
+        lines.append(f"container {c['container']!r}, prefix {c['prefix']!r}: {c['uploaded']} of {c['files']} "
+                     "file(s) uploaded")
+    out("\n".join(lines))
+
+
+def _imported_lines(result: dict[str, Any]) -> list[str]:
+    p = result["project"]
+    lines = [f"project {p['name']!r} ({p['id']}): {'created' if result['created'] else 'found'}; tags created: "
+             f"{', '.join(result['tags_created']) or 'none'}",
+             f"images: {result['uploaded']} uploaded, {result['already_there']} already there, "
+             f"{result['unchanged']} unchanged, {len(result['failures'])} refused"]
+    lines += [f"  refused: {f['file']}: {f['status']}" for f in result["failures"][:50]]
+    lines += [f"  ! tags differ, left alone: {r}" for r in result["tags_differ"][:50]]
+    return lines
+
+
+def _trained_lines(training: dict[str, Any] | None) -> list[str]:
+    if not training:
+        return []
+    overall = training["performance"]["overall"]
+    lines = [f"{training['iteration']}: {'trained' if training['trained'] else 'latest completed'}; at threshold "
+             f"{training['performance']['threshold']:g}: " + _metrics(overall)]
+    lines += [f"  gate {'pass' if g['passed'] else 'FAIL'}: {g['gate']}" for g in training["gates"]]
+    if training["published"]:
+        lines.append(f"published as {training['published']!r}")
+    return lines
+
+
+def _metrics(values: dict[str, Any]) -> str:
+    return " ".join(f"{k}={'n/a' if v is None else f'{v:.3f}'}" for k, v in values.items())
+
+
+def imported(result: dict[str, Any]) -> None:
+    out("\n".join([("ok: imported" if not result["exit_code"] else "imported, with problems:")]
+                  + _imported_lines(result) + _trained_lines(result["training"])))
+
+
+def migrated(result: dict[str, Any]) -> None:
+    s, t, c = result["source"], result["target"], result["comparison"]
+    lines = [f"{'ok: ' if not result['exit_code'] else ''}migrated {s['name']!r} ({s['endpoint']}) -> {t['name']!r} "
+             f"({t['endpoint']}), by way of {result['folder']}",
+             f"images: source {c['source']['images']}, target {c['target']['images']}; by SHA-256 "
+             + ("equal" if c["equal"] else f"NOT equal: {c['missing_on_target']} missing on the target, "
+                f"{c['tags_differ']} with other tags, {c['unreadable_on_target']} unreadable"),
+             "tags (source / target): " + ", ".join(
+                 f"{tag} {n}/{c['target']['tags'].get(tag, 0)}" for tag, n in c["source"]["tags"].items())]
+    if c["only_on_target"]:
+        lines.append(f"  {c['only_on_target']} image(s) only on the target (it already had them)")
+    for kind, examples in c["examples"].items():
+        lines += [f"  {kind.replace('_', ' ')}: {e}" for e in examples]
+    i = result["import"]
+    lines.append(f"target project {'created' if i['created'] else 'found'}: {i['uploaded']} image(s) uploaded, "
+                 f"{i['already_there']} already there, {i['unchanged']} unchanged, {len(i['failures'])} refused")
+    lines += [f"  refused: {f['file']}: {f['status']}" for f in i["failures"][:50]]
+    metrics = result.get("metrics")
+    if metrics:
+        source = metrics["source"]
+        if source:
+            lines.append(f"source {source['name']}" + (f" (published as {source['publish_name']!r})"
+                                                       if source.get("publish_name") else "")
+                         + ": " + _metrics(source["performance"]["overall"]))
+        else:
+            lines.append("source: no trained iteration")
+        lines.append(f"target {metrics['target']['name']}: " + _metrics(metrics["target"]["performance"]["overall"]))
+    lines += _trained_lines(result.get("training"))[1:]
+    lines.append(f"note: {result['note']}")
+    out("\n".join(lines))
+
+
+def model_exported(result: dict[str, Any]) -> None:
     out(f"ok: {result['iteration']} exported ({result['platform']}"
         + (f" {result['flavor']}" if result.get("flavor") else "") + f") to {result['path']} "
         f"({result['bytes'] / 1e6:.1f} MB)")

@@ -18,7 +18,7 @@ class RunReport:
     project: str
     published_name: str
     started: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
-    outcome: str = "failed"  # published | up-to-date | gate-failed | failed
+    outcome: str = "failed"  # published | up-to-date | held | gate-failed | failed
     exit_code: int = 1
     message: str = ""
     project_id: str | None = None
@@ -26,11 +26,13 @@ class RunReport:
     tags_created: list[str] = field(default_factory=list)
     dataset: dict[str, Any] = field(default_factory=dict)
     uploads: dict[str, Any] = field(default_factory=dict)
+    sync: dict[str, Any] = field(default_factory=dict)  # dataset.sync: what was retagged/deleted, drift left alone
     training: dict[str, Any] = field(default_factory=dict)
     performance: dict[str, Any] | None = None
     published_performance: dict[str, Any] | None = None
     gates: list[dict[str, Any]] = field(default_factory=list)
     publish: dict[str, Any] = field(default_factory=dict)
+    hold: dict[str, Any] | None = None  # the hold (cvops rollback) that kept the run from publishing
     warnings: list[str] = field(default_factory=list)
     retries: int = 0
     timings: dict[str, float] = field(default_factory=dict)
@@ -45,7 +47,8 @@ def _pct(value: float | None) -> str:
 
 def to_markdown(report: RunReport) -> str:
     data = report.to_dict()
-    icon = {"published": "✅", "up-to-date": "✅", "gate-failed": "❌"}.get(report.outcome, "⚠️")
+    icons = {"published": "✅", "up-to-date": "✅", "held": "⏸️", "gate-failed": "❌"}
+    icon = icons.get(report.outcome, "⚠️")
     lines = [f"## cvops: {report.project} → `{report.published_name}`", "",
              f"{icon} **{report.outcome}**" + (f": {data['message']}" if data["message"] else ""), ""]
     if report.training:
@@ -56,7 +59,13 @@ def to_markdown(report: RunReport) -> str:
         u = report.uploads
         lines.append(f"- Images: {u.get('uploaded', 0)} uploaded, {u.get('duplicates', 0)} already there "
                      f"(OKDuplicate), {u.get('skipped', 0)} skipped (unchanged), {len(u.get('failures', []))} failed")
-    if report.publish:
+    if report.sync:
+        lines += _sync_lines(report.sync)
+    if report.hold:
+        h = report.hold
+        lines.append(f"- Hold: `{h['publish_name']}` stays on {h['iteration']} (by {h['by']}, {h['since']}); "
+                     "`cvops release` lifts it")
+    if report.publish and not report.publish.get("held"):
         p = report.publish
         lines.append(f"- Published: {p.get('iteration', 'nothing')}" +
                      (f" (was {p['previous']})" if p.get("previous") else "") +
@@ -88,6 +97,22 @@ def to_markdown(report: RunReport) -> str:
     return redact("\n".join(lines) + "\n")
 
 
+def _sync_lines(sync: dict[str, Any]) -> list[str]:
+    """The sync in one line, then the drift it left alone (counts; the JSON report names every file)."""
+    retag, only, unknown = sync["retag"], sync["only_in_project"], sync["unrecognised"]
+    deleted, tags = sync.get("deleted", []), sync.get("tags_deleted", [])
+    lines = [f"- Sync (`dataset.sync: {sync['mode']}`): {len(sync.get('retagged', []))} retagged, "
+             f"{len(deleted)} deleted" + (f", tags deleted: {', '.join(tags)}" if tags else "")]
+    if retag["count"] and not retag["applied"]:
+        lines.append(f"  - ⚠️ {retag['count']} image(s) tagged otherwise in the project, left alone: "
+                     + "; ".join(f"`{f}`" for f in retag["files"][:10]))
+    extra = only["count"] + unknown["count"]
+    if extra and not deleted:
+        lines.append(f"  - ⚠️ {extra} image(s) in the project are not in the dataset, left alone "
+                     "(`mirror` deletes them)")
+    return lines
+
+
 def write(report: RunReport, json_path: Path | None, markdown_path: Path | None,
           environ: dict[str, str] | None = None) -> list[str]:
     """Write the configured files and the GitHub Actions summary and outputs; returns the paths written."""
@@ -113,6 +138,9 @@ def github_outputs(report: RunReport) -> dict[str, str]:
               "published_name": report.published_name, "iteration": report.training.get("iteration", ""),
               "iteration_id": report.training.get("iteration_id", ""),
               "images_uploaded": report.uploads.get("uploaded", 0),
+              "images_retagged": len(report.sync.get("retagged", [])),
+              "images_deleted": len(report.sync.get("deleted", [])),
+              "held": "true" if report.hold else "false",
               **{k: "" if overall.get(k) is None else f"{overall[k]:.4f}"
                  for k in ("precision", "recall", "average_precision")}}
     return {k: redact(str(v)).replace("\n", " ") for k, v in values.items()}

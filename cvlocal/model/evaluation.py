@@ -24,11 +24,12 @@ import io
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Sequence
 
 import numpy as np
 from sklearn.model_selection import KFold, StratifiedKFold
 
-from cvlocal.model.head import fit_head, label_strata
+from cvlocal.model.head import Head, fit_head, label_strata
 
 DEFAULT_THRESHOLD = 0.5
 
@@ -68,28 +69,37 @@ def fold_count(labels: np.ndarray, multilabel: bool, max_folds: int = 5) -> int:
 
 
 def cross_validate(features: np.ndarray, labels: np.ndarray, multilabel: bool,
-                   max_folds: int = 5, seed: int = 0) -> HeldOut:
+                   max_folds: int = 5, seed: int = 0, fit: Callable[..., Head] | None = None,
+                   training_views: Sequence[np.ndarray] | None = None) -> HeldOut:
     """Held-out probabilities for every image by stratified k-fold cross-validation (see `fold_count`).
 
-    Multilabel folds are stratified on each image's rarest tag. With fewer than 2 images there is nothing to
-    hold out: the single image is predicted by a head trained on it (folds all 0).
+    Each fold's head is `fit(x, y, multilabel)` (default: `fit_head`'s own rules) and predicts the fold's
+    images from `features`. `training_views` (arrays aligned with `features`, e.g. each image and its mirror
+    image) replace `features` as the training rows: every training image gives one row per view, and a held-out
+    image's views all stay out of training. Multilabel folds are stratified on each image's rarest tag. With
+    fewer than 2 images there is nothing to hold out: the single image is predicted by a head trained on it
+    (folds all 0).
     """
+    fit = fit or fit_head
     x = np.asarray(features, dtype=np.float32)
     y = np.asarray(labels, dtype=bool)
     n, k = y.shape
-    if len(x) != n:
-        raise ValueError(f"{len(x)} feature rows for {n} label rows")
+    views = [x] if training_views is None else [np.asarray(v, dtype=np.float32) for v in training_views]
+    if len(x) != n or any(len(v) != n for v in views):
+        raise ValueError(f"{len(x)} feature rows (and views of {[len(v) for v in views]}) for {n} label rows")
+
+    def train(rows: np.ndarray) -> Head:
+        return fit(np.vstack([v[rows] for v in views]), np.vstack([y[rows]] * len(views)), multilabel)
+
     if n < 2:
-        head = fit_head(x, y, multilabel)
-        return HeldOut(head.predict_proba(x), y.copy(), np.zeros(n, dtype=np.int64))
+        return HeldOut(train(np.arange(n)).predict_proba(x), y.copy(), np.zeros(n, dtype=np.int64))
 
     folds = _assign_folds(y, multilabel, fold_count(y, multilabel, max_folds), seed)
     probabilities = np.zeros((n, k), dtype=np.float32)
     for f in np.unique(folds):
         test = folds == f
         try:
-            head = fit_head(x[~test], y[~test], multilabel)
-            probabilities[test] = head.predict_proba(x[test])
+            probabilities[test] = train(np.flatnonzero(~test)).predict_proba(x[test])
         except ValueError:  # a training split with no labelled image: knows nothing, says so
             probabilities[test] = 0.5 if multilabel else 1.0 / k
     return HeldOut(probabilities, y.copy(), folds)

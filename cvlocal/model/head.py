@@ -1,26 +1,33 @@
 """The trained part of a classifier: one affine layer over frozen backbone features.
 
 Multiclass projects get a multinomial logistic regression (softmax over tags); multilabel projects get one
-independent binary logistic regression per tag (sigmoid per tag). Features are standardised (per-dimension
-mean and standard deviation of the training set) before fitting, and that standardisation is folded into
-`weights`/`bias`, so the whole model is `features @ weights + bias -> softmax|sigmoid`, which the ONNX
-exporter writes as MatMul -> Add -> Softmax/Sigmoid.
+independent binary logistic regression per tag (sigmoid per tag). Features may be standardised (per-dimension
+mean and standard deviation of the training set) before fitting; that standardisation is folded into
+`weights`/`bias`, so the whole model is `input @ weights + bias -> softmax|sigmoid`, which the ONNX exporter
+writes as MatMul -> Add -> Softmax/Sigmoid.
+
+A head records its input (`inputs`): the first `width` values of each named backbone's `features` output,
+concatenated, averaged over the image and its mirror image when `test_time_flip` is set, then `transform`ed
+("sqrt": element-wise square root; the features are pooled ReLU6 outputs, never negative). Serving and export
+run those backbones and nothing else. Heads saved before this was recorded read the whole Lite0 output (2,048
+values) or, the oldest, its first 1,280 (see `Head.load`).
 
 Regularisation: the objective is `sum of log-losses + ||W||^2 / (2 C)` (the bias is not penalised), the same
-as scikit-learn's LogisticRegression. C is chosen by `choose_c`: a fixed default for small datasets, a
-held-out log-loss search over a small grid once there are enough images to trust one split.
+as scikit-learn's LogisticRegression. Without `c`, C is chosen by `choose_c`: a fixed default for small
+datasets, a held-out log-loss search over a small grid once there are enough images to trust one split.
 """
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 from scipy.optimize import minimize
 from threadpoolctl import threadpool_limits  # a scikit-learn dependency, like scipy
 
-from .backbone import CNN_DIM, FEATURE_DIM
+from .backbone import BACKBONE_NAME, CNN_DIM, FEATURE_DIM
 
 DEFAULT_C = 1.0
 C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
@@ -31,17 +38,76 @@ MAX_ITER = 500
 ABSENT_LOGIT_GAP = 20.0       # multiclass tags with no training image sit this far below the others
 
 
+@dataclass(frozen=True)
+class HeadInput:
+    """The first `width` values of backbone `backbone`'s features output."""
+
+    backbone: str
+    width: int
+
+
+LEGACY_INPUTS = (HeadInput(BACKBONE_NAME, FEATURE_DIM),)  # every head saved without `inputs`
+TRANSFORMS = ("none", "sqrt")
+
+
+def assemble(inputs: tuple[HeadInput, ...], features: Mapping[str, np.ndarray]) -> np.ndarray:
+    """[N, sum of widths]: the first `width` values of each input's backbone features, side by side."""
+    parts = []
+    for i in inputs:
+        x = np.asarray(features[i.backbone], dtype=np.float32)
+        if x.ndim != 2 or x.shape[1] < i.width:
+            raise ValueError(f"{i.backbone} features of shape {x.shape}: the head reads {i.width} a row")
+        parts.append(x[:, :i.width])
+    return parts[0] if len(parts) == 1 else np.hstack(parts)
+
+
+def apply_transform(transform: str, x: np.ndarray) -> np.ndarray:
+    if transform == "sqrt":
+        return np.sqrt(np.maximum(x, 0.0))
+    if transform == "none":
+        return x
+    raise ValueError(f"transform must be one of {TRANSFORMS}, not {transform!r}")
+
+
 @dataclass
 class Head:
-    weights: np.ndarray  # [D, K] float32, standardisation folded in
+    weights: np.ndarray  # [D, K] float32, standardisation folded in; D = the sum of the input widths
     bias: np.ndarray  # [K] float32
     multilabel: bool
+    inputs: tuple[HeadInput, ...] = field(default=LEGACY_INPUTS)
+    test_time_flip: bool = False  # predict from the mean features of the image and its mirror image
+    transform: str = "none"
+
+    def __post_init__(self):
+        self.inputs = tuple(self.inputs)
+        if sum(i.width for i in self.inputs) != self.weights.shape[0]:
+            raise ValueError(f"a head of {self.weights.shape[0]} weights per tag cannot read {self.inputs}")
+        if self.transform not in TRANSFORMS:
+            raise ValueError(f"transform must be one of {TRANSFORMS}, not {self.transform!r}")
+
+    @property
+    def backbones(self) -> tuple[str, ...]:
+        return tuple(i.backbone for i in self.inputs)
+
+    def input_from(self, features: Mapping[str, np.ndarray],
+                   mirrored: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
+        """The head's [N, D] input from each backbone's [N, *] features (and, for a head with
+        `test_time_flip`, the features of the mirrored images, which it averages in)."""
+        x = assemble(self.inputs, features)
+        if self.test_time_flip:
+            if mirrored is None:
+                raise ValueError("this head predicts from an image and its mirror image: pass both")
+            x = (x + assemble(self.inputs, mirrored)) / 2
+        return apply_transform(self.transform, x)
 
     def logits(self, features: np.ndarray) -> np.ndarray:
-        return np.asarray(features, dtype=np.float32) @ self.weights + self.bias
+        x = np.asarray(features, dtype=np.float32)
+        if x.ndim != 2 or x.shape[1] != self.weights.shape[0]:
+            raise ValueError(f"the head takes [N, {self.weights.shape[0]}] inputs (see input_from), not {x.shape}")
+        return x @ self.weights + self.bias
 
     def predict_proba(self, features: np.ndarray) -> np.ndarray:
-        """[N, D] features -> [N, K] float32 probabilities (softmax rows sum to 1; sigmoids are independent)."""
+        """[N, D] head input -> [N, K] float32 probabilities (softmax rows sum to 1; sigmoids are independent)."""
         z = self.logits(features).astype(np.float64)
         if self.multilabel:
             p = 0.5 * (1.0 + np.tanh(0.5 * z))  # overflow-free sigmoid
@@ -65,30 +131,44 @@ class Head:
         if not hasattr(target, "write"):
             with open(target, "wb") as f:  # a file object keeps np.savez from appending ".npz"
                 return self.save(f)
-        np.savez(target, weights=self.weights, bias=self.bias, multilabel=np.array(self.multilabel))
+        np.savez(target, weights=self.weights, bias=self.bias, multilabel=np.array(self.multilabel),
+                 input_backbones=np.array([i.backbone for i in self.inputs]),
+                 input_widths=np.array([i.width for i in self.inputs], np.int64),
+                 test_time_flip=np.array(self.test_time_flip), transform=np.array(self.transform))
 
     @classmethod
     def load(cls, source) -> "Head":
         """From a path or a binary file object.
 
-        A head trained on the backbone's channels alone (before the thumbnail features were appended after
-        them) gets zero weights for the thumbnail: it gives exactly the answers it was trained to give, in
-        serving and in export alike.
+        Heads saved without their inputs read Lite0's whole output. The oldest of them, trained on the
+        backbone's channels alone (before the thumbnail features were appended after them), get zero weights
+        for the thumbnail: they give exactly the answers they were trained to give, in serving and in export.
         """
         with np.load(source if hasattr(source, "read") else Path(source), allow_pickle=False) as data:
             weights = data["weights"].astype(np.float32)
-            if weights.shape[0] == CNN_DIM:
+            extra = {}
+            if "input_backbones" in data:
+                extra["inputs"] = tuple(HeadInput(str(b), int(w))
+                                        for b, w in zip(data["input_backbones"], data["input_widths"]))
+                extra["test_time_flip"] = bool(data["test_time_flip"])
+                extra["transform"] = str(data["transform"])
+            elif weights.shape[0] == CNN_DIM:
                 weights = np.vstack([weights, np.zeros((FEATURE_DIM - CNN_DIM, weights.shape[1]), np.float32)])
-            return cls(weights=weights, bias=data["bias"].astype(np.float32), multilabel=bool(data["multilabel"]))
+            return cls(weights=weights, bias=data["bias"].astype(np.float32), multilabel=bool(data["multilabel"]),
+                       **extra)
 
 
-def fit_head(features: np.ndarray, labels: np.ndarray, multilabel: bool, c: float | None = None) -> Head:
+def fit_head(features: np.ndarray, labels: np.ndarray, multilabel: bool, c: float | None = None,
+             standardise: bool = True, inputs: tuple[HeadInput, ...] | None = None,
+             test_time_flip: bool = False, transform: str = "none") -> Head:
     """Train a head on [N, D] features and [N, K] boolean labels.
 
     Multiclass: each row's tag is its first True column; rows with no tag are left out of training.
     Tags with no training image (multiclass) or with all/no images (multilabel) cannot be learnt: they get
     zero weights and a constant bias (far below the others, or the logit of their smoothed frequency).
-    `c` overrides the regularisation rule (see `choose_c`).
+    `c` overrides the regularisation rule (see `choose_c`); `standardise=False` fits the features as they are.
+    `inputs`, `test_time_flip` and `transform` are recorded in the head (default: the first D values of Lite0's
+    output as they are); the features passed in are the head's input, already assembled and transformed.
     """
     x = np.asarray(features, dtype=np.float64)
     y = np.asarray(labels, dtype=bool)
@@ -102,9 +182,12 @@ def fit_head(features: np.ndarray, labels: np.ndarray, multilabel: bool, c: floa
     if n == 0:
         raise ValueError("no labelled images to train on")
 
-    mean = x.mean(axis=0)
-    std = x.std(axis=0)
-    std[std < 1e-6] = 1.0  # constant dimensions carry no information; leave them unscaled
+    if standardise:
+        mean = x.mean(axis=0)
+        std = x.std(axis=0)
+        std[std < 1e-6] = 1.0  # constant dimensions carry no information; leave them unscaled
+    else:
+        mean, std = np.zeros(d), np.ones(d)
     z = ((x - mean) / std).astype(np.float32)
 
     learnt = _learnable_columns(y, multilabel)
@@ -126,7 +209,9 @@ def fit_head(features: np.ndarray, labels: np.ndarray, multilabel: bool, c: floa
     # Fold the standardisation in: ((x - mean) / std) @ w + b == x @ (w / std) + (b - (mean / std) @ w).
     weights = w / std[:, None]
     bias = b - (mean / std) @ w
-    return Head(weights=weights.astype(np.float32), bias=bias.astype(np.float32), multilabel=multilabel)
+    return Head(weights=weights.astype(np.float32), bias=bias.astype(np.float32), multilabel=multilabel,
+                inputs=inputs or (HeadInput(BACKBONE_NAME, d),), test_time_flip=test_time_flip,
+                transform=transform)
 
 
 def choose_c(z: np.ndarray, y: np.ndarray, multilabel: bool) -> float:

@@ -1,4 +1,4 @@
-"""A trained classifier (frozen backbone + linear head) as one self-contained ONNX model."""
+"""A trained classifier (frozen backbones + linear head) as one self-contained ONNX model."""
 from __future__ import annotations
 
 import json
@@ -7,7 +7,9 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from .backbone import BACKBONE_NAME, FEATURE_DIM, INPUT_SIZE, backbone_model_bytes
+from .backbone import BACKBONE_NAME, FEATURE_DIM, INPUT_SIZE, backbone_model_bytes, backbone_spec
+from .efficientnet_lite import IR_VERSION, OPSET
+from .head import LEGACY_INPUTS, Head
 
 _ACTIVATIONS = {"softmax": "Softmax", "sigmoid": "Sigmoid"}
 
@@ -53,4 +55,103 @@ def build_classifier_model(weights: np.ndarray, bias: np.ndarray, activation: st
     del model.metadata_props[:]
     onnx.helper.set_model_props(model, {"labels": json.dumps(list(labels)), "activation": activation,
                                         "backbone": BACKBONE_NAME})
+    return model
+
+
+def build_head_model(head: Head, labels: list[str]) -> onnx.ModelProto:
+    """A head of any training type as one ONNX model: its backbones, its input, the head, the activation.
+
+    Input ``image`` float32 [N,3,224,224] RGB 0..255, as for every export; output ``probabilities``
+    float32 [N,K]. Heads saved before heads recorded their input export exactly as before
+    (`build_classifier_model`). Otherwise each backbone's graph is copied in under its own name prefix, the
+    head reads the first `width` features of each, and a head with `test_time_flip` runs the backbones on the
+    images and their mirror images (one batch of 2N) and averages the two halves, as the service does.
+    """
+    activation = "sigmoid" if head.multilabel else "softmax"
+    if head.inputs == LEGACY_INPUTS and not head.test_time_flip and head.transform == "none":
+        return build_classifier_model(head.weights, head.bias, activation, labels)
+    k = len(labels)
+    if head.weights.shape[1] != k:
+        raise ValueError(f"a head of {head.weights.shape[1]} tags cannot be exported with {k} labels")
+    sizes = {backbone_spec(b).input_size for b in head.backbones}
+    if sizes != {INPUT_SIZE}:
+        raise ValueError(f"every backbone of an exported head takes {INPUT_SIZE}x{INPUT_SIZE} images, not {sizes}")
+
+    nodes: list[onnx.NodeProto] = []
+    inits: list[onnx.TensorProto] = [numpy_helper.from_array(head.weights.astype(np.float32), "head.weights"),
+                                     numpy_helper.from_array(head.bias.astype(np.float32), "head.bias")]
+    pixels = "image"
+    if head.test_time_flip:  # [image; mirrored image] as one batch: the W axis of NCHW reversed
+        inits += [numpy_helper.from_array(np.array(v, np.int64), n) for n, v in
+                  (("flip.starts", [-1]), ("flip.ends", [np.iinfo(np.int64).min]), ("flip.axes", [3]),
+                   ("flip.steps", [-1]))]
+        nodes += [helper.make_node("Slice", ["image", "flip.starts", "flip.ends", "flip.axes", "flip.steps"],
+                                   ["image_mirrored"]),
+                  helper.make_node("Concat", ["image", "image_mirrored"], ["image_and_mirrored"], axis=0)]
+        pixels = "image_and_mirrored"
+
+    parts = []
+    for i, backbone in enumerate(head.backbones):
+        graph = onnx.load_from_string(backbone_model_bytes(backbone)).graph
+        prefix = f"{backbone}/"
+        rename = {t.name: prefix + t.name for t in graph.initializer}
+        rename.update({o: prefix + o for n in graph.node for o in n.output})
+        rename["image"] = pixels
+        for init in graph.initializer:
+            copy = onnx.TensorProto()
+            copy.CopyFrom(init)
+            copy.name = rename[init.name]
+            inits.append(copy)
+        for node in graph.node:
+            copy = onnx.NodeProto()
+            copy.CopyFrom(node)
+            copy.input[:] = [rename.get(x, x) if x else x for x in node.input]
+            copy.output[:] = [rename[x] for x in node.output]
+            copy.name = prefix + (node.name or node.output[0])
+            nodes.append(copy)
+        width = head.inputs[i].width
+        features = prefix + "features"
+        if width != backbone_spec(backbone).feature_dim:
+            inits += [numpy_helper.from_array(np.array([0], np.int64), f"{prefix}head.start"),
+                      numpy_helper.from_array(np.array([width], np.int64), f"{prefix}head.width"),
+                      numpy_helper.from_array(np.array([1], np.int64), f"{prefix}head.axis")]
+            nodes.append(helper.make_node("Slice", [features, f"{prefix}head.start", f"{prefix}head.width",
+                                                    f"{prefix}head.axis"], [f"{prefix}head.input"]))
+            features = f"{prefix}head.input"
+        parts.append(features)
+
+    x = parts[0]
+    if len(parts) > 1:
+        nodes.append(helper.make_node("Concat", parts, ["head.input"], axis=1))
+        x = "head.input"
+    if head.test_time_flip:  # [2N, D] -> [2, N, D] -> the mean of each image's two views
+        inits.append(numpy_helper.from_array(np.array([2, -1, head.weights.shape[0]], np.int64), "views.shape"))
+        nodes += [helper.make_node("Reshape", [x, "views.shape"], ["head.views"]),
+                  helper.make_node("ReduceMean", ["head.views"], ["head.mean"], axes=[0], keepdims=0)]
+        x = "head.mean"
+    if head.transform == "sqrt":
+        nodes.append(helper.make_node("Sqrt", [x], ["head.sqrt"]))
+        x = "head.sqrt"
+    act = _ACTIVATIONS[activation]
+    nodes += [helper.make_node("MatMul", [x, "head.weights"], ["head.matmul"]),
+              helper.make_node("Add", ["head.matmul", "head.bias"], ["logits"]),
+              helper.make_node(act, ["logits"], ["probabilities"], **({"axis": -1} if act == "Softmax" else {}))]
+
+    names = "+".join(head.backbones)
+    graph = helper.make_graph(
+        nodes, f"{names}-classifier",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, INPUT_SIZE, INPUT_SIZE])],
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", k])], initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="cvlocal",
+                              ir_version=IR_VERSION)
+    kind = "multiclass, probabilities sum to 1" if activation == "softmax" else \
+        "multilabel, independent per-label probabilities"
+    flip = " averaged over the image and its mirror image" if head.test_time_flip else ""
+    model.doc_string = (
+        f"Image classifier: {names} ImageNet backbones (frozen), features{flip}, + linear head, {kind}. "
+        f"Input 'image': float32 [N,3,{INPUT_SIZE},{INPUT_SIZE}], RGB channels in 0..255 (not normalised), "
+        f"images resized with their short side to 256 (bicubic) and centre-cropped to {INPUT_SIZE}. Output "
+        f"'probabilities': float32 [N,{k}], one column per label in the order of the metadata key 'labels'.")
+    onnx.helper.set_model_props(model, {"labels": json.dumps(list(labels)), "activation": activation,
+                                        "backbone": names})
     return model

@@ -1,4 +1,5 @@
-"""Image bytes -> the backbone's input: [224,224,3] uint8 RGB (short side resized to 256 bicubic, centre 224).
+"""Image bytes -> the backbone's input: [224,224,3] uint8 RGB (short side resized to 256 bicubic, centre 224),
+or the same at another backbone's sizes (EfficientNet-Lite2: short side 292, centre 260).
 
 This runs on every prediction request, so it avoids work: large JPEGs are decoded at a reduced DCT scale
 (``Image.draft``), and the resize computes only the centre crop (``resize(box=...)`` samples exactly the
@@ -16,15 +17,16 @@ CROP = 224
 _BACKGROUND = (255, 255, 255)  # transparent pixels are composited onto white
 
 
-def decode_for_model(data: bytes) -> np.ndarray:
-    """Encoded image bytes (JPEG, PNG, GIF, BMP, WebP, TIFF...) -> [224,224,3] uint8 RGB.
+def decode_for_model(data: bytes, size: int = CROP, resize_short: int = RESIZE_SHORT) -> np.ndarray:
+    """Encoded image bytes (JPEG, PNG, GIF, BMP, WebP, TIFF...) -> [size,size,3] uint8 RGB.
 
     Raises ``ValueError`` when the data is not a decodable image.
     """
-    return decode_and_describe(data)[0]
+    return decode_and_describe(data, size, resize_short)[0]
 
 
-def decode_and_describe(data: bytes) -> tuple[np.ndarray, str, tuple[int, int]]:
+def decode_and_describe(data: bytes, size: int = CROP,
+                        resize_short: int = RESIZE_SHORT) -> tuple[np.ndarray, str, tuple[int, int]]:
     """``decode_for_model`` plus what the bytes are: (pixels, Pillow format name, (width, height) as encoded).
 
     Prediction uses the format and size to decide whether the image may be stored, without decoding it twice.
@@ -34,28 +36,30 @@ def decode_and_describe(data: bytes) -> tuple[np.ndarray, str, tuple[int, int]]:
         img = Image.open(io.BytesIO(data))
         described = img.format, img.size
         if img.format in ("JPEG", "MPO"):  # MPO: the JPEG variant many phone cameras write
-            # Decode at 1/2, 1/4 or 1/8 scale while the short side stays >= 256.
-            img.draft("RGB", (RESIZE_SHORT, RESIZE_SHORT))
+            # Decode at 1/2, 1/4 or 1/8 scale while the short side stays >= resize_short.
+            img.draft("RGB", (resize_short, resize_short))
         img.load()  # the first frame only, for animated GIF / WebP / APNG
-        return preprocess_array(img), *described
+        return preprocess_array(img, size, resize_short), *described
     except Exception as exc:  # Pillow raises many types for bad input; callers want one
         raise ValueError(f"cannot decode image ({len(data)} bytes): {exc}") from exc
 
 
-def preprocess_array(img: Image.Image) -> np.ndarray:
-    """An opened Pillow image -> [224,224,3] uint8 RGB: EXIF orientation, any mode to RGB, resize, crop."""
+def preprocess_array(img: Image.Image, size: int = CROP, resize_short: int = RESIZE_SHORT) -> np.ndarray:
+    """An opened Pillow image -> [size,size,3] uint8 RGB: EXIF orientation, any mode to RGB, resize, crop."""
+    if not 0 < size <= resize_short:
+        raise ValueError(f"the crop ({size}) must be positive and no larger than the short side ({resize_short})")
     img = ImageOps.exif_transpose(img, in_place=False) if _needs_transpose(img) else img
     img = to_rgb(img)
     w, h = img.size
     if min(w, h) < 1:
         raise ValueError("empty image")
     # Sizes a full "short side to 256" resize would give; the crop box is mapped back into source pixels.
-    new_w, new_h = (RESIZE_SHORT, max(1, round(h * RESIZE_SHORT / w))) if w <= h else \
-        (max(1, round(w * RESIZE_SHORT / h)), RESIZE_SHORT)
-    left, top = round((new_w - CROP) / 2), round((new_h - CROP) / 2)
+    new_w, new_h = (resize_short, max(1, round(h * resize_short / w))) if w <= h else \
+        (max(1, round(w * resize_short / h)), resize_short)
+    left, top = round((new_w - size) / 2), round((new_h - size) / 2)
     sx, sy = w / new_w, h / new_h
-    box = (left * sx, top * sy, (left + CROP) * sx, (top + CROP) * sy)
-    img = img.resize((CROP, CROP), Image.Resampling.BICUBIC, box=box, reducing_gap=3.0)
+    box = (left * sx, top * sy, (left + size) * sx, (top + size) * sy)
+    img = img.resize((size, size), Image.Resampling.BICUBIC, box=box, reducing_gap=3.0)
     return np.asarray(img, dtype=np.uint8)
 
 

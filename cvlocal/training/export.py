@@ -11,7 +11,8 @@ import secrets
 import zipfile
 
 from .. import errors
-from ..model.backbone import INPUT_SIZE, OPSET
+from ..model.backbone import INPUT_SIZE
+from ..model.efficientnet_lite import OPSET
 from ..model.head import Head
 from ..store import Store
 from ..store.records import ExportRecord, IterationRecord

@@ -13,19 +13,23 @@ from pipeline.sdk.clients import training_client
 from pipeline.sdk.errors import as_pipeline_error
 from pipeline.sdk.tiers import tier as tier_named
 from pipeline.steps import gates as gate_checks
+from pipeline.steps import image_map, sync
 from pipeline.steps import project as project_step
+from pipeline.steps.hold import hold_on
 from pipeline.steps.performance import read_performance
 from pipeline.steps.publish import make_room, prune, publish, published_under
 from pipeline.steps.smoke import smoke_test
 from pipeline.steps.tags import ensure_tags
 from pipeline.steps.train import train
-from pipeline.steps.upload import input_problem, plan_upload, project_images, upload
+from pipeline.steps.upload import UploadResult, input_problem, relative, upload
 
 MAX_LISTED = 1000  # file names listed in a report
+SHOWN = 5  # file names a console line shows (the report has them all)
 
 
-def run(loaded: LoadedConfig, ui: Progress) -> RunReport:
-    """The whole pipeline. Returns the report (exit code in it); PipelineErrors propagate after it is written."""
+def run(loaded: LoadedConfig, ui: Progress, allow_mass_delete: bool = False) -> RunReport:
+    """The whole pipeline. Returns the report (exit code in it); PipelineErrors propagate after it is written.
+    `allow_mass_delete` lifts the safety limit on the images `dataset.sync: mirror` deletes."""
     config = loaded.config
     report = RunReport(loaded.source.file, config.project.name, config.publish.name)
     watch = Stopwatch()
@@ -36,7 +40,7 @@ def run(loaded: LoadedConfig, ui: Progress) -> RunReport:
         report.dataset = {"path": str(dataset.root), "images": len(dataset.images), "tags": dataset.counts(),
                           "bytes": dataset.total_bytes}
         trainer = training_client(config.service)
-        _steps(loaded, dataset, trainer, ui, watch, report)
+        _steps(loaded, dataset, trainer, ui, watch, report, allow_mass_delete)
         report.exit_code = EXIT_OK
         return report
     except Exception as exc:
@@ -59,7 +63,7 @@ def run(loaded: LoadedConfig, ui: Progress) -> RunReport:
 
 
 def _steps(loaded: LoadedConfig, dataset: Dataset, trainer: Any, ui: Progress, watch: Stopwatch,
-           report: RunReport) -> None:
+           report: RunReport, allow_mass_delete: bool) -> None:
     config = loaded.config
     with watch.step("project"):
         project, created, warnings = project_step.ensure_project(trainer, config.project,
@@ -74,7 +78,10 @@ def _steps(loaded: LoadedConfig, dataset: Dataset, trainer: Any, ui: Progress, w
         if report.tags_created:
             ui.info(f"tags created: {', '.join(report.tags_created)}")
     with watch.step("upload"):
-        _upload(loaded, dataset, trainer, project.id, tag_ids, ui, report)
+        state, plan, uploaded, limit = _upload(loaded, dataset, trainer, project.id, tag_ids, ui, report,
+                                               allow_mass_delete)
+    with watch.step("sync"):
+        _sync(dataset, trainer, project.id, tag_ids, state, plan, uploaded, limit, allow_mass_delete, ui, report)
     published = published_under(trainer.get_iterations(project.id), config.publish.name)
     with watch.step("train"):
         make_room(trainer, project.id, {published.id} if published else set())
@@ -99,21 +106,80 @@ def _steps(loaded: LoadedConfig, dataset: Dataset, trainer: Any, ui: Progress, w
 
 
 def _upload(loaded: LoadedConfig, dataset: Dataset, trainer: Any, project_id: str, tag_ids: dict[str, str],
-            ui: Progress, report: RunReport) -> None:
-    upload_plan = plan_upload(dataset, project_images(trainer, project_id))
-    report.warnings += [f"already uploaded under other tags (left alone): {r}" for r in upload_plan.retag]
-    with ui.bar("uploading images", len(upload_plan.to_upload)) as bar:
-        result = upload(trainer, project_id, dataset, upload_plan.to_upload, tag_ids, loaded.config.upload, bar)
+            ui: Progress, report: RunReport, allow_mass_delete: bool
+            ) -> tuple[sync.ProjectState, sync.SyncPlan, UploadResult, int]:
+    """Upload what the project lacks; returns the sync plan as it stands once every dataset image has its id."""
+    config = loaded.config
+    name = lambda item: relative(dataset, item)  # noqa: E731
+    state = sync.read_project(trainer, project_id)
+    before = sync.diff(dataset, state.images, config.dataset.sync, name)
+    limit = sync.delete_limit(config.dataset.max_delete, len(state.listed))
+    if before.deletes:  # what is known already is refused before anything changes
+        sync.check_delete_limit(len(before.only_in_project), limit, allow_mass_delete, len(state.listed))
+    with ui.bar("uploading images", len(before.to_upload)) as bar:
+        result = upload(trainer, project_id, dataset, before.to_upload, tag_ids, config.upload, state.metadata, bar)
     report.uploads = {"uploaded": len(result.uploaded), "duplicates": len(result.duplicates),
-                      "skipped": len(upload_plan.skipped), "batches": result.batches, "bytes": result.bytes,
+                      "skipped": len(before.present), "batches": result.batches, "bytes": result.bytes,
+                      "requests": result.batches + result.metadata_calls, "unrecorded": result.unrecorded,
                       "files": (result.uploaded + result.duplicates)[:MAX_LISTED],
                       "failures": result.failures[:MAX_LISTED]}
-    ui.info(f"images: {len(result.uploaded)} uploaded, {len(result.duplicates)} already there, "
-            f"{len(upload_plan.skipped)} unchanged")
+    batches = f" in {result.batches} batch(es)" if result.batches else ""
+    ui.info(f"images: {len(result.uploaded)} uploaded{batches}, {len(result.duplicates)} found again (OKDuplicate), "
+            f"{len(before.present)} in the project already")
+    if result.unrecorded:
+        report.warnings.append(f"{result.unrecorded} image(s) had no room left in their metadata for cvops' "
+                               "record; the next run finds them again by uploading them (OKDuplicate)")
+        ui.warn(report.warnings[-1])
     if result.failures:
         listing = "; ".join(f"{name}: {status}" for name, status in result.failures[:10])
         raise UploadError(f"{len(result.failures)} image(s) refused by the service: {listing}",
                           result.failures, input_problem(result.failures))
+    after = sync.after_upload(dataset, state.images, result.images, tag_ids, config.dataset.sync, name)
+    return state, after, result, limit
+
+
+def _sync(dataset: Dataset, trainer: Any, project_id: str, tag_ids: dict[str, str], state: sync.ProjectState,
+          plan: sync.SyncPlan, uploaded: UploadResult, limit: int, allow_mass_delete: bool, ui: Progress,
+          report: RunReport) -> None:
+    """Retag and delete as `dataset.sync` says; drift left alone is said on the console and in the report."""
+    project_size = len(plan.images)
+    report.sync = plan.summary(limit, project_size, MAX_LISTED)
+    if plan.deletes:
+        sync.check_delete_limit(len(plan.to_delete()), limit, allow_mass_delete, project_size)
+    done = sync.apply(trainer, project_id, plan, tag_ids, dataset.tags)
+    calls = done.calls
+    if done.deleted_ids:  # maps carried only by deleted images are written again onto the images they name
+        found_again = {image.id for image in uploaded.images.values()}
+        orphaned = [e for e in state.identities.orphaned_by(done.deleted_ids) if e[0] not in found_again]
+        if orphaned:
+            calls += image_map.record(trainer, project_id, orphaned, state.metadata).calls
+    report.sync.update({"retagged": done.retagged[:MAX_LISTED], "deleted": done.deleted[:MAX_LISTED],
+                        "tags_deleted": done.tags_deleted, "requests": calls})
+    _say_sync(plan, done, ui, report)
+
+
+def _say_sync(plan: sync.SyncPlan, done: sync.SyncResult, ui: Progress, report: RunReport) -> None:
+    def names(items: list[str]) -> str:
+        return ": " + "; ".join(items[:SHOWN]) + (f"; ... and {len(items) - SHOWN} more (see the report)"
+                                                  if len(items) > SHOWN else "")
+    mode = plan.mode
+    if done.retagged:
+        ui.info(f"retagged {len(done.retagged)} image(s) as the dataset says" + names(done.retagged))
+    elif plan.retag:
+        report.warnings.append(f"{len(plan.retag)} image(s) have other tags in the project than in the dataset, "
+                               f"left alone (dataset.sync: {mode}; retag or mirror retags them)"
+                               + names([r.describe() for r in plan.retag]))
+        ui.warn(report.warnings[-1])
+    if done.deleted:
+        ui.info(f"deleted {len(done.deleted)} image(s) that the dataset no longer has" + names(done.deleted))
+    else:
+        extra = [i.describe() for i in plan.only_in_project + plan.unrecognised]
+        if extra:
+            report.warnings.append(f"{len(extra)} image(s) in the project are not in the dataset, left alone "
+                                   f"(dataset.sync: {mode}; mirror deletes them)" + names(extra))
+            ui.warn(report.warnings[-1])
+    if done.tags_deleted:
+        ui.info(f"deleted tags the sync emptied and the dataset no longer names: {', '.join(done.tags_deleted)}")
 
 
 def _judge(results: list[Any], iteration: Any, published: Any | None, ui: Progress, report: RunReport) -> None:
@@ -132,6 +198,20 @@ def _publish(loaded: LoadedConfig, trainer: Any, project_id: str, iteration: Any
              ui: Progress, report: RunReport) -> None:
     config = loaded.config
     name = config.publish.name
+    hold = None
+    if published is None or published.id != iteration.id:
+        hold = hold_on(trainer.get_project(project_id), name)  # read now: a rollback may have come meanwhile
+    if hold is not None and hold.iteration_id != iteration.id:
+        report.outcome = "held"
+        report.hold = hold.to_dict()
+        report.publish = {"iteration": published.name if published else None, "previous": None, "changed": False,
+                          "held": True}
+        report.message = (f"{iteration.name} passed the gates but is not published: {hold.describe()}; "
+                          "`cvops release` lifts the hold")
+        ui.warn(report.message)
+        report.publish["deleted"] = prune(trainer, project_id, config.publish.keep_iterations,
+                                          {iteration.id, hold.iteration_id})
+        return
     if published is not None and published.id == iteration.id:
         report.outcome = "up-to-date"
         report.publish = {"iteration": iteration.name, "previous": None, "changed": False}

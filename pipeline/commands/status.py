@@ -1,4 +1,4 @@
-"""`cvops status`: the published iteration, its performance, and the iterations kept."""
+"""`cvops status`: the published iteration, its performance, any hold on the name, and the iterations kept."""
 from __future__ import annotations
 
 from typing import Any
@@ -6,6 +6,7 @@ from typing import Any
 from pipeline.config.loader import LoadedConfig
 from pipeline.sdk.clients import training_client
 from pipeline.sdk.iterations import by_age
+from pipeline.steps.hold import hold_on
 from pipeline.steps.performance import read_performance
 from pipeline.steps.project import require_project
 from pipeline.steps.publish import published_under
@@ -20,8 +21,9 @@ def status(loaded: LoadedConfig) -> dict[str, Any]:
     performance = None
     if published is not None:
         performance = read_performance(trainer, project.id, published, config.evaluation.threshold).to_dict()
+    hold = hold_on(project, config.publish.name)
     return {"project": {"name": project.name, "id": project.id}, "published_name": config.publish.name,
-            "published": published.name if published else None,
+            "published": published.name if published else None, "hold": hold.to_dict() if hold else None,
             "published_iteration_id": published.id if published else None, "performance": performance,
             "iterations": [{"name": i.name, "id": i.id, "status": i.status,
                             "created": i.created.isoformat() if i.created else None,

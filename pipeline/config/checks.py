@@ -20,10 +20,10 @@ def check(loaded: LoadedConfig, offline: bool = False) -> Dataset | None:
 
     `offline` (cvops validate) never downloads: a `dataset.url` not in the cache yet gives None."""
     config, source = loaded.config, loaded.source
-    where = ("dataset", "url" if config.dataset.url else "path")
+    where = ("dataset", "url" if config.dataset.url else "container" if config.dataset.container else "path")
     try:
         root = local_root(config.dataset, allow_download=not offline)
-    except DatasetError as exc:
+    except (DatasetError, ConfigError) as exc:  # ConfigError: a blob container's credential settings
         raise DatasetError(f"{source.file}:{source.line(where)}: {exc}") from None
     errors: list[ConfigError] = []
     for setting in SETTINGS:

@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from pipeline.redact import register_secret
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
@@ -57,11 +59,11 @@ class ServiceConfig(_Section):
 
 
 class DatasetConfig(_Section):
-    """The labelled images: one folder per tag, or a CSV/JSON manifest of path and tags; on disk (`path`) or
-    in a zip archive downloaded once (`url` + `sha256`)."""
+    """The labelled images: one folder per tag, or a CSV/JSON manifest of path and tags; on disk (`path`), in a
+    zip archive downloaded once (`url` + `sha256`), or in an Azure Blob Storage container (`container`)."""
 
     path: Path | None = Field(None, description="Folder of tag folders (folder-per-tag), or the manifest file "
-                                                "(manifest). Give `path` or `url`.")
+                                                "(manifest). Give `path`, `url` or `container`.")
     url: str | None = Field(None, pattern=r"^https?://", description="http(s) URL of a zip archive of the dataset, "
                             "downloaded once into the cache, checked against `sha256` and extracted there.")
     sha256: str | None = Field(None, pattern=r"^[0-9a-fA-F]{64}$",
@@ -70,17 +72,56 @@ class DatasetConfig(_Section):
                                            "(folder-per-tag) or the manifest file (manifest), e.g. training-images.")
     cache_dir: Path | None = Field(None, description="With `url`: where archives are kept and extracted "
                                                      "(default $CVOPS_CACHE, else ~/.cache/cvops).")
-    layout: Literal["folder-per-tag", "manifest"] = Field(
+    layout: Literal["folder-per-tag", "manifest", "label-files"] = Field(
         "folder-per-tag", description="folder-per-tag: PATH/TAG/IMAGE. manifest: a .csv (columns path,tags; "
-                                      "tags separated by ';') or .json ([{path, tags: [...]}]) file.")
+                                      "tags separated by ';') or .json ([{path, tags: [...]}]) file. label-files "
+                                      "(containers only): each IMAGE beside an IMAGE.labels blob, one tag a line.")
     tag_names: dict[str, str] = Field(
         default_factory=dict, description="Folder or manifest tag -> Custom Vision tag name "
                                           "(e.g. Japanese_Cherry: Japanese Cherry).")
+    sync: Literal["add-only", "retag", "mirror"] = Field(
+        "retag", description="How `run` makes the project match the dataset. add-only: upload missing images, "
+                             "change nothing else. retag (default): also give the project's copy of each dataset "
+                             "image the dataset's tags. mirror: also delete images the dataset no longer has "
+                             "(within max_delete).")
+    max_delete: int | None = Field(
+        None, ge=0, description="With sync: mirror, the most images one run may delete; more is refused "
+                                "(nothing deleted) unless `--allow-mass-delete`. Default: the larger of 10 images "
+                                "and 10% of the project.")
+    # Azure Blob Storage. The credential is never in the file: AZURE_STORAGE_CONNECTION_STRING, or
+    # AZURE_STORAGE_SAS_TOKEN with `account_url`, or DefaultAzureCredential with `account_url`.
+    container: str | None = Field(None, pattern=r"^[a-z0-9](?:-?[a-z0-9])+$", min_length=3, max_length=63,
+                                  description="Azure Blob Storage container holding the dataset (instead of "
+                                              "`path` or `url`).")
+    prefix: str = Field("", description="With `container`: the virtual folder holding one folder per tag "
+                                        "(folder-per-tag), or the manifest blob's name (manifest).")
+    account_url: str | None = Field(None, description="With `container`: the blob endpoint, e.g. "
+                                                      "https://ACCOUNT.blob.core.windows.net (optional with "
+                                                      "AZURE_STORAGE_CONNECTION_STRING; never a SAS here).")
+
+    @field_validator("account_url")
+    @classmethod
+    def _mask_query(cls, value: str | None) -> str | None:
+        # A SAS pasted into the URL is refused when the container is read (dataset/container.py); masked
+        # from here on, so no error message can echo it.
+        if value and "?" in value:
+            register_secret(value.split("?", 1)[1])
+        return value
+
+    @property
+    def remote(self) -> str | None:
+        """Where a dataset that is not a local path comes from (None for `path`)."""
+        if self.container is not None:
+            return f"blob container {self.container!r}" + (f", prefix {self.prefix!r}" if self.prefix else "")
+        return self.url
 
     @model_validator(mode="after")
     def _path_or_url(self) -> "DatasetConfig":
-        if (self.path is None) == (self.url is None):
-            raise ValueError("give exactly one of `path` (a local folder or manifest) or `url` (a zip archive)")
+        if sum(value is not None for value in (self.path, self.url, self.container)) != 1:
+            raise ValueError("give exactly one of `path` (a local folder or manifest), `url` (a zip archive) or "
+                             "`container` (an Azure Blob Storage container)")
+        if self.layout == "label-files" and self.container is None:
+            raise ValueError("layout `label-files` (IMAGE.labels beside each image) is read from a `container`")
         if self.url is not None and self.sha256 is None:
             raise ValueError("`url` needs `sha256`, the archive's SHA-256, so a changed download is refused")
         return self

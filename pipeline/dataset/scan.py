@@ -72,6 +72,16 @@ def file_sha256(path: Path) -> tuple[str, int, bytes]:
     return digest.hexdigest(), size, head
 
 
+def looks_like_image(head: bytes) -> bool:
+    """Whether the first bytes of a file are those of a JPEG, PNG, BMP or GIF image."""
+    return any(head.startswith(magic) for magic in _MAGIC)
+
+
+def manifest_paths(manifest: Path) -> list[Path]:
+    """The image paths a CSV/JSON manifest names (resolved against its folder), in its order."""
+    return [path for path, _, _ in _manifest_entries(manifest)]
+
+
 def scan(config: DatasetConfig, tag_name: Callable[[str], str] = lambda t: t) -> Dataset:
     """Every image of the dataset with its tags and content hash; raises DatasetError on unusable input."""
     root = Path(config.path)
@@ -80,7 +90,7 @@ def scan(config: DatasetConfig, tag_name: Callable[[str], str] = lambda t: t) ->
         if not root.is_dir():
             raise DatasetError(f"dataset folder not found: {root}")
         entries = list(_folder_entries(root, skipped))
-    else:
+    else:  # a manifest (a container's label files arrive as one, container.py)
         if not root.is_file():
             raise DatasetError(f"dataset manifest not found: {root}")
         entries = list(_manifest_entries(root))
@@ -96,13 +106,13 @@ def scan(config: DatasetConfig, tag_name: Callable[[str], str] = lambda t: t) ->
             problems.append(f"{where}: empty file")
         elif size > MAX_IMAGE_BYTES:
             problems.append(f"{where}: {size / 1e6:.1f} MB, over Custom Vision's 6 MB limit for training images")
-        elif not any(head.startswith(magic) for magic in _MAGIC):
+        elif not looks_like_image(head):
             problems.append(f"{where}: not a JPEG, PNG, BMP or GIF image")
         else:
             tags = tuple(dict.fromkeys(tag_name(t) for t in source_tags))
             images.append(DatasetImage(path, tags, size, sha, origin))
     if problems:
-        raise DatasetError(_listing("the dataset has unusable images", problems))
+        raise DatasetError(listing("the dataset has unusable images", problems))
     source = {t for _, tags, _ in entries for t in tags}
     return Dataset(root, _without_copies(images), source, skipped)
 
@@ -143,7 +153,7 @@ def validate(dataset: Dataset, classification_type: str) -> None:
         problems.append(f"{len(counts)} tag(s) ({', '.join(counts) or 'none'}); classification needs at least "
                         f"{MIN_TAGS} tags with {MIN_IMAGES_PER_TAG} images each")
     if problems:
-        raise DatasetError(_listing("the dataset cannot be trained", problems))
+        raise DatasetError(listing("the dataset cannot be trained", problems))
 
 
 def _folder_entries(root: Path, skipped: list[Skipped]) -> Iterable[tuple[Path, tuple[str, ...], None]]:
@@ -245,10 +255,10 @@ def _without_copies(images: list[DatasetImage]) -> list[DatasetImage]:
                  f"{' / '.join(sorted({', '.join(i.tags) for i in group}))}"
                  for group in by_hash.values() if len({i.tags for i in group}) > 1]
     if conflicts:
-        raise DatasetError(_listing("the dataset has the same image under different tags", conflicts))
+        raise DatasetError(listing("the dataset has the same image under different tags", conflicts))
     return [group[0] for group in by_hash.values()]
 
 
-def _listing(title: str, problems: list[str]) -> str:
+def listing(title: str, problems: list[str]) -> str:
     shown = problems[:20] + ([f"... and {len(problems) - 20} more"] if len(problems) > 20 else [])
     return title + ":\n  " + "\n  ".join(shown)

@@ -1,8 +1,10 @@
-"""Step 3: upload only the images the project does not have yet.
+"""Step 3: upload only the images the project does not have yet, in about one request per 64 images.
 
-Each uploaded image carries its content hash as image metadata (`cvops.sha256`), so a rerun on any machine
-sees what is already there. Batches hold at most 64 images and a byte budget. `OKDuplicate` (the service
-already has those bytes) is success: it also makes a retried or interrupted upload safe."""
+What the project has is read from its own image metadata (`image_map`): no local state, any machine. Batches
+hold at most 64 images and a byte budget; each batch carries the id -> hash map of the batch before it, and
+one `update_image_metadata` at the end writes the map that no batch carried. `OKDuplicate` (the service
+already has those bytes) is success and gives the existing image's id: that is how an image whose map entry was
+lost is found again, and what makes a retried or interrupted upload safe."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -11,24 +13,11 @@ from typing import Any, Iterator
 
 from pipeline.config import UploadConfig
 from pipeline.dataset import Dataset, DatasetImage
+from pipeline.steps import image_map
 
-HASH_KEY = "cvops.sha256"
-FILE_KEY = "cvops.file"
-PAGE = 256
+PAGE = 256  # images a listing call returns at most
 OK_STATUSES = {"OK", "OKDuplicate"}
 INPUT_STATUSES = {"ErrorImageFormat", "ErrorImageSize", "ErrorSource", "ErrorNegativeAndRegularTagOnSameImage"}
-
-
-@dataclass
-class UploadPlan:
-    to_upload: list[DatasetImage]
-    skipped: list[DatasetImage]
-    retag: list[str] = field(default_factory=list)  # files already uploaded under other tags (left alone)
-    project_only: int = 0  # images in the project that the dataset does not have (left alone)
-
-    @property
-    def bytes(self) -> int:
-        return sum(image.size for image in self.to_upload)
 
 
 @dataclass
@@ -38,43 +27,19 @@ class UploadResult:
     failures: list[tuple[str, str]] = field(default_factory=list)  # (file, status)
     batches: int = 0
     bytes: int = 0
+    images: dict[str, Any] = field(default_factory=dict)  # dataset sha256 -> the project image (new or existing)
+    metadata_calls: int = 0
+    unrecorded: int = 0  # images whose map entry found no room (found again by the next run)
 
 
 def project_images(trainer: Any, project_id: str) -> list[Any]:
-    """Every image of the project (tagged and untagged), page by page."""
+    """Every image of the project (tagged and untagged), 256 a call."""
     images: list[Any] = []
-    for operation in (trainer.get_tagged_images, trainer.get_untagged_images):
-        skip = 0
-        while True:
-            page = operation(project_id, take=PAGE, skip=skip) or []
-            images.extend(page)
-            if len(page) < PAGE:
-                break
-            skip += PAGE
-    return images
-
-
-def plan_upload(dataset: Dataset, images: list[Any]) -> UploadPlan:
-    """Which dataset images the project lacks, by content hash."""
-    by_hash = {}
-    for image in images:
-        sha = (image.metadata or {}).get(HASH_KEY)
-        if sha:
-            by_hash[sha] = image
-    to_upload, skipped, retag = [], [], []
-    for item in dataset.images:
-        there = by_hash.get(item.sha256)
-        if there is None:
-            to_upload.append(item)
-            continue
-        skipped.append(item)
-        tags_there = sorted(t.tag_name for t in (there.tags or []) if t.tag_name)
-        if tags_there != sorted(item.tags):
-            retag.append(f"{relative(dataset, item)} (tags here: {', '.join(item.tags)}; in the project: "
-                         f"{', '.join(tags_there) or 'none'})")
-    wanted = {item.sha256 for item in dataset.images}
-    project_only = sum(1 for image in images if (image.metadata or {}).get(HASH_KEY) not in wanted)
-    return UploadPlan(to_upload, skipped, retag, project_only)
+    while True:
+        page = trainer.get_images(project_id, take=PAGE, skip=len(images)) or []
+        images.extend(page)
+        if len(page) < PAGE:
+            return images
 
 
 def batches(images: list[DatasetImage], config: UploadConfig) -> Iterator[list[DatasetImage]]:
@@ -92,33 +57,62 @@ def batches(images: list[DatasetImage], config: UploadConfig) -> Iterator[list[D
         yield batch
 
 
-def upload(trainer: Any, project_id: str, dataset: Dataset, images: list[DatasetImage],
-           tag_ids: dict[str, str], config: UploadConfig, bar: Any = None) -> UploadResult:
-    """Send `images` in batches and record each image's hash on it; failures are listed by file name."""
+def upload(trainer: Any, project_id: str, dataset: Dataset, images: list[DatasetImage], tag_ids: dict[str, str],
+           config: UploadConfig, metadata: dict[str, dict[str, str]], bar: Any = None) -> UploadResult:
+    """Send `images` in batches, each carrying the previous batch's map; failures are listed by file name.
+
+    `metadata` (image id -> metadata pairs of every image in the project) is kept up to date: the last map is
+    written where there is room."""
     from azure.cognitiveservices.vision.customvision.training.models import ImageFileCreateBatch, \
         ImageFileCreateEntry
 
     result = UploadResult()
+    pending: list[image_map.Entry] = []  # entries no image of the project carries yet
     for batch in batches(images, config):
         names = [relative(dataset, image) for image in batch]
         entries = [ImageFileCreateEntry(name=name, contents=Path(image.path).read_bytes(),
                                         tag_ids=[tag_ids[t] for t in image.tags])
                    for name, image in zip(names, batch)]
-        summary = trainer.create_images_from_files(project_id, ImageFileCreateBatch(images=entries))
+        carried = image_map.pack(pending, image_map.UPLOAD_SLOT) if pending else None
+        summary = trainer.create_images_from_files(project_id, ImageFileCreateBatch(images=entries, metadata=carried))
         result.batches += 1
         result.bytes += sum(image.size for image in batch)
+        created_any, learned = False, []
         for name, image, created in zip(names, batch, _in_order(names, summary)):
             status = getattr(created, "status", None) or "NoResult"
             if status not in OK_STATUSES:
                 result.failures.append((name, status))
                 continue
             (result.duplicates if status == "OKDuplicate" else result.uploaded).append(name)
-            image_id = getattr(getattr(created, "image", None), "id", None)
-            if image_id:
-                trainer.update_image_metadata(project_id, [image_id], {HASH_KEY: image.sha256, FILE_KEY: name[-256:]})
+            project_image = getattr(created, "image", None)
+            image_id = getattr(project_image, "id", None)
+            if not image_id:
+                continue
+            result.images[image.sha256] = project_image
+            learned.append((image_id, image_map.hash_key(image.sha256)))
+            # Only an image the batch created is sure to take the batch metadata.
+            created_any |= status == "OK"
+            shown = getattr(project_image, "metadata", None)
+            metadata[image_id] = dict(shown) if shown is not None else dict(carried or {}) if status == "OK" else {}
         if bar is not None:
             bar.advance(len(batch))  # one step a batch: a CI log gets a line a batch
+        if created_any:
+            pending = []
+        pending += learned
+        while len(pending) > image_map.CAPACITY:  # batches that created nothing (all found again): write now
+            _record(trainer, project_id, pending[:image_map.CAPACITY], metadata, result)
+            pending = pending[image_map.CAPACITY:]
+    _record(trainer, project_id, pending, metadata, result)
     return result
+
+
+def _record(trainer: Any, project_id: str, entries: list[image_map.Entry], metadata: dict[str, dict[str, str]],
+            result: UploadResult) -> None:
+    if not entries:
+        return
+    recorded = image_map.record(trainer, project_id, entries, metadata)
+    result.metadata_calls += recorded.calls
+    result.unrecorded += len(recorded.unrecorded)
 
 
 def _in_order(names: list[str], summary: Any) -> list[Any]:

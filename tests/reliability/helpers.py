@@ -12,6 +12,7 @@ import httpx
 from harness.pipeline import write_config
 from harness.rest import Rest
 from harness.service import RunningService
+from pipeline.steps import image_map
 
 PAGE = 256
 PROJECT = "Grocery Checkout"
@@ -102,8 +103,8 @@ def end_state(service: RunningService, project_name: str, publish_name: str, pro
             break
     state.image_count = rest.training("GET", f"/projects/{pid}/images/count").json()
     assert state.image_count == len(rows)
-    state.images = sorted((r["metadata"].get("cvops.sha256", "?"), tuple(sorted(t["tagName"] for t in r["tags"])))
-                          for r in rows)
+    known = image_map.identify((r["id"], r["metadata"]) for r in rows).by_image  # the file each image is
+    state.images = sorted((known.get(r["id"], "?"), tuple(sorted(t["tagName"] for t in r["tags"]))) for r in rows)
     iterations = rest.training("GET", f"/projects/{pid}/iterations").json()
     state.statuses = sorted(i["status"] for i in iterations)
     holders = [i for i in iterations if i["publishName"] == publish_name]

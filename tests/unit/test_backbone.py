@@ -30,9 +30,9 @@ def imagenet_session() -> ort.InferenceSession:
     return session(bb.build_backbone_graph(include_imagenet_classifier=True))
 
 
-def synthetic_batch() -> np.ndarray:
-    """Two deterministic 'images' (diagonal stripes), float32 [2,3,224,224] in 0..255."""
-    n, c, h, w = np.meshgrid(np.arange(2), np.arange(3), np.arange(224), np.arange(224), indexing="ij")
+def synthetic_batch(size: int = 224) -> np.ndarray:
+    """Two deterministic 'images' (diagonal stripes), float32 [2,3,size,size] in 0..255."""
+    n, c, h, w = np.meshgrid(np.arange(2), np.arange(3), np.arange(size), np.arange(size), indexing="ij")
     return ((h * 7 + w * 13 + c * 50 + n * 100) % 256).astype(np.float32)
 
 
@@ -275,3 +275,135 @@ def test_not_a_checkpoint(tmp_path):
     path.write_bytes(b"hello")
     with pytest.raises(ValueError):
         load_state_dict(path)
+
+
+# ---- the EfficientNet-Lite family: stage tables and Lite2 ------------------------------------------------
+
+LITE2 = "efficientnet-lite2"
+# EfficientNet-Lite2 (width 1.1, depth 1.2) as Google's efficientnet_lite_builder defines it: stem 32 and head
+# 1280 fixed, the first and last stage one block each.
+LITE2_STAGES = [(1, 3, 1, 1, 16), (3, 3, 2, 6, 24), (3, 5, 2, 6, 48), (4, 3, 2, 6, 88), (4, 5, 1, 6, 120),
+                (5, 5, 2, 6, 208), (1, 3, 1, 6, 352)]
+
+
+def _tuples(stages):
+    return [(s.repeats, s.kernel, s.stride, s.expand, s.channels) for s in stages]
+
+
+def test_stage_tables_follow_the_lite_scaling_rules():
+    from cvlocal.model.efficientnet_lite import BASE_STAGES, scaled_stages
+
+    assert scaled_stages(1.0, 1.0) == BASE_STAGES
+    assert _tuples(scaled_stages(1.1, 1.2)) == LITE2_STAGES
+
+
+def test_stage_tables_read_off_the_shipped_checkpoints():
+    from cvlocal.model.efficientnet_lite import BASE_STAGES, stages_from_weights
+
+    assert stages_from_weights(load_state_dict(bb.weights_path())) == BASE_STAGES
+    assert _tuples(stages_from_weights(load_state_dict(bb.weights_path(LITE2)))) == LITE2_STAGES
+
+
+def test_a_checkpoint_of_another_variant_is_refused():
+    from cvlocal.model.efficientnet_lite import build_lite_graph
+
+    with pytest.raises(ValueError, match="weights do not match efficientnet-lite2"):
+        build_lite_graph(load_state_dict(bb.weights_path()), LITE2, 1.1, 1.2, 260)
+    with pytest.raises(ValueError, match="unknown backbone"):
+        bb.backbone_spec("efficientnet-b7")
+
+
+def test_the_lite0_graph_is_the_one_every_stored_head_and_cached_feature_was_made_with():
+    """Stored heads, exports and cached feature vectors (keyed by features_version) all assume this exact
+    graph: if a change to the builder alters it on purpose, give Lite0 a new features_version."""
+    import hashlib
+
+    digest = hashlib.sha256(bb.backbone_model_bytes()).hexdigest()
+    assert digest == "9bb1b169a4380a61410db6e3ff3ae7079f6ac8cbd892a0cfcd20242e1ecf3ab5"
+    assert bb.LITE0.features_version == bb.LITE0.cache_key() == "efficientnet-lite0/v2"
+    keys = {spec.cache_key(m) for spec in bb.BACKBONES.values() for m in (False, True)}
+    assert len(keys) == 2 * len(bb.BACKBONES)  # no two backbones or views share cached vectors
+
+
+@pytest.fixture(scope="module")
+def lite2_session() -> ort.InferenceSession:
+    """Lite2 alone, at its own 260 px."""
+    return session(bb.build_backbone_graph(include_imagenet_classifier=True, name=LITE2, native=True))
+
+
+def test_lite2_matches_torch_reference_values(lite2_session):
+    # Computed once with torch 2.13 and efficientnet-lite-pytorch 0.1.0 (EfficientNet.from_pretrained(
+    # "efficientnet-lite2", weights_path=<the shipped .pth>)) on the same input, x = (input - 127) / 128:
+    # model.extract_features(x).mean((2, 3)) and model(x). Ours stayed within 4e-6 of them.
+    features, logits = lite2_session.run(None, {"image": synthetic_batch(260)})
+    assert features.shape == (2, bb.CNN_DIM) and logits.shape == (2, 1000)
+    expected = np.array([[3.938116, 3.591620, 3.585181, 3.204564, 2.844178, 2.752576],
+                         [3.722269, 3.477327, 3.606829, 3.153775, 2.687216, 2.742177]])
+    np.testing.assert_allclose(features[:, [1191, 1028, 302, 864, 961, 218]], expected, atol=2e-4)
+    np.testing.assert_allclose(features.sum(1), [202.1529, 196.7258], rtol=2e-5)
+    assert np.argsort(-logits, 1)[:, :3].tolist() == [[807, 905, 753]] * 2
+    np.testing.assert_allclose(np.sort(logits, 1)[:, ::-1][:, :3],
+                               [[8.399374, 7.686175, 6.928325], [8.001777, 7.154900, 6.727725]], atol=2e-4)
+
+
+@pytest.mark.datasets
+@pytest.mark.parametrize("native", [True, False], ids=["own-260-crop", "service-224-crop"])
+def test_lite2_fruit_photos_get_their_imagenet_class(lite2_session, datasets, native):
+    expected = {"apple": GRANNY_SMITH, "banana": BANANA, "orange": ORANGE}
+    files = sorted((datasets / "fruit").glob("*/*.jpg"))[::2] + sorted((datasets / "fruit-extra").glob("*/*.jpg"))
+    truth = np.array([expected[f.parent.name] for f in files])
+    if native:
+        sizes, net = (bb.LITE2_NATIVE_SIZE, bb.LITE2_NATIVE_SHORT), lite2_session
+    else:  # what the service runs: Lite0's crop, resized in the graph
+        sizes = (bb.LITE2.input_size, bb.LITE2.resize_short)
+        net = session(bb.build_backbone_graph(include_imagenet_classifier=True, name=LITE2))
+    images = np.stack([decode_for_model(f.read_bytes(), *sizes) for f in files])
+    logits = net.run(["imagenet_logits"], {"image": images.transpose(0, 3, 1, 2).astype(np.float32)})[0]
+    top5 = np.argsort(-logits, 1)[:, :5]
+    misses = [f.name for f, t5, cls in zip(files, top5, truth) if cls not in t5]
+    assert not misses, f"right class not in the top 5 for {misses}"
+    assert (top5[:, 0] == truth).mean() >= 0.8
+    assert all(top5[truth != GRANNY_SMITH, 0] == truth[truth != GRANNY_SMITH])
+
+
+def test_lite2_backbone_takes_lite0s_crop_and_resizes_it_to_260(lite2_session):
+    """The service's Lite2 takes the same 224x224 crop as Lite0 and upsamples it to 260 inside its graph:
+    the same features as Lite2 alone on that crop upsampled by Pillow (bilinear, in floating point)."""
+    from PIL import Image
+
+    rng = np.random.default_rng(3)
+    low = rng.integers(0, 256, (2, 8, 8, 3), dtype=np.uint8)
+    crops = np.stack([np.asarray(Image.fromarray(a).resize((224, 224), Image.Resampling.BICUBIC)) for a in low])
+    backbone = bb.get_backbone(LITE2)
+    assert bb.get_backbone(LITE2) is backbone and backbone is not bb.get_backbone()
+    assert backbone.spec.input_size == 224 and backbone.spec.network_size == 260
+    got = backbone.features(crops)
+
+    def upsample(crop):  # per channel, as 32-bit float images: no rounding to 8 bits
+        return np.stack([np.asarray(Image.fromarray(crop[..., i].astype(np.float32), "F")
+                                    .resize((260, 260), Image.Resampling.BILINEAR)) for i in range(3)])
+
+    want = lite2_session.run(["features"], {"image": np.stack([upsample(c) for c in crops])})[0]
+    assert got.shape == (2, bb.CNN_DIM)
+    np.testing.assert_allclose(got, want, atol=1e-4)
+    with pytest.raises(ValueError, match=r"\[N,224,224,3\]"):
+        backbone.features(np.zeros((1, 260, 260, 3), np.uint8))
+
+
+def test_preprocessing_at_another_backbones_sizes():
+    from PIL import Image
+
+    # A 600x400 image whose left and right quarters are red and blue: a 260 crop of the 292-high resize keeps
+    # the centre (438 wide -> columns 89..349), so its edges are the green middle's neighbours, not red/blue.
+    rgb = np.zeros((400, 600, 3), np.uint8)
+    rgb[:, :150, 0] = 255
+    rgb[:, 150:450, 1] = 255
+    rgb[:, 450:, 2] = 255
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, "PNG")
+    out = decode_for_model(buf.getvalue(), 260, 292)
+    assert out.shape == (260, 260, 3)
+    # Column c of the crop is source column (89 + c) * 600 / 438: the red quarter ends at crop column 20.
+    assert out[:, :15, 0].min() > 200 and out[:, 30:230, 1].min() > 200 and out[:, 245:, 2].min() > 200
+    with pytest.raises(ValueError):
+        decode_for_model(buf.getvalue(), 300, 292)

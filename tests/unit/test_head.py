@@ -117,3 +117,22 @@ def test_save_and_load_round_trip(tmp_path):
         np.testing.assert_array_equal(loaded.weights, head.weights)
         np.testing.assert_array_equal(loaded.bias, head.bias)
         np.testing.assert_array_equal(loaded.predict_proba(x), head.predict_proba(x))
+
+
+def test_unstandardised_fit_is_scikit_learns_on_the_features_as_they_are():
+    from sklearn.linear_model import LogisticRegression
+
+    x, y = _clusters(n_per_tag=30, spread=4.0, seed=7)
+    x = x * np.linspace(0.1, 3.0, x.shape[1]).astype(np.float32) + 1.0  # unequal scales: standardising matters
+    ours = fit_head(x, y, multilabel=False, c=0.5, standardise=False).predict_proba(x)
+    theirs = LogisticRegression(C=0.5, tol=1e-8, max_iter=5000).fit(x, y.argmax(axis=1)).predict_proba(x)
+    np.testing.assert_allclose(ours, theirs, atol=2e-3)
+    standardised = fit_head(x, y, multilabel=False, c=0.5).predict_proba(x)
+    assert np.abs(standardised - theirs).max() > 0.01
+
+
+def test_a_head_refuses_an_input_of_the_wrong_width():
+    x, y = _clusters()
+    head = fit_head(x, y, multilabel=False)
+    with pytest.raises(ValueError, match=r"\[N, 40\]"):
+        head.predict_proba(np.zeros((2, 41), np.float32))

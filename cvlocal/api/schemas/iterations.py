@@ -38,9 +38,26 @@ def _publish_name(name: str) -> str:
     return name
 
 
+# The ARM id of a Cognitive Services account, as Azure's portal shows it (Properties, "Resource ID"): a subscription
+# GUID, a resource group (1-90 letters, digits, _ - . ( ), not ending in '.') and an account name (2-64 letters,
+# digits and hyphens, starting and ending with a letter or digit). ARM ids compare case-insensitively.
+PREDICTION_RESOURCE_ID = re.compile(
+    r"/subscriptions/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+    r"/resourceGroups/[\w().-]{0,89}[\w()-]"
+    r"/providers/Microsoft\.CognitiveServices/accounts/[a-z0-9][a-z0-9-]{0,62}[a-z0-9]", re.IGNORECASE)
+PREDICTION_RESOURCE_FORM = ("/subscriptions/{subscription id}/resourceGroups/{resource group}/providers/"
+                            "Microsoft.CognitiveServices/accounts/{prediction resource name}")
+
+
 def _prediction_id(resource_id: str) -> str:
-    if not resource_id.strip():
-        raise errors.bad_request("predictionId (the prediction resource's id) is required.",
+    resource_id = resource_id.strip()
+    if not resource_id:
+        raise errors.bad_request("predictionId (the prediction resource's id) is required: "
+                                 f"{PREDICTION_RESOURCE_FORM}.", "BadRequestInvalidPublishTarget")
+    if not PREDICTION_RESOURCE_ID.fullmatch(resource_id):
+        raise errors.bad_request(f"predictionId '{resource_id[:300]}' is not the resource id of a prediction "
+                                 f"resource; it looks like {PREDICTION_RESOURCE_FORM} (the prediction resource's "
+                                 "Properties in the Azure portal, or `cvlocal serve`'s banner).",
                                  "BadRequestInvalidPublishTarget")
     return resource_id
 

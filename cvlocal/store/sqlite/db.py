@@ -115,6 +115,7 @@ CREATE TABLE IF NOT EXISTS predictions (
     predictions TEXT NOT NULL,
     created TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS predictions_by_created ON predictions(project_id, created);
 """
 
 

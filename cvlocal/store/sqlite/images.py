@@ -13,22 +13,27 @@ from .db import Database, marks, new_id, utcnow
 class ImageTables:
     db: Database
 
-    def add_images(self, project_id: str, images: list[NewImage],
-                   metadata: Mapping[str, str] | None) -> list[tuple[ImageRecord, bool]]:
+    def add_images(self, project_id: str, images: list[NewImage], metadata: Mapping[str, str] | None,
+                   max_images: int | None = None) -> list[tuple[ImageRecord | None, bool]]:
         """Insert images (their blobs are already durable); one transaction for the batch. A duplicate (same
-        bytes) keeps its row and gains any new tags."""
+        bytes) keeps its row and gains any new tags. A new image past `max_images` in the project is not added
+        (its record is None)."""
         now, results = utcnow(), []
         meta_json = json.dumps(dict(metadata or {}))
         with self.db.transaction() as c:
-            seq = c.execute("SELECT COALESCE(MAX(seq), 0) FROM images WHERE project_id = ?",
-                            (project_id,)).fetchone()[0]
+            seq, held = c.execute("SELECT COALESCE(MAX(seq), 0), COUNT(*) FROM images WHERE project_id = ?",
+                                  (project_id,)).fetchone()
             for image in images:
                 row = c.execute("SELECT id FROM images WHERE project_id = ? AND sha256 = ?",
                                 (project_id, image.sha256)).fetchone()
                 duplicate = row is not None
                 if duplicate:
                     image_id = row["id"]
+                elif max_images is not None and held >= max_images:
+                    results.append((None, False))
+                    continue
                 else:
+                    held += 1
                     image_id, seq = new_id(), seq + 1
                     c.execute("INSERT INTO images (id, project_id, sha256, width, height, size, metadata, created, "
                               "seq) VALUES (?,?,?,?,?,?,?,?,?)",
@@ -39,8 +44,8 @@ class ImageTables:
                               (image_id, tid, now))
                 results.append((image_id, duplicate))
             self.touch_project(c, project_id)
-        found = {r.id: r for r in self._with_tags(self._image_rows(project_id, [i for i, _ in results]))}
-        return [(found[i], duplicate) for i, duplicate in results]
+        found = {r.id: r for r in self._with_tags(self._image_rows(project_id, [i for i, _ in results if i]))}
+        return [(found[i] if i else None, duplicate) for i, duplicate in results]
 
     def images(self, project_id: str, query: ImageQuery) -> list[ImageRecord]:
         self.project(project_id)

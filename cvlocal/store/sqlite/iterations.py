@@ -35,7 +35,7 @@ class IterationTables:
         return TrainingSet(tags, tuple((sha, tuple(tids)) for sha, tids in snapshot), fingerprint)
 
     def create_iteration(self, project: ProjectRecord, training_set: TrainingSet, training_type: str,
-                         budget_hours: int, force: bool, max_iterations: int) -> IterationRecord:
+                         budget_hours: int, force: bool, max_iterations: int | None) -> IterationRecord:
         pid, iid, now = project.id, new_id(), utcnow()
         with self.db.transaction() as c:
             if c.execute("SELECT 1 FROM iterations WHERE project_id = ? AND status = 'Training'", (pid,)).fetchone():
@@ -46,7 +46,8 @@ class IterationTables:
             if last and last["fingerprint"] == training_set.fingerprint and not force:
                 raise errors.bad_request("Nothing changed since the last trained iteration; pass forceTrain=true "
                                          "to train anyway.", "BadRequestTrainingNotNeeded")
-            if c.execute("SELECT COUNT(*) FROM iterations WHERE project_id = ?", (pid,)).fetchone()[0] \
+            if max_iterations is not None and \
+                    c.execute("SELECT COUNT(*) FROM iterations WHERE project_id = ?", (pid,)).fetchone()[0] \
                     >= max_iterations:
                 raise errors.bad_request(f"A project keeps at most {max_iterations} iterations; delete an old "
                                          "one first.", "BadRequestExceedIterationPerProjectLimit")

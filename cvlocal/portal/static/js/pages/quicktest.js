@@ -24,15 +24,6 @@ export async function quickTestDialog(project) {
     note.el, preview, results,
   ], {wide: true});
 
-  try {
-    const iterations = (await api.getIterations(project.id)).filter((i) => i.status === "Completed");
-    fill(iterationSelect, iterations.map((i) => h("option", {value: i.id},
-      i.publishName ? `${i.name} (published as ${i.publishName})` : i.name)));
-    if (!iterations.length) note.error("No trained iteration yet: train the project first.");
-  } catch (error) {
-    note.error(error);
-  }
-
   const options = () => ({iterationId: iterationSelect.value, store: keep.checked});
   urlForm.addEventListener("submit", (event) => {
     event.preventDefault();
@@ -48,10 +39,23 @@ export async function quickTestDialog(project) {
     run(null, () => api.quickTestImage(project.id, chosen, options()));
   });
 
+  // The listeners are in place before the first await: a file chosen while the iterations load still counts.
+  const loading = (async () => {
+    try {
+      const iterations = (await api.getIterations(project.id)).filter((i) => i.status === "Completed");
+      fill(iterationSelect, iterations.map((i) => h("option", {value: i.id},
+        i.publishName ? `${i.name} (published as ${i.publishName})` : i.name)));
+      if (!iterations.length) note.error("No trained iteration yet: train the project first.");
+    } catch (error) {
+      note.error(error);
+    }
+  })();
+
   function run(button, work) {
     fill(results, h("p", {role: "status"}, "Predicting…"));
     busy(button, note, async () => {
       try {
+        await loading;  // so the request names the iteration shown as selected
         const answer = await work();
         const predictions = [...(answer.predictions || [])].sort((a, b) => b.probability - a.probability);
         fill(results, h("table", {class: "predictions"}, h("caption", {}, "Predictions"),
