@@ -162,7 +162,7 @@ def _command(args: argparse.Namespace, loaded, ui: Progress) -> int:
         render.rolled_back(rollback(loaded, args.to, ui))
     elif args.command == "export-model":
         from pipeline.commands.export_model import export_model
-        render.exported(export_model(loaded, ui, args.iteration, args.platform, args.flavor, args.output))
+        render.model_exported(export_model(loaded, ui, args.iteration, args.platform, args.flavor, args.output))
     return EXIT_OK
 
 

@@ -131,7 +131,7 @@ def rolled_back(result: dict[str, Any]) -> None:
     out(f"ok: {result['iteration']} published as {result['published_name']!r}")
 
 
-def exported(result: dict[str, Any]) -> None:
+def model_exported(result: dict[str, Any]) -> None:
     out(f"ok: {result['iteration']} exported ({result['platform']}"
         + (f" {result['flavor']}" if result.get("flavor") else "") + f") to {result['path']} "
         f"({result['bytes'] / 1e6:.1f} MB)")
