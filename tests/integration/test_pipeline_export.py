@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from harness.pipeline import cvops, unique, write_config
+from tests.integration.test_pipeline_friction import sdk  # noqa: F401 - a fixture
 
 pytestmark = [pytest.mark.datasets, pytest.mark.slow]
 
@@ -23,7 +24,7 @@ def big_photo(path) -> None:
     Image.frombytes("RGB", (1800, 1400), rng.randbytes(1800 * 1400 * 3)).save(path, "PNG")
 
 
-def test_export_a_compact_iteration_after_moving_the_project(service_env, trainer, datasets, tmp_path):
+def test_export_a_compact_iteration_after_moving_the_project(service_env, sdk, datasets, tmp_path):
     env, name = service_env, unique("Export")
     general = write_config(tmp_path / "general.yaml", project={"name": name, "domain": "General"})
     first = cvops("run", str(general), env=env, cwd=tmp_path)

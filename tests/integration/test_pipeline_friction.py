@@ -47,6 +47,15 @@ def env(service_env):
     return service_env
 
 
+@pytest.fixture
+def sdk(service_env):
+    """The official SDK's training client for the service the pipeline runs against."""
+    from azure.cognitiveservices.vision.customvision.training import CustomVisionTrainingClient
+    from msrest.authentication import ApiKeyCredentials
+    credentials = ApiKeyCredentials(in_headers={"Training-key": service_env["CUSTOM_VISION_TRAINING_KEY"]})
+    return CustomVisionTrainingClient(service_env["CUSTOM_VISION_TRAINING_ENDPOINT"], credentials)
+
+
 def test_a_mistyped_domain_names_its_line_and_the_domain_meant(env, tmp_path):
     config = write_config(tmp_path / "c.yaml", project={"name": unique("Typo"), "domain": "Generl (compact)"})
     result = cvops("plan", str(config), env=env, cwd=tmp_path)
@@ -67,7 +76,7 @@ def test_plan_summarises_and_lists_files_with_v(env, tmp_path):
     assert sum(line.startswith("  + ") for line in listed.stdout.splitlines()) == 45
 
 
-def test_over_the_f0_limits_is_refused_before_any_upload(env, trainer, tmp_path):
+def test_over_the_f0_limits_is_refused_before_any_upload(env, sdk, tmp_path):
     data = tmp_path / "many-tags"
     for t in range(51):
         (data / f"tag{t:02d}").mkdir(parents=True)
@@ -81,26 +90,26 @@ def test_over_the_f0_limits_is_refused_before_any_upload(env, trainer, tmp_path)
         assert result.exit_code == 2, result.output
         assert "the dataset is over the limits of service.tier F0: 51 tags; a F0 project holds at most 50" \
             in result.stderr, result.stderr
-    assert name not in [p.name for p in trainer.get_projects()]
+    assert name not in [p.name for p in sdk.get_projects()]
 
     # the F0 account's two projects are taken: a third is refused by plan (and run) before it is made
     for _ in range(2):
-        trainer.create_project(unique("Taken"))
+        sdk.create_project(unique("Taken"))
     fruit = write_config(tmp_path / "third.yaml", project={"name": unique("Third")}, service={"tier": "F0"})
     result = cvops("plan", str(fruit), env=env, cwd=tmp_path)
     assert result.exit_code == 2 and "service.tier F0 allows 2: delete one or use the S0 tier" in result.stderr, \
         result.output
 
 
-def test_tag_names_match_whatever_their_case(env, trainer, datasets, tmp_path):
+def test_tag_names_match_whatever_their_case(env, sdk, datasets, tmp_path):
     name = unique("Tag case")
-    project = trainer.create_project(name)
-    trainer.create_tag(project.id, "Apple")  # the project was labelled in the portal as "Apple"
+    project = sdk.create_project(name)
+    sdk.create_tag(project.id, "Apple")  # the project was labelled in the portal as "Apple"
     config = write_config(tmp_path / "c.yaml", project={"name": name, "domain": "General"},
                           gates={"per_tag": {"APPLE": {"recall": 0.5}}}, report={"json": "r.json"})
     plan = cvops("plan", str(config), env=env, cwd=tmp_path)
     assert plan.exit_code == 0 and "tags to create: banana, orange" in plan.stdout, plan.output
     run = cvops("run", str(config), env=env, cwd=tmp_path)
     assert run.exit_code == 0, run.output
-    assert sorted(t.name for t in trainer.get_tags(project.id)) == ["Apple", "banana", "orange"]
+    assert sorted(t.name for t in sdk.get_tags(project.id)) == ["Apple", "banana", "orange"]
     assert "gate pass: tag APPLE recall" in run.stderr and "gate pass: smoke test apple5.jpg" in run.stderr
