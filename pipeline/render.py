@@ -9,6 +9,9 @@ from typing import Any
 from pipeline.redact import redact
 
 
+MAX_LISTED = 50  # names listed on the console before "... and N more"
+
+
 def out(text: str) -> None:
     print(redact(text), flush=True)
 
@@ -24,19 +27,32 @@ def validated(config_path: str, project: str, dataset: Any, dataset_url: str | N
         return
     out(f"ok: {config_path}: project {project!r}, {len(dataset.images)} images, "
         f"tags {', '.join(f'{t} ({n})' for t, n in dataset.counts().items())}")
+    if dataset.skipped:
+        from pipeline.dataset.scan import skipped_name
+        out(f"skipped {len(dataset.skipped)} file(s) or folder(s) in {dataset.root}:")
+        out("\n".join(f"  - {skipped_name(dataset, s)}: {s.reason}" for s in dataset.skipped[:MAX_LISTED]))
+        if len(dataset.skipped) > MAX_LISTED:
+            out(f"  ... and {len(dataset.skipped) - MAX_LISTED} more")
 
 
 def plan(plan: dict[str, Any], verbose: bool = False) -> None:
+    """Counts first; the files themselves only with -v (`--json` has them all)."""
     p = plan["project"]
     lines = [f"project: {p['name']!r} " + ("will be created (domain " + p["domain"] + ")" if p["create"]
                                           else f"exists ({p['id']})")]
+    change = p.get("domain_change")
+    if change:
+        lines.append(f"domain: {change['current']} -> {change['wanted']}: " + (
+            "will be moved (project.allow_domain_change)" if change["move"] else
+            "left as it is (set project.allow_domain_change: true to move it"
+            + ("; compact domains are the ones that export)" if change["exportable"] else ")")))
     lines.append("tags to create: " + (", ".join(plan["tags_to_create"]) or "none"))
     images = plan["images"]
     lines.append(f"images: {images['upload']} to upload ({images['upload_bytes'] / 1e6:.1f} MB), "
-                 f"{images['skip']} already uploaded")
-    lines += [f"  + {f}" for f in images["files"][:50]]
-    if len(images["files"]) > 50:
-        lines.append(f"  ... and {len(images['files']) - 50} more")
+                 f"{images['skip']} already uploaded" + ("" if verbose or not images["files"] else
+                                                         " (-v lists them)"))
+    if verbose:
+        lines += [f"  + {f}" for f in images["files"]]
     lines += sync_lines(plan["sync"], verbose)
     lines.append(f"training: {'needed' if plan['training']['needed'] else 'not needed'} "
                  f"({plan['training']['reason']})")
@@ -82,17 +98,41 @@ def ran(outcome: str, message: str) -> None:
 def classified(results: list[dict[str, Any]]) -> None:
     """One table an image: its tags, highest probability first."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console(highlight=False, soft_wrap=True)
     for result in results:
-        table = Table(title=f"{result['image']}: {result['top_tag']} ({result['probability']:.1%})"
-                      if result["top_tag"] else f"{result['image']}: no prediction", title_justify="left")
+        title = f"{result['image']}: {result['top_tag']} ({result['probability']:.1%})" if result["top_tag"] \
+            else f"{result['image']}: no prediction"
+        if result.get("resized"):
+            title += f" ({result['resized']})"
+        table = Table(title=escape(title), title_justify="left")  # a path may hold [brackets]
         table.add_column("tag")
         table.add_column("probability", justify="right")
         for prediction in result["predictions"]:
             table.add_row(prediction["tag"], f"{prediction['probability']:.1%}")
         console.print(table)
+
+
+def classified_csv(results: list[dict[str, Any]]) -> None:
+    """One row an image: the top tag, its probability, then each tag's probability (one column a tag)."""
+    import csv
+    import io
+
+    tags = sorted({p["tag"] for r in results for p in r["predictions"]})
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["image", "top_tag", "probability", *tags])
+    for result in results:
+        by_tag = {p["tag"]: p["probability"] for p in result["predictions"]}
+        writer.writerow([result["image"], result["top_tag"] or "", _fraction(result["probability"]),
+                         *(_fraction(by_tag.get(tag)) for tag in tags)])
+    out(buffer.getvalue().rstrip("\n"))
+
+
+def _fraction(value: float | None) -> str:
+    return "" if value is None else f"{value:.6f}"
 
 
 def status(result: dict[str, Any]) -> None:
@@ -204,3 +244,9 @@ def migrated(result: dict[str, Any]) -> None:
     lines += _trained_lines(result.get("training"))[1:]
     lines.append(f"note: {result['note']}")
     out("\n".join(lines))
+
+
+def model_exported(result: dict[str, Any]) -> None:
+    out(f"ok: {result['iteration']} exported ({result['platform']}"
+        + (f" {result['flavor']}" if result.get("flavor") else "") + f") to {result['path']} "
+        f"({result['bytes'] / 1e6:.1f} MB)")

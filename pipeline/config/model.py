@@ -23,6 +23,9 @@ class ProjectConfig(_Section):
                                                "Landmarks, Retail, General [A1], General (compact)).")
     classification_type: Literal["Multiclass", "Multilabel"] = Field(
         "Multiclass", description="Multiclass: one tag an image. Multilabel: any number of tags an image.")
+    allow_domain_change: bool = Field(
+        False, description="Move an existing project on another domain to `domain` (e.g. to a compact domain, "
+                           "to export); its iterations keep the domain they were trained on.")
 
 
 class ServiceConfig(_Section):
@@ -40,6 +43,19 @@ class ServiceConfig(_Section):
         None, description="Read the five CUSTOM_VISION_* values from this Pulumi stack's outputs (as `--stack`).")
     max_attempts: int = Field(8, ge=1, le=20, description="Attempts per call on 429, 5xx and connection errors.")
     max_delay_seconds: float = Field(60.0, gt=0, description="Longest wait between two attempts.")
+    tier: Literal["F0", "S0"] | None = Field(
+        None, description="The account's pricing tier: calls are paced to its rates (F0: 2 training calls/s; S0: "
+                          "10; other calls 10/s) and a dataset over its limits is refused before any upload.")
+    requests_per_second: float | None = Field(
+        None, gt=0, le=1000, description="Pace calls to this rate instead (training calls also to the tier's).")
+
+    @field_validator("tier", mode="before")
+    @classmethod
+    def _tier_name(cls, value: object) -> object:
+        """`${CUSTOM_VISION_TIER:-}` left empty means not known; `s0` is S0."""
+        if isinstance(value, str):
+            return value.strip().upper() or None
+        return value
 
 
 class DatasetConfig(_Section):

@@ -7,7 +7,7 @@
 - scan.py     what they are: a folder-per-tag tree or a CSV/JSON manifest, every image hashed; and whether
               Custom Vision would take them (`validate`)
 """
-from pipeline.dataset.scan import Dataset, DatasetImage, scan, validate
+from pipeline.dataset.scan import Dataset, DatasetImage, Skipped, require_images, scan, validate
 from pipeline.dataset.sources import local_root
 
-__all__ = ["Dataset", "DatasetImage", "local_root", "scan", "validate"]
+__all__ = ["Dataset", "DatasetImage", "Skipped", "local_root", "require_images", "scan", "validate"]

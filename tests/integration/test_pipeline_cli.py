@@ -93,7 +93,7 @@ def test_unreachable_service_is_one_line_exit_1(env, tmp_path):
     config = write_config(tmp_path / "c.yaml", service={"max_attempts": 2})
     result = cvops("plan", str(config), env=env, cwd=tmp_path, timeout=120)
     assert result.exit_code == 1, result.output
-    assert result.stderr.startswith("error: get_projects: cannot reach the service at http://127.0.0.1:9")
+    assert result.stderr.startswith("error: get_projects: nothing is listening at http://127.0.0.1:9 ")
     assert "Traceback" not in result.stderr and "never-printed-key-42" not in result.output
 
 

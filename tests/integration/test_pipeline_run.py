@@ -100,7 +100,9 @@ def test_groceries_lifecycle(fresh_service, datasets, tmp_path):
     assert failed.exit_code == 3, failed.output
     assert "tag banana recall" in failed.stderr and "short by" in failed.stderr
     assert "Iteration 2 stays published" in failed.stderr
-    assert json.loads(report_path.read_text())["outcome"] == "gate-failed"
+    assert json.loads(report_path.read_text())["outcome"] == "published"  # the last good report stays
+    assert json.loads(report_path.with_name("report.failed.json").read_text())["outcome"] == "gate-failed"
+    assert "report: out/report.failed.json" in failed.stderr
     assert published(trainer, project, "groceries") == {"Iteration 2": "groceries"}
 
     # 5. rollback: the previous iteration is published under the name again
