@@ -105,8 +105,15 @@ def test_the_refusal_is_azures_shape_and_wording():
 
     limiter = RateLimiter(TIERS["S0"], KEY_HEADERS, clock=Clock())
     scope = _scope("/training/projects/p/images", "POST")
-    asyncio.run(limiter.refuse(send, "training", scope, "/customvision/v3.4-preview/training/projects/p/images",
-                               0.3, "CreateImagesFromData"))
+    # A loop of its own, not asyncio.run: that resets the thread's event loop, which Pulumi's test mocks
+    # (tests/infra) are bound to when the suite runs in another order.
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(limiter.refuse(send, "training", scope,
+                                               "/customvision/v3.4-preview/training/projects/p/images", 0.3,
+                                               "CreateImagesFromData"))
+    finally:
+        loop.close()
     start, body = sent
     assert start["status"] == 429 and (b"retry-after", b"1") in start["headers"]
     error = json.loads(body["body"])["error"]
