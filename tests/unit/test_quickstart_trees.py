@@ -52,12 +52,12 @@ def trees(datasets):
     tags = sorted({f.parent.name for f in files})
     labels = np.eye(len(tags), dtype=bool)[[tags.index(f.parent.name) for f in files]]
     raw = [f.read_bytes() for f in files]
-    pixels = np.stack([decode_for_model(d) for d in raw])
+    pixels = np.stack([decode_for_model(d, resize=REGULAR.resize) for d in raw])
     lite0 = get_backbone(LITE0.name)
     features = lite0.features(pixels)
     mirrored = lite0.features(np.ascontiguousarray(pixels[:, :, ::-1]))
     hemlock = [i for i, f in enumerate(files) if f.parent.name == "Hemlock"]
-    test = lite0.features(np.stack([decode_for_model(_on_dark_grey(raw[i])) for i in hemlock]))
+    test = lite0.features(np.stack([decode_for_model(_on_dark_grey(raw[i]), resize=REGULAR.resize) for i in hemlock]))
     return tags.index("Hemlock"), labels, features, mirrored, hemlock, test
 
 
