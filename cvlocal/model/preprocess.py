@@ -64,12 +64,16 @@ def preprocess_array(img: Image.Image, size: int = CROP, resize_short: int = RES
     w, h = img.size
     if min(w, h) < 1:
         raise ValueError("empty image")
-    # Sizes a full resize would give; the crop box is mapped back into source pixels.
     if resize == SQUASH:
-        new_w = new_h = resize_short
-    else:
-        new_w, new_h = (resize_short, max(1, round(h * resize_short / w))) if w <= h else \
-            (max(1, round(w * resize_short / h)), resize_short)
+        # The whole resize, then the crop: exactly the pixels of `Image.resize((256, 256))` (what Azure's
+        # export samples feed an export) cropped as the exported graph crops them. Resizing the crop box alone
+        # differs from it by a level here and there, which flipped a borderline photo's top tag.
+        first = round((resize_short - size) / 2)
+        img = img.resize((resize_short, resize_short), Image.Resampling.BICUBIC)
+        return np.ascontiguousarray(np.asarray(img, dtype=np.uint8)[first:first + size, first:first + size])
+    # Sizes a full resize would give; the crop box is mapped back into source pixels.
+    new_w, new_h = (resize_short, max(1, round(h * resize_short / w))) if w <= h else \
+        (max(1, round(w * resize_short / h)), resize_short)
     left, top = round((new_w - size) / 2), round((new_h - size) / 2)
     sx, sy = w / new_w, h / new_h
     box = (left * sx, top * sy, (left + size) * sx, (top + size) * sy)

@@ -101,7 +101,7 @@ def image_from_form(content_type: str, body: bytes) -> bytes:
 
 
 def fetch(url: str) -> bytes:
-    if not re.match(r"^https?://", url or "", re.IGNORECASE):
+    if not isinstance(url, str) or not re.match(r"^https?://", url, re.IGNORECASE):
         raise BadRequest("BadRequestImageUrl", "Send {\"Url\": \"http(s)://...\"}.")
     try:
         with urllib.request.urlopen(url, timeout=URL_TIMEOUT_S) as answer:
@@ -135,7 +135,8 @@ class Handler(BaseHTTPRequestHandler):
         try:
             if match.group(1).lower() == "url":
                 try:
-                    url = json.loads(body or b"{}").get("Url") or json.loads(body or b"{}").get("url")
+                    sent = json.loads(body or b"{}")
+                    url = sent.get("Url") or sent.get("url")
                 except (ValueError, AttributeError):
                     raise BadRequest("BadRequestImageUrl", "Send {\"Url\": \"http(s)://...\"}.") from None
                 data = fetch(url)
@@ -147,6 +148,10 @@ class Handler(BaseHTTPRequestHandler):
             answer = self.model.predict(data)
         except BadRequest as exc:
             return self._error(HTTPStatus.BAD_REQUEST, exc.code, exc.message)
+        except Exception as exc:  # answer, never drop the connection
+            sys.stderr.write(f"error: {type(exc).__name__}: {exc}\n")
+            return self._error(HTTPStatus.INTERNAL_SERVER_ERROR, "InternalServerError",
+                               f"The prediction failed ({type(exc).__name__}).")
         self._send(HTTPStatus.OK, json.dumps(answer).encode(), "application/json")
 
     def _error(self, status, code: str, message: str) -> None:
