@@ -4,8 +4,8 @@ the new images.
 A training type (model/training_types.py) names the backbones its heads read, the preprocessing and whether
 the mirror images are training rows too; `FeatureCache.views` computes whatever of that is not cached yet,
 decoding each image once for all its backbones and views, within a time budget when the iteration reserved one.
-Heads trained before training types existed read the Lite0 output of the short-side crop, cached under
-`efficientnet-lite0/v2` (`LITE0.cache_key()`), which keeps its meaning.
+Heads trained before training types existed read the Lite0 output of the short-side crop; the vectors cached
+for them under `efficientnet-lite0/v2` (`LITE0.cache_key()`) keep that meaning and key.
 """
 from __future__ import annotations
 
@@ -16,12 +16,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..model.backbone import LITE0, backbone_spec, get_backbone
+from ..model.backbone import backbone_spec, get_backbone
 from ..model.preprocess import decode_for_model
 from ..store import Store
 
 CHUNK = 64  # images decoded and featurised together; bounds memory for big training sets
-FEATURES_VERSION = LITE0.cache_key()  # the short-side Lite0 vectors every iteration before training types used
 
 
 class BudgetExceeded(RuntimeError):
@@ -56,11 +55,6 @@ class FeatureCache:
     def __init__(self, store: Store, chunk: int = CHUNK):
         self.store = store
         self.chunk = chunk
-
-    def features(self, hashes: list[str], timings: dict[str, float] | None = None) -> np.ndarray:
-        """[N, 2048]: the Lite0 output of the short-side crop (what heads before training types read)."""
-        feats, _ = self.views(hashes, (LITE0.name,), "short-side", False, timings)
-        return feats[LITE0.name]
 
     def views(self, hashes: list[str], backbones: tuple[str, ...], resize: str, mirrored: bool,
               timings: dict[str, float] | None = None, budget: Budget | None = None
