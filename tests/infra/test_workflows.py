@@ -128,8 +128,6 @@ def test_datasets_point_at_the_committed_folder(path):
         assert (ROOT / "datasets" / "README.md").is_file()
 
 
-@pytest.mark.skipif(not (ROOT / "datasets" / "fruit").is_dir(),
-                    reason="the demo images (datasets/fruit, datasets/fruit-extra) are not committed yet")
 def test_the_pipeline_config_finds_its_images_in_the_committed_folder():
     text = (ROOT / "config" / "groceries.yaml").read_text()
     paths = re.findall(r"\$\{CVOPS_DATASETS(?::-[^}]*)?\}/(\S+)", text)

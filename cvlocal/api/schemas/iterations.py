@@ -1,6 +1,7 @@
 """Training, iterations, performance, publishing and exports on the wire."""
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any
 
@@ -10,6 +11,7 @@ from ... import errors
 from ...store.records import ExportRecord, IterationRecord
 from ...training import rules
 from ...training.domains import get_domain
+from ...training.export import PLATFORMS
 from ..links import Links
 from .common import MAX_NAME, Flag, Wire, name_of
 
@@ -135,12 +137,17 @@ class Iteration(Wire):
         return cls(id=iteration.id, name=iteration.name, status=iteration.status, created=iteration.created,
                    last_modified=iteration.last_modified, trained_at=iteration.trained_at,
                    project_id=iteration.project_id, exportable=exportable,
-                   exportable_to=["ONNX"] if exportable else [], domain_id=iteration.domain_id,
+                   exportable_to=list(PLATFORMS) if exportable else [], domain_id=iteration.domain_id,
                    classification_type=iteration.classification_type, training_type=iteration.training_type,
                    reserved_budget_in_hours=iteration.reserved_budget_hours,
-                   training_time_in_minutes=int(round(seconds / 60)) if seconds is not None else 0,
+                   training_time_in_minutes=_minutes(seconds),
                    publish_name=iteration.publish_name, original_publish_resource_id=iteration.publish_resource_id,
                    training_error_details=iteration.error_details)
+
+
+def _minutes(seconds: float | None) -> int:
+    """Whole minutes, rounded up as a bill would be: a training that ran at all took at least a minute."""
+    return math.ceil(seconds / 60) if seconds else 0
 
 
 class TagPerformance(Wire):
