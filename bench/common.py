@@ -143,11 +143,12 @@ class Bench:
             assert r.status_code == 200, r.text[:500]
         return tag_ids
 
-    def train(self, project_id: str, force: bool = False, timeout: float = 900) -> tuple[str, float]:
-        """(iteration id, wall seconds from the train call to Completed, polled every 20 ms)."""
+    def train(self, project_id: str, force: bool = False, timeout: float = 900, **params) -> tuple[str, float]:
+        """(iteration id, wall seconds from the train call to Completed, polled every 20 ms); `params` go to
+        `train` as they are (trainingType, reservedBudgetInHours)."""
         started = time.perf_counter()
         r = self.rest.training("POST", f"/projects/{project_id}/train",
-                               params={"forceTrain": "true"} if force else {})
+                               params={**({"forceTrain": "true"} if force else {}), **params})
         assert r.status_code == 200, r.text
         iteration_id = r.json()["id"]
         deadline = time.monotonic() + timeout
@@ -188,10 +189,11 @@ class Bench:
 
 
 @contextmanager
-def running_service(name: str, warm: bool = True, extra_args: list[str] | None = None) -> Iterator[Bench]:
+def running_service(name: str, warm: bool = True, extra_args: list[str] | None = None,
+                    tier: str = "unlimited") -> Iterator[Bench]:
     """A fresh `cvlocal serve` child on a throw-away data directory (nothing cached), stopped afterwards."""
     workdir = Path(tempfile.mkdtemp(prefix=f"cvbench-{name}-"))
-    service = RunningService(workdir / "data", extra_args=list(extra_args or []))
+    service = RunningService(workdir / "data", extra_args=list(extra_args or []), tier=tier)
     service.start()
     rest = Rest(service)
     bench = Bench(service, rest, workdir)

@@ -5,17 +5,20 @@ from dataclasses import dataclass
 
 from fastapi import FastAPI
 
+from .api import health
 from .api.application import build_api
 from .api.deps import Services
 from .api.links import Links
 from .api.prediction import OPERATIONS
 from .gateway import Gateway
 from .gateway.direct import DirectRoutes
-from .gateway.keys import Keys
+from .gateway.keys import KEY_HEADERS, Keys
 from .net.fetch import UrlFetcher
 from .serving.predictor import Predictor
 from .settings import Settings
 from .store import open_store
+from .tiers import RateLimiter
+from .store.keyfile import FixedKeys, ServiceKeys
 from .training.export import Exporter
 from .training.performance import Performance
 from .training.queue import training_queue
@@ -38,6 +41,9 @@ def create_app(settings: Settings) -> App:
                         exporter=Exporter(store, settings.export_link_lifetime_s), predictor=predictor,
                         fetcher=UrlFetcher(settings.allow_private_urls, settings.url_timeout_s))
     api = build_api(services)
-    gateway = Gateway(api, Keys(settings.training_key, settings.prediction_key), settings.faults,
-                      DirectRoutes(OPERATIONS, context=predictor))
+    api.include_router(health.router)  # /health and /ready: no key, outside the Custom Vision routes
+    api.state.readiness = health.Readiness(store, settings.data_dir)  # builds the backbone when first asked
+    keys = settings.keys or FixedKeys(ServiceKeys((settings.training_key,), (settings.prediction_key,)))
+    gateway = Gateway(api, Keys(keys), settings.faults, DirectRoutes(OPERATIONS, context=predictor),
+                      RateLimiter(settings.tier, KEY_HEADERS) if settings.tier.limits_rates else None)
     return App(asgi=gateway, api=api, services=services)

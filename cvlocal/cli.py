@@ -1,4 +1,5 @@
-"""`cvlocal serve`: run the self-hosted Custom Vision service."""
+"""`cvlocal serve`: run the self-hosted Custom Vision service; `keys`, `backup`, `restore`, `gc` operate it
+(cvlocal/commands/, one module each)."""
 from __future__ import annotations
 
 import argparse
@@ -8,16 +9,20 @@ import os
 import sys
 from pathlib import Path
 
+from .commands import backup, gc, keys
+from .commands.common import fail
+from .commands.startup import banner
 from .gateway.faults import parse_faults
-from .settings import Settings, cluster_keys, load_keys
+from .settings import Settings, cluster_keys, load_keys, service_version
+from .tiers import DEFAULT_TIER, TIERS, tier_named
 
-PREDICTION_RESOURCE_ID = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/cvlocal"
-                          "/providers/Microsoft.CognitiveServices/accounts/cvlocal-prediction")
+COMMANDS = (keys, backup, gc)  # each adds its sub-commands, and runs them (args.run)
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cvlocal", description="Self-hosted, API-compatible Azure Custom Vision "
                                      "service: trains and serves image classifiers offline.")
+    parser.add_argument("--version", action="version", version=f"cvlocal {service_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="start the service",
                            description="Start the Custom Vision training and prediction API on HOST:PORT.")
@@ -25,10 +30,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8400, help="port to listen on (default 8400)")
     serve.add_argument("--data-dir", type=Path, default=Path(".cvlocal"),
                        help="where projects, images and models are kept (default .cvlocal)")
-    serve.add_argument("--training-key", help="training key (default: $CVLOCAL_TRAINING_KEY, else generated "
-                       "and kept in the data dir)")
-    serve.add_argument("--prediction-key", help="prediction key (default: $CVLOCAL_PREDICTION_KEY, else generated "
-                       "and kept in the data dir)")
+    serve.add_argument("--training-key", help="training key 1, at least 32 characters (default: "
+                       "$CVLOCAL_TRAINING_KEY, else generated and kept in the data dir, with key 2)")
+    serve.add_argument("--prediction-key", help="prediction key 1, at least 32 characters (default: "
+                       "$CVLOCAL_PREDICTION_KEY, else generated and kept in the data dir, with key 2)")
     serve.add_argument("--allow-private-urls", action="store_true",
                        help="let /url routes fetch images from private and loopback addresses")
     serve.add_argument("--url-timeout", type=_seconds, default=10.0, metavar="SECONDS",
@@ -38,14 +43,23 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--faults", default=os.environ.get("CVLOCAL_FAULTS"),
                        help='inject faults for testing clients, e.g. "429=0.2,503=0.1,latency=0.3:0.5,drop=0.05,'
                             'lost=0.05,seed=1" (see docs/reliability.md)')
+    serve.add_argument("--tier", type=_tier, default=os.environ.get("CVLOCAL_TIER", DEFAULT_TIER),
+                       metavar="|".join(TIERS),
+                       help="enforce an Azure pricing tier's quotas and request rates, answered as Azure does "
+                            f"(default {DEFAULT_TIER}: none; see docs/self-hosted.md, Tiers)")
+    serve.add_argument("--forwarded-allow-ips", default=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+                       metavar="IPS", help="reverse proxies trusted for X-Forwarded-Proto/-Host/-For, "
+                       "comma-separated addresses or networks, '*' for any, '' for none (default: "
+                       "$FORWARDED_ALLOW_IPS, else 127.0.0.1)")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     cluster = serve.add_argument_group("cluster mode", "any number of replicas sharing one PostgreSQL database and "
                                        "one blob container (docs/scale.md)")
     cluster.add_argument("--database", default=os.environ.get("CVLOCAL_DATABASE"), metavar="URL",
                          help="postgresql://USER@HOST[:PORT]/DATABASE: metadata and the training queue in "
                               "PostgreSQL (default $CVLOCAL_DATABASE, else SQLite in --data-dir). The password is "
-                              "best given as $PGPASSWORD; keys and $CVLOCAL_SIGNING_SECRET then come from flags or "
-                              "the environment, the same on every replica")
+                              "best given as $PGPASSWORD; keys 1 (flags or $CVLOCAL_*_KEY), keys 2 ($CVLOCAL_*_KEY2, "
+                              "optional) and $CVLOCAL_SIGNING_SECRET then come from flags and the environment, the "
+                              "same on every replica")
     cluster.add_argument("--blobs", default=os.environ.get("CVLOCAL_BLOBS"), metavar="URL",
                          help="images, models and exports in azureblob://ACCOUNT/CONTAINER[/PREFIX] (credentials: "
                               "$AZURE_STORAGE_CONNECTION_STRING, else DefaultAzureCredential) or in a folder "
@@ -55,6 +69,8 @@ def _parser() -> argparse.ArgumentParser:
     cluster.add_argument("--training-lease", type=_seconds, default=30.0, metavar="SECONDS",
                          help="with --database: how long a replica that stopped answering keeps its training "
                               "before another replica takes it over (default 30)")
+    for command in COMMANDS:
+        command.add_parsers(sub)
     return parser
 
 
@@ -74,6 +90,13 @@ def _count(value: str) -> int:
     return int(value)
 
 
+def _tier(value: str):
+    try:
+        return tier_named(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _lock_data_dir(data_dir: Path):
     """One service per data directory: a second one would corrupt nothing, but would confuse training."""
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -85,79 +108,45 @@ def _lock_data_dir(data_dir: Path):
     return handle
 
 
-def _key_shown(kind: str, key: str, source: str, keys_file: Path) -> str:
-    """A key is printed once, when it is generated; afterwards the block says where to read it from."""
-    if source == "generated":
-        return key
-    if source == "env":
-        return f"${{CVLOCAL_{kind.upper()}_KEY}}"
-    if source == "flag":
-        return f"<the --{kind}-key you passed>"
-    return f"$(python3 -c 'import json;print(json.load(open(\"{keys_file}\"))[\"{kind}Key\"])')"
-
-
-def _banner(host: str, port: int, settings: Settings, sources: dict[str, str]) -> str:
-    shown = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::") else host
-    endpoint = f"http://{shown}:{port}/"
-    keys_file = (settings.data_dir / "keys.json").resolve()
-    lines = [f"cvlocal: serving Custom Vision on {endpoint} ({_where(settings)})"]
-    if "generated" in sources.values():
-        lines.append(f"New keys were generated and kept (mode 0600) in {keys_file}; they are shown this once.")
-    training = _key_shown("training", settings.training_key, sources["training"], keys_file)
-    prediction = _key_shown("prediction", settings.prediction_key, sources["prediction"], keys_file)
-    lines += ["Paste into the shell of a Custom Vision client (the official quickstarts read these):",
-              f"export VISION_TRAINING_ENDPOINT={endpoint}",
-              f"export VISION_TRAINING_KEY={training}",
-              f"export VISION_PREDICTION_ENDPOINT={endpoint}",
-              f"export VISION_PREDICTION_KEY={prediction}",
-              f"export VISION_PREDICTION_RESOURCE_ID={PREDICTION_RESOURCE_ID}"]
-    return "\n".join(lines)
-
-
-def _where(settings: Settings) -> str:
-    from .store import redacted
-
-    if not settings.database:
-        return f"data in {settings.data_dir}" + (f", blobs in {settings.blobs}" if settings.blobs else "")
-    return f"database {redacted(settings.database)}, blobs in {settings.blobs or settings.data_dir / 'blobs'}"
-
-
 def serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     from .app import create_app
+    from .gateway.forwarded import ForwardedHeaders
     from .store import SchemaTooNew, StoreUnavailable, check_locations, is_postgres
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         check_locations(args.database, args.blobs)  # before anything is written
     except ValueError as exc:
-        sys.exit(f"cvlocal: {exc}")
+        fail(str(exc))
     shared = is_postgres(args.database)  # replicas share the database: no data dir of its own to lock
     lock = None if shared else _lock_data_dir(args.data_dir)
     try:
         if shared:
-            training, prediction, secret, sources = cluster_keys(args.training_key, args.prediction_key)
+            keys = cluster_keys(args.training_key, args.prediction_key)
         else:
-            training, prediction, secret, sources = load_keys(args.data_dir, args.training_key, args.prediction_key)
+            keys = load_keys(args.data_dir, args.training_key, args.prediction_key)
         faults = parse_faults(args.faults)
     except ValueError as exc:
-        sys.exit(f"cvlocal: {exc}")
-    settings = Settings(data_dir=args.data_dir, training_key=training, prediction_key=prediction,
-                        signing_secret=secret, allow_private_urls=args.allow_private_urls, faults=faults,
+        fail(str(exc))
+    settings = Settings(data_dir=args.data_dir, training_key=keys.training_key, prediction_key=keys.prediction_key,
+                        signing_secret=keys.signing_secret, allow_private_urls=args.allow_private_urls, faults=faults,
                         url_timeout_s=args.url_timeout, export_link_lifetime_s=args.export_link_lifetime,
-                        database=args.database, blobs=args.blobs, training_workers=args.training_workers,
-                        training_lease_s=args.training_lease)
+                        keys=keys.live, tier=args.tier, database=args.database, blobs=args.blobs,
+                        training_workers=args.training_workers, training_lease_s=args.training_lease)
     if shared and not args.blobs:
         logging.getLogger("cvlocal").warning("blobs are in %s, which only this replica sees: give every replica "
                                              "the same --blobs to run more than one", args.data_dir / "blobs")
     try:
         app = create_app(settings)
     except (ValueError, StoreUnavailable, SchemaTooNew) as exc:
-        sys.exit(f"cvlocal: {exc}")
-    print(_banner(args.host, args.port, settings, sources), flush=True)
-    uvicorn.run(app.asgi, host=args.host, port=args.port, log_level=args.log_level, access_log=False,
-                timeout_graceful_shutdown=5)
+        fail(str(exc), code=1)
+    print(banner(args.host, args.port, settings, keys.sources, service_version()), flush=True)
+    print(f"Tier {args.tier.summary()}", flush=True)
+    # proxy headers from the trusted proxies only, the host included (uvicorn's own takes only the scheme)
+    uvicorn.run(ForwardedHeaders(app.asgi, args.forwarded_allow_ips), host=args.host, port=args.port,
+                log_level=args.log_level, access_log=False, timeout_graceful_shutdown=5, proxy_headers=False)
     if lock:
         lock.close()
 
@@ -166,6 +155,8 @@ def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     if args.command == "serve":
         serve(args)
+    else:
+        args.run(args)
 
 
 if __name__ == "__main__":

@@ -53,6 +53,8 @@ class RunningService(ServiceAddress, ChildProcess):
     port: int = field(default_factory=free_port)
     env: dict[str, str] = field(default_factory=dict)  # added to the child's environment
     extra_args: list[str] = field(default_factory=list)  # added to `cvlocal serve`
+    tier: str = "unlimited"  # `--tier`: F0 and S0 enforce Azure's quotas and request rates; always passed, so a
+    # CVLOCAL_TIER in the caller's shell does not reach a test's service
     process: subprocess.Popen | None = None
     log_path: Path | None = None  # default: DATA_DIR-service.log beside the data directory
 
@@ -71,7 +73,8 @@ class RunningService(ServiceAddress, ChildProcess):
         # Keys by flag, as the tests of the service's start-up banner expect of every test service.
         return [sys.executable, "-m", "cvlocal", "serve", "--host", "127.0.0.1", "--port", str(self.port),
                 "--data-dir", str(self.data_dir), "--training-key", self.training_key,
-                "--prediction-key", self.prediction_key, *self.extra_args]
+                "--prediction-key", self.prediction_key, "--tier", self.tier,
+                *self.extra_args]
 
     def child_env(self) -> dict[str, str]:
         return self.env

@@ -59,6 +59,9 @@ class CustomVision(pulumi.ComponentResource):
         self.prediction_resource_id = prediction.id
         self.region = pulumi.Output.from_input(args.region)
         self.mode = pulumi.Output.from_input(args.mode)
+        # The training account's SKU: the pipeline paces its calls to that tier's rates (F0: 2 trainings/s).
+        training_sku = next(plan.sku for plan in args.accounts if plan.role == training_role)
+        self.training_sku = pulumi.Output.from_input(training_sku)
         self.register_outputs(self.outputs())
 
     def outputs(self) -> dict[str, pulumi.Output]:
@@ -71,6 +74,7 @@ class CustomVision(pulumi.ComponentResource):
             "predictionResourceId": self.prediction_resource_id,
             "region": self.region,
             "mode": self.mode,
+            "trainingSku": self.training_sku,
             "resourceGroup": self.resource_group_name,
         }
 

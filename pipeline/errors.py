@@ -26,6 +26,15 @@ class ConfigError(PipelineError):
         super().__init__(f"{where}: {message}" if where else message)
 
 
+class FieldError(ConfigError):
+    """A config value found wrong while a command runs (e.g. a domain the service does not have): raised with
+    the field's location, given its file and line by the CLI."""
+
+    def __init__(self, loc: tuple[str | int, ...], message: str):
+        super().__init__(f"{'.'.join(map(str, loc))}: {message}")
+        self.loc, self.detail = loc, message
+
+
 class DatasetError(PipelineError):
     """The dataset is refused before anything is uploaded."""
 

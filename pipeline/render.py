@@ -9,6 +9,9 @@ from typing import Any
 from pipeline.redact import redact
 
 
+MAX_LISTED = 50  # names listed on the console before "... and N more"
+
+
 def out(text: str) -> None:
     print(redact(text), flush=True)
 
@@ -24,19 +27,32 @@ def validated(config_path: str, project: str, dataset: Any, dataset_url: str | N
         return
     out(f"ok: {config_path}: project {project!r}, {len(dataset.images)} images, "
         f"tags {', '.join(f'{t} ({n})' for t, n in dataset.counts().items())}")
+    if dataset.skipped:
+        from pipeline.dataset.scan import skipped_name
+        out(f"skipped {len(dataset.skipped)} file(s) or folder(s) in {dataset.root}:")
+        out("\n".join(f"  - {skipped_name(dataset, s)}: {s.reason}" for s in dataset.skipped[:MAX_LISTED]))
+        if len(dataset.skipped) > MAX_LISTED:
+            out(f"  ... and {len(dataset.skipped) - MAX_LISTED} more")
 
 
 def plan(plan: dict[str, Any], verbose: bool = False) -> None:
+    """Counts first; the files themselves only with -v (`--json` has them all)."""
     p = plan["project"]
     lines = [f"project: {p['name']!r} " + ("will be created (domain " + p["domain"] + ")" if p["create"]
                                           else f"exists ({p['id']})")]
+    change = p.get("domain_change")
+    if change:
+        lines.append(f"domain: {change['current']} -> {change['wanted']}: " + (
+            "will be moved (project.allow_domain_change)" if change["move"] else
+            "left as it is (set project.allow_domain_change: true to move it"
+            + ("; compact domains are the ones that export)" if change["exportable"] else ")")))
     lines.append("tags to create: " + (", ".join(plan["tags_to_create"]) or "none"))
     images = plan["images"]
     lines.append(f"images: {images['upload']} to upload ({images['upload_bytes'] / 1e6:.1f} MB), "
-                 f"{images['skip']} already uploaded")
-    lines += [f"  + {f}" for f in images["files"][:50]]
-    if len(images["files"]) > 50:
-        lines.append(f"  ... and {len(images['files']) - 50} more")
+                 f"{images['skip']} already uploaded" + ("" if verbose or not images["files"] else
+                                                         " (-v lists them)"))
+    if verbose:
+        lines += [f"  + {f}" for f in images["files"]]
     lines += sync_lines(plan["sync"], verbose)
     lines.append(f"training: {'needed' if plan['training']['needed'] else 'not needed'} "
                  f"({plan['training']['reason']})")
@@ -82,17 +98,41 @@ def ran(outcome: str, message: str) -> None:
 def classified(results: list[dict[str, Any]]) -> None:
     """One table an image: its tags, highest probability first."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console(highlight=False, soft_wrap=True)
     for result in results:
-        table = Table(title=f"{result['image']}: {result['top_tag']} ({result['probability']:.1%})"
-                      if result["top_tag"] else f"{result['image']}: no prediction", title_justify="left")
+        title = f"{result['image']}: {result['top_tag']} ({result['probability']:.1%})" if result["top_tag"] \
+            else f"{result['image']}: no prediction"
+        if result.get("resized"):
+            title += f" ({result['resized']})"
+        table = Table(title=escape(title), title_justify="left")  # a path may hold [brackets]
         table.add_column("tag")
         table.add_column("probability", justify="right")
         for prediction in result["predictions"]:
             table.add_row(prediction["tag"], f"{prediction['probability']:.1%}")
         console.print(table)
+
+
+def classified_csv(results: list[dict[str, Any]]) -> None:
+    """One row an image: the top tag, its probability, then each tag's probability (one column a tag)."""
+    import csv
+    import io
+
+    tags = sorted({p["tag"] for r in results for p in r["predictions"]})
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["image", "top_tag", "probability", *tags])
+    for result in results:
+        by_tag = {p["tag"]: p["probability"] for p in result["predictions"]}
+        writer.writerow([result["image"], result["top_tag"] or "", _fraction(result["probability"]),
+                         *(_fraction(by_tag.get(tag)) for tag in tags)])
+    out(buffer.getvalue().rstrip("\n"))
+
+
+def _fraction(value: float | None) -> str:
+    return "" if value is None else f"{value:.6f}"
 
 
 def status(result: dict[str, Any]) -> None:
@@ -122,3 +162,91 @@ def released(result: dict[str, Any]) -> None:
     hold = result["released"]
     out(f"ok: released {result['published_name']!r} (it was held on {hold['iteration']} since {hold['since']})"
         if hold else f"ok: {result['published_name']!r} is not held")
+
+
+def _tag_counts(tags: dict[str, int]) -> str:
+    return ", ".join(f"{tag} ({n})" for tag, n in tags.items()) or "none"
+
+
+def exported(result: dict[str, Any]) -> None:
+    p = result["project"]
+    lines = [f"ok: exported {p['name']!r} ({p['classification_type']}, domain {p['domain']}) to {result['folder']}",
+             f"images: {result['images']} ({result['untagged']} untagged), {result['bytes'] / 1e6:.1f} MB; "
+             f"tags {_tag_counts(result['tags'])}",
+             f"this run: {result['downloaded']} downloaded, {result['kept']} already here (hashes checked), "
+             f"{result['moved']} moved (tags changed), {result['removed']} removed (gone from the project)"]
+    if "container" in result:
+        c = result["container"]
+        lines.append(f"container {c['container']!r}, prefix {c['prefix']!r}: {c['uploaded']} of {c['files']} "
+                     "file(s) uploaded")
+    out("\n".join(lines))
+
+
+def _imported_lines(result: dict[str, Any]) -> list[str]:
+    p = result["project"]
+    lines = [f"project {p['name']!r} ({p['id']}): {'created' if result['created'] else 'found'}; tags created: "
+             f"{', '.join(result['tags_created']) or 'none'}",
+             f"images: {result['uploaded']} uploaded, {result['already_there']} already there, "
+             f"{result['unchanged']} unchanged, {len(result['failures'])} refused"]
+    lines += [f"  refused: {f['file']}: {f['status']}" for f in result["failures"][:50]]
+    lines += [f"  ! tags differ, left alone: {r}" for r in result["tags_differ"][:50]]
+    return lines
+
+
+def _trained_lines(training: dict[str, Any] | None) -> list[str]:
+    if not training:
+        return []
+    overall = training["performance"]["overall"]
+    lines = [f"{training['iteration']}: {'trained' if training['trained'] else 'latest completed'}; at threshold "
+             f"{training['performance']['threshold']:g}: " + _metrics(overall)]
+    lines += [f"  gate {'pass' if g['passed'] else 'FAIL'}: {g['gate']}" for g in training["gates"]]
+    if training["published"]:
+        lines.append(f"published as {training['published']!r}")
+    return lines
+
+
+def _metrics(values: dict[str, Any]) -> str:
+    return " ".join(f"{k}={'n/a' if v is None else f'{v:.3f}'}" for k, v in values.items())
+
+
+def imported(result: dict[str, Any]) -> None:
+    out("\n".join([("ok: imported" if not result["exit_code"] else "imported, with problems:")]
+                  + _imported_lines(result) + _trained_lines(result["training"])))
+
+
+def migrated(result: dict[str, Any]) -> None:
+    s, t, c = result["source"], result["target"], result["comparison"]
+    lines = [f"{'ok: ' if not result['exit_code'] else ''}migrated {s['name']!r} ({s['endpoint']}) -> {t['name']!r} "
+             f"({t['endpoint']}), by way of {result['folder']}",
+             f"images: source {c['source']['images']}, target {c['target']['images']}; by SHA-256 "
+             + ("equal" if c["equal"] else f"NOT equal: {c['missing_on_target']} missing on the target, "
+                f"{c['tags_differ']} with other tags, {c['unreadable_on_target']} unreadable"),
+             "tags (source / target): " + ", ".join(
+                 f"{tag} {n}/{c['target']['tags'].get(tag, 0)}" for tag, n in c["source"]["tags"].items())]
+    if c["only_on_target"]:
+        lines.append(f"  {c['only_on_target']} image(s) only on the target (it already had them)")
+    for kind, examples in c["examples"].items():
+        lines += [f"  {kind.replace('_', ' ')}: {e}" for e in examples]
+    i = result["import"]
+    lines.append(f"target project {'created' if i['created'] else 'found'}: {i['uploaded']} image(s) uploaded, "
+                 f"{i['already_there']} already there, {i['unchanged']} unchanged, {len(i['failures'])} refused")
+    lines += [f"  refused: {f['file']}: {f['status']}" for f in i["failures"][:50]]
+    metrics = result.get("metrics")
+    if metrics:
+        source = metrics["source"]
+        if source:
+            lines.append(f"source {source['name']}" + (f" (published as {source['publish_name']!r})"
+                                                       if source.get("publish_name") else "")
+                         + ": " + _metrics(source["performance"]["overall"]))
+        else:
+            lines.append("source: no trained iteration")
+        lines.append(f"target {metrics['target']['name']}: " + _metrics(metrics["target"]["performance"]["overall"]))
+    lines += _trained_lines(result.get("training"))[1:]
+    lines.append(f"note: {result['note']}")
+    out("\n".join(lines))
+
+
+def model_exported(result: dict[str, Any]) -> None:
+    out(f"ok: {result['iteration']} exported ({result['platform']}"
+        + (f" {result['flavor']}" if result.get("flavor") else "") + f") to {result['path']} "
+        f"({result['bytes'] / 1e6:.1f} MB)")

@@ -120,11 +120,9 @@ def write(report: RunReport, json_path: Path | None, markdown_path: Path | None,
     written = []
     markdown = to_markdown(report)
     if json_path:
-        _write(Path(json_path), json.dumps(report.to_dict(), indent=2) + "\n")
-        written.append(str(json_path))
+        written.append(_write_report(Path(json_path), json.dumps(report.to_dict(), indent=2) + "\n", report))
     if markdown_path:
-        _write(Path(markdown_path), markdown)
-        written.append(str(markdown_path))
+        written.append(_write_report(Path(markdown_path), markdown, report))
     if environ.get("GITHUB_STEP_SUMMARY"):
         with open(environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as fh:
             fh.write(markdown + "\n")
@@ -146,6 +144,39 @@ def github_outputs(report: RunReport) -> dict[str, str]:
               **{k: "" if overall.get(k) is None else f"{overall[k]:.4f}"
                  for k in ("precision", "recall", "average_precision")}}
     return {k: redact(str(v)).replace("\n", " ") for k, v in values.items()}
+
+
+GOOD_OUTCOMES = ("published", "up-to-date")
+
+
+def beside(path: Path) -> Path:
+    """Where a failed run's report goes when a good one is at `path`: report.json -> report.failed.json."""
+    return path.with_name(f"{path.stem}.failed{path.suffix}")
+
+
+def _write_report(path: Path, text: str, report: RunReport) -> str:
+    """A failed run never overwrites the last good report: it writes beside it. A good run removes a stale
+    failed one beside it."""
+    if report.outcome in GOOD_OUTCOMES:
+        beside(path).unlink(missing_ok=True)
+    elif _holds_good_report(path):
+        path = beside(path)
+    _write(path, text)
+    return str(path)
+
+
+def _holds_good_report(path: Path) -> bool:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return False
+    if path.suffix.lower() == ".json":
+        try:
+            return json.loads(text).get("outcome") in GOOD_OUTCOMES
+        except (ValueError, AttributeError):
+            return False
+    headline = "\n".join(text.splitlines()[:3])  # to_markdown: title, blank, "icon **outcome**: ..."
+    return any(f"**{outcome}**" in headline for outcome in GOOD_OUTCOMES)
 
 
 def _write(path: Path, text: str) -> None:

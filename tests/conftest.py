@@ -58,10 +58,19 @@ def cvlocal_service(request, service_kind, tmp_path_factory):
         yield service
 
 
+@pytest.fixture(scope="session")
+def pipeline_service(tmp_path_factory) -> RunningService:
+    """The service the pipeline's tests run against: Azure's S0 quotas and request rates, as the pipeline meets
+    them on Azure (`cvlocal_service` stays unlimited for the tests that call the API as fast as they can)."""
+    with RunningService(tmp_path_factory.mktemp("cvlocal-s0") / "data", tier="S0",
+                        extra_args=["--allow-private-urls"]) as service:
+        yield service
+
+
 @pytest.fixture
-def service_env(cvlocal_service, datasets) -> dict[str, str]:
-    """The CUSTOM_VISION_* variables of the session's service, and where the datasets are."""
-    return {**cvlocal_service.environment(), "CVOPS_DATASETS": str(datasets)}
+def service_env(pipeline_service, datasets) -> dict[str, str]:
+    """The CUSTOM_VISION_* variables of the pipeline's service (S0), and where the datasets are."""
+    return {**pipeline_service.environment(), "CVOPS_DATASETS": str(datasets)}
 
 
 @pytest.fixture

@@ -1,41 +1,61 @@
-"""Signed download links: an image's original, resized and thumbnail bytes; exported models."""
+"""Signed download links: an image's original, resized and thumbnail bytes, a stored prediction's image, and
+exported models.
+
+An image link always names the same bytes (an image id, or a prediction id, is bound to one blob for good), so
+browsers may keep what it returns: `Cache-Control: private, immutable` for a year, and an ETag for a client that
+asks again anyway. Private: proxies between the service and a browser keep nothing.
+"""
 from __future__ import annotations
 
 import io
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from PIL import Image, ImageOps
+from PIL import Image
 
 from .. import errors
 from ..net.images import OPEN_FORMATS
-from .deps import Svc
+from .deps import Services, Svc
+from .scaled import ScaledImages
 
 router = APIRouter(prefix="/blobs", tags=["downloads"])
 VARIANTS = {"original": None, "resized": 1024, "thumbnail": 300}
+CACHE_CONTROL = "private, max-age=31536000, immutable"
+SCALED = ScaledImages()  # keyed by content digest, so one for the process is right whatever app serves it
 
 
-def _scaled(data: bytes, longest: int) -> bytes:
+def _media_type(data: bytes) -> str:
     with Image.open(io.BytesIO(data), formats=OPEN_FORMATS) as img:
-        img.draft("RGB", (longest, longest))
-        img = ImageOps.exif_transpose(img).convert("RGB")
-        img.thumbnail((longest, longest))
-        out = io.BytesIO()
-        img.save(out, "JPEG", quality=90)
-        return out.getvalue()
+        return "image/jpeg" if img.format == "MPO" else Image.MIME.get(img.format, "application/octet-stream")
+
+
+async def _image(svc: Services, request: Request, digest: str, variant: str) -> Response:
+    etag = f'"{digest[:32]}-{variant}"'
+    headers = {"Cache-Control": CACHE_CONTROL, "ETag": etag}
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    longest = VARIANTS[variant]
+    if longest is None:
+        data = svc.store.blobs.get(digest)
+        return Response(data, media_type=_media_type(data), headers=headers)
+    data = await run_in_threadpool(SCALED.get, digest, longest, lambda: svc.store.blobs.get(digest))
+    return Response(data, media_type="image/jpeg", headers=headers)
 
 
 @router.get("/images/{image_id}/{variant}")
-async def download_image(svc: Svc, image_id: str, variant: str, sig: str = ""):
+async def download_image(svc: Svc, request: Request, image_id: str, variant: str, sig: str = ""):
     image = svc.store.image_by_id(image_id)
     if image is None or variant not in VARIANTS or not svc.links.image_signature_ok(image_id, sig):
         raise errors.not_found("This link is not valid.")
-    data = svc.store.blobs.get(image.sha256)
-    if VARIANTS[variant] is None:
-        with Image.open(io.BytesIO(data), formats=OPEN_FORMATS) as img:
-            media = "image/jpeg" if img.format == "MPO" else Image.MIME.get(img.format, "application/octet-stream")
-        return Response(data, media_type=media)
-    return Response(await run_in_threadpool(_scaled, data, VARIANTS[variant]), media_type="image/jpeg")
+    return await _image(svc, request, image.sha256, variant)
+
+
+@router.get("/predictions/{prediction_id}/{variant}")
+async def download_prediction_image(svc: Svc, request: Request, prediction_id: str, variant: str, sig: str = ""):
+    prediction = svc.store.prediction_by_id(prediction_id)
+    if prediction is None or variant not in VARIANTS or not svc.links.prediction_signature_ok(prediction_id, sig):
+        raise errors.not_found("This link is not valid.")
+    return await _image(svc, request, prediction.sha256, variant)
 
 
 @router.get("/exports/{token}/{filename}")

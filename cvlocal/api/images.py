@@ -15,7 +15,7 @@ from ..net.fetch import UrlRejected
 from .deps import Svc, base_url
 from .schemas.common import IdList, json_model
 from .schemas.images import (MAX_METADATA_PAIRS, Image, ImageCountQuery, ImageDeleteQuery, ImageFileBatch,
-                             ImageIdsQuery, ImageListQuery, ImageMetadataBody, ImageMetadataQuery,
+                             ImageIdCreateBatch, ImageIdsQuery, ImageListQuery, ImageMetadataBody, ImageMetadataQuery,
                              ImageMetadataUpdateEntry, ImageMetadataUpdateSummary, ImageTagBatch,
                              ImageTagCreateSummary, ImageTagDeleteQuery, ImageTagEntry, ImageUrlBatch)
 from .uploads import Upload, add_batch, batch_body_limit, check_batch
@@ -75,6 +75,30 @@ async def create_images_from_urls(svc: Svc, project_id: str, request: Request,
         return add_batch(svc, project_id, uploads, batch.metadata, base_url(request))
 
     return await run_in_threadpool(fetch_all)
+
+
+@router.post("/predictions", summary="create_images_from_predictions")
+async def create_images_from_predictions(svc: Svc, project_id: str, request: Request,
+                                         batch: ImageIdCreateBatch = json_model(
+                                             ImageIdCreateBatch, code="BadRequestImageBatch",
+                                             required=BATCH_SHAPE % "id")):
+    """The images of stored predictions become training images (the portal's "active learning" loop); the
+    predictions stay until deleted, as on Azure."""
+    check_batch(svc, project_id, len(batch.images), [t for e in batch.images for t in e.tag_ids] + batch.tag_ids)
+    found = {p.id: p for p in svc.store.predictions_by_ids(project_id, [e.id for e in batch.images])}
+
+    def add_all() -> JSONResponse:
+        uploads = []
+        for entry in batch.images:
+            upload = Upload(entry.id, None, _tags_of(entry.tag_ids, batch.tag_ids))
+            if entry.id in found:
+                upload.data = svc.store.blobs.get(found[entry.id].sha256)
+            else:
+                upload.status, upload.message = "ErrorSource", f"No stored prediction {entry.id!r} in this project."
+            uploads.append(upload)
+        return add_batch(svc, project_id, uploads, batch.metadata, base_url(request))
+
+    return await run_in_threadpool(add_all)
 
 
 # ---- listing and counting

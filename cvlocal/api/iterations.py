@@ -3,11 +3,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
+from .. import errors
 from ..training import rules
-from .deps import Svc
+from .deps import Svc, base_url
 from .schemas.common import json_model
+from .schemas.images import ImagePerformance, ImagePerformanceCountQuery, ImagePerformanceQuery
 from .schemas.iterations import (Iteration, IterationPerformance, IterationUpdate, PerformanceQuery, PublishQuery,
                                  TrainingParameters, TrainQuery)
 
@@ -24,7 +26,7 @@ def train_project(svc: Svc, project_id: str, q: Annotated[TrainQuery, Query()],
     training_set = svc.store.training_set(project_id, selected or None)
     rules.check_training_set(training_set)
     iteration = svc.store.create_iteration(project, training_set, q.training_type, q.reserved_budget_in_hours,
-                                           q.force_train, rules.MAX_ITERATIONS)
+                                           q.force_train, svc.settings.tier.iterations_per_project)
     svc.training.submit(iteration.id)
     return Iteration.of(iteration)
 
@@ -58,6 +60,29 @@ def delete_iteration(svc: Svc, project_id: str, iteration_id: str):
 def get_iteration_performance(svc: Svc, project_id: str, iteration_id: str,
                               q: Annotated[PerformanceQuery, Query()]) -> IterationPerformance:
     return svc.performance.at(svc.store.iteration(project_id, iteration_id), q.threshold)
+
+
+@router.get("/iterations/{iteration_id}/performance/images")
+def get_image_performances(svc: Svc, project_id: str, iteration_id: str, request: Request,
+                           q: Annotated[ImagePerformanceQuery, Query()]) -> list[ImagePerformance]:
+    """The held-out results per image: the images as the iteration trained on them (still in the project), each
+    with the probabilities of the cross-validation head that did not see it (model/evaluation.py)."""
+    iteration = svc.store.iteration(project_id, iteration_id)
+    held_out = svc.performance.held_out(iteration)
+    _, _, snapshot = svc.store.trained_on(project_id, iteration_id)
+    if len(snapshot) != len(held_out.probabilities):
+        raise errors.internal(f"The held-out results of {iteration.name} do not match its training set.")
+    row_of = {sha: row for row, (sha, _) in enumerate(snapshot)}  # held-out rows follow the training set's order
+    base = base_url(request)
+    return [ImagePerformance.of(image, held_out.probabilities[row_of[image.sha256]], iteration.tags, svc.links, base)
+            for image in svc.store.images(project_id, q.listing(iteration_id))]
+
+
+@router.get("/iterations/{iteration_id}/performance/images/count")
+def get_image_performance_count(svc: Svc, project_id: str, iteration_id: str,
+                                q: Annotated[ImagePerformanceCountQuery, Query()]) -> int:
+    svc.performance.held_out(svc.store.iteration(project_id, iteration_id))  # refused until it has trained
+    return svc.store.image_count(project_id, q.query(iteration_id))
 
 
 @router.post("/iterations/{iteration_id}/publish")

@@ -1,4 +1,5 @@
-"""Unguessable download links, like Azure's SAS URLs: an image's link carries an HMAC of its id."""
+"""Unguessable download links, like Azure's SAS URLs: an image's (or a stored prediction's) link carries an HMAC of
+its id."""
 from __future__ import annotations
 
 import hashlib
@@ -17,6 +18,17 @@ class Links:
 
     def image_url(self, base: str, image_id: str, variant: str) -> str:
         return f"{base}/blobs/images/{image_id}/{variant}?sig={self.image_signature(image_id)}"
+
+    def prediction_signature(self, prediction_id: str) -> str:
+        # Signed apart from image ids, so no link of one kind ever opens the other.
+        return self.image_signature("prediction/" + prediction_id)
+
+    def prediction_signature_ok(self, prediction_id: str, signature: str) -> bool:
+        return hmac.compare_digest(self.prediction_signature(prediction_id), signature or "")
+
+    def prediction_url(self, base: str, prediction_id: str, variant: str) -> str:
+        """A stored prediction's image (original, resized, thumbnail), as StoredImagePrediction links it."""
+        return f"{base}/blobs/predictions/{prediction_id}/{variant}?sig={self.prediction_signature(prediction_id)}"
 
     @staticmethod
     def export_url(base: str, token: str, filename: str) -> str:

@@ -24,7 +24,8 @@ def create_project(svc: Svc, q: Annotated[ProjectCreate, Query()],
                    options: ProjectCreateOptions | None = json_model(ProjectCreateOptions)) -> Project:
     return Project.of(svc.store.create_project(q.name, q.description, q.domain_id or DEFAULT_DOMAIN_ID,
                                                q.classification_type or "Multiclass",
-                                               tuple(q.target_export_platforms or ())))
+                                               tuple(q.target_export_platforms or ()),
+                                               max_projects=svc.settings.tier.projects))
 
 
 @router.get("/{project_id}")

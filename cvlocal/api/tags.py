@@ -20,7 +20,8 @@ def get_tags(svc: Svc, project_id: str, q: Annotated[TagQuery, Query()]) -> list
 
 @router.post("")
 def create_tag(svc: Svc, project_id: str, q: Annotated[TagCreate, Query()]) -> Tag:
-    return Tag.of(svc.store.create_tag(project_id, q.name, q.description, q.type or "Regular"))
+    return Tag.of(svc.store.create_tag(project_id, q.name, q.description, q.type or "Regular",
+                                       max_tags=svc.settings.tier.tags_per_project))
 
 
 @router.get("/{tag_id}")

@@ -58,9 +58,14 @@ def add_batch(services: Services, project_id: str, uploads: list[Upload], metada
         digest = store.blobs.put(upload.data)  # durable before the row that names it
         accepted.append((index, NewImage(digest, checked.width, checked.height, len(upload.data),
                                          tuple(upload.tag_ids))))
-    stored = {}
+    stored, most = {}, services.settings.tier.images_per_project
     for (index, _), (image, duplicate) in zip(accepted, store.add_images(project_id, [i for _, i in accepted],
-                                                                           metadata)):
+                                                                           metadata, max_images=most)):
+        if image is None:  # Azure answers a full project per image, in the batch's 207
+            uploads[index].status = "ErrorLimitExceed"
+            uploads[index].message = (f"The project holds {most:,} training images, the most its pricing tier "
+                                      "allows; delete images first.")
+            continue
         uploads[index].status = "OKDuplicate" if duplicate else "OK"
         stored[index] = Image.of(image, services.links, base)
     ok = all(u.status in ("OK", "OKDuplicate") for u in uploads)

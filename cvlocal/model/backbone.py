@@ -42,10 +42,12 @@ class BackboneSpec:
     thumbnail_block: int | None  # Lite0 only: the 16x16 thumbnail after the channels
     features_version: str  # cached feature vectors are keyed by this: change it when the graph changes
 
-    def cache_key(self, mirrored: bool = False) -> str:
-        """What cached feature vectors of this backbone are stored under: the graph's version and the view
-        (the image, or its mirror image, which Regular and Advanced training also train on)."""
-        return f"{self.features_version}/mirrored" if mirrored else self.features_version
+    def cache_key(self, mirrored: bool = False, resize: str = "short-side") -> str:
+        """What cached feature vectors of this backbone are stored under: the graph's version, how the image
+        was resized to 256 (model/preprocess.py; "short-side" keys stay as they were) and the view (the
+        image, or its mirror image, which Regular and Advanced training also train on)."""
+        key = self.features_version if resize == "short-side" else f"{self.features_version}/{resize}"
+        return f"{key}/mirrored" if mirrored else key
 
     @property
     def feature_dim(self) -> int:

@@ -8,9 +8,10 @@ writes as MatMul -> Add -> Softmax/Sigmoid.
 
 A head records its input (`inputs`): the first `width` values of each named backbone's `features` output,
 concatenated, averaged over the image and its mirror image when `test_time_flip` is set, then `transform`ed
-("sqrt": element-wise square root; the features are pooled ReLU6 outputs, never negative). Serving and export
-run those backbones and nothing else. Heads saved before this was recorded read the whole Lite0 output (2,048
-values) or, the oldest, its first 1,280 (see `Head.load`).
+("sqrt": element-wise square root; the features are pooled ReLU6 outputs, never negative), and how the image
+was brought to the backbones' input (`resize`, model/preprocess.py: "short-side" or "squash"). Serving and
+export run those backbones on that preprocessing and nothing else. Heads saved before this was recorded read the
+whole Lite0 output (2,048 values) or, the oldest, its first 1,280, of the short-side crop (see `Head.load`).
 
 Regularisation: the objective is `sum of log-losses + ||W||^2 / (2 C)` (the bias is not penalised), the same
 as scikit-learn's LogisticRegression. Without `c`, C is chosen by `choose_c`: a fixed default for small
@@ -28,6 +29,7 @@ from scipy.optimize import minimize
 from threadpoolctl import threadpool_limits  # a scikit-learn dependency, like scipy
 
 from .backbone import BACKBONE_NAME, CNN_DIM, FEATURE_DIM
+from .preprocess import RESIZES, SHORT_SIDE
 
 DEFAULT_C = 1.0
 C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
@@ -77,6 +79,7 @@ class Head:
     inputs: tuple[HeadInput, ...] = field(default=LEGACY_INPUTS)
     test_time_flip: bool = False  # predict from the mean features of the image and its mirror image
     transform: str = "none"
+    resize: str = SHORT_SIDE  # how images reach 256 before the centre crop (model/preprocess.py)
 
     def __post_init__(self):
         self.inputs = tuple(self.inputs)
@@ -84,10 +87,13 @@ class Head:
             raise ValueError(f"a head of {self.weights.shape[0]} weights per tag cannot read {self.inputs}")
         if self.transform not in TRANSFORMS:
             raise ValueError(f"transform must be one of {TRANSFORMS}, not {self.transform!r}")
+        if self.resize not in RESIZES:
+            raise ValueError(f"resize must be one of {RESIZES}, not {self.resize!r}")
 
     @property
     def backbones(self) -> tuple[str, ...]:
-        return tuple(i.backbone for i in self.inputs)
+        """The backbones to run for a prediction, each once, in input order."""
+        return tuple(dict.fromkeys(i.backbone for i in self.inputs))
 
     def input_from(self, features: Mapping[str, np.ndarray],
                    mirrored: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
@@ -134,7 +140,8 @@ class Head:
         np.savez(target, weights=self.weights, bias=self.bias, multilabel=np.array(self.multilabel),
                  input_backbones=np.array([i.backbone for i in self.inputs]),
                  input_widths=np.array([i.width for i in self.inputs], np.int64),
-                 test_time_flip=np.array(self.test_time_flip), transform=np.array(self.transform))
+                 test_time_flip=np.array(self.test_time_flip), transform=np.array(self.transform),
+                 resize=np.array(self.resize))
 
     @classmethod
     def load(cls, source) -> "Head":
@@ -154,21 +161,24 @@ class Head:
                 extra["transform"] = str(data["transform"])
             elif weights.shape[0] == CNN_DIM:
                 weights = np.vstack([weights, np.zeros((FEATURE_DIM - CNN_DIM, weights.shape[1]), np.float32)])
+            if "resize" in data:  # heads saved without it were trained on the short-side crop
+                extra["resize"] = str(data["resize"])
             return cls(weights=weights, bias=data["bias"].astype(np.float32), multilabel=bool(data["multilabel"]),
                        **extra)
 
 
 def fit_head(features: np.ndarray, labels: np.ndarray, multilabel: bool, c: float | None = None,
              standardise: bool = True, inputs: tuple[HeadInput, ...] | None = None,
-             test_time_flip: bool = False, transform: str = "none") -> Head:
+             test_time_flip: bool = False, transform: str = "none", resize: str = SHORT_SIDE) -> Head:
     """Train a head on [N, D] features and [N, K] boolean labels.
 
     Multiclass: each row's tag is its first True column; rows with no tag are left out of training.
     Tags with no training image (multiclass) or with all/no images (multilabel) cannot be learnt: they get
     zero weights and a constant bias (far below the others, or the logit of their smoothed frequency).
     `c` overrides the regularisation rule (see `choose_c`); `standardise=False` fits the features as they are.
-    `inputs`, `test_time_flip` and `transform` are recorded in the head (default: the first D values of Lite0's
-    output as they are); the features passed in are the head's input, already assembled and transformed.
+    `inputs`, `test_time_flip`, `transform` and `resize` are recorded in the head (default: the first D values of
+    Lite0's output of the short-side crop, as they are); the features passed in are the head's input, already
+    assembled and transformed.
     """
     x = np.asarray(features, dtype=np.float64)
     y = np.asarray(labels, dtype=bool)
@@ -211,7 +221,7 @@ def fit_head(features: np.ndarray, labels: np.ndarray, multilabel: bool, c: floa
     bias = b - (mean / std) @ w
     return Head(weights=weights.astype(np.float32), bias=bias.astype(np.float32), multilabel=multilabel,
                 inputs=inputs or (HeadInput(BACKBONE_NAME, d),), test_time_flip=test_time_flip,
-                transform=transform)
+                transform=transform, resize=resize)
 
 
 def choose_c(z: np.ndarray, y: np.ndarray, multilabel: bool) -> float:

@@ -24,9 +24,10 @@ from typing import Mapping
 
 import numpy as np
 
-from .backbone import CNN_DIM, LITE0, LITE2
+from .backbone import CNN_DIM, LITE0, LITE2, backbone_spec
 from .evaluation import HeldOut, cross_validate
 from .head import Head, HeadInput, apply_transform, assemble, fit_head
+from .preprocess import SQUASH
 
 Features = Mapping[str, np.ndarray]
 
@@ -40,6 +41,11 @@ class TrainingType:
     c: float
     transform: str = "none"
     standardise: bool = False
+    resize: str = SQUASH  # how images reach the backbones (model/preprocess.py), recorded in the head
+
+    def cache_keys(self, mirrored: bool = False) -> dict[str, str]:
+        """Backbone -> the key its cached feature vectors of this preprocessing (and view) are stored under."""
+        return {b: backbone_spec(b).cache_key(mirrored, self.resize) for b in self.backbones}
 
     @property
     def backbones(self) -> tuple[str, ...]:
@@ -67,7 +73,7 @@ class TrainingType:
 
     def _fit(self, x: np.ndarray, y: np.ndarray, multilabel: bool) -> Head:
         return fit_head(x, y, multilabel, c=self.c, standardise=self.standardise, inputs=self.inputs,
-                        test_time_flip=self.test_time_flip, transform=self.transform)
+                        test_time_flip=self.test_time_flip, transform=self.transform, resize=self.resize)
 
     def fit(self, features: Features, labels: np.ndarray, multilabel: bool,
             mirrored: Features | None = None) -> Head:

@@ -1,10 +1,16 @@
-"""Serving predictions: trained heads load once and stay cached; the backbone session is shared.
+"""Serving predictions: trained heads load once and stay cached; the backbone sessions are shared.
 
-A request's CPU work (decode, backbone, head) runs under a gate of one slot per core, plus one: more requests
-computing at once only time-slice the same cores, and every one of them would hold its own activations in
-onnxruntime's arena. The extra slot keeps the cores busy while a request's Python steps (parsing the image
-header, building the answer) wait for the GIL: with one slot a core, the cores sat idle under load for want
-of work (measured in docs/benchmarks.md). Storing the prediction (blob fsync, SQLite commit) waits on the
+A head names what it reads (model/head.py): the image's preprocessing and the backbones to run on it (Regular:
+Lite0; Advanced: Lite0 and Lite2, about 2.7 times the work), and heads saved before that exist answer exactly
+as they did (Lite0's whole output of the short-side crop).
+
+A request's CPU work runs under a gate of one slot per core, plus one: more runs computing at once only
+time-slice the same cores, and every one of them would hold its own activations in onnxruntime's arena. A slot
+is held for one backbone run (the decode goes with the first): every run is single-threaded, so a slot is a
+core's worth of work whatever the model, and an Advanced prediction queues again between its two runs instead
+of holding a core 2.7 times as long as a Regular one while Regular requests wait. The extra slot keeps the cores
+busy while a request's Python steps (parsing the image header, building the answer) wait for the GIL: with one
+slot a core, the cores sat idle under load for want of work (measured in docs/benchmarks.md). Storing the prediction (blob fsync, SQLite commit) waits on the
 disk, outside the gate, so other requests compute meanwhile. The image is decoded once: the format and size
 checks that decide whether it may be stored come from that same decode.
 """
@@ -63,13 +69,8 @@ class Predictor:
             check_prediction_image(data, self.max_image_bytes)
         except ImageRejected as exc:
             raise errors.bad_request(exc.message, PREDICTION_CODES.get(exc.status, "BadRequestImageFormat"))
-        with self._compute:
-            try:
-                pixels, image_format, size = decode_and_describe(data)
-            except ValueError as exc:
-                raise errors.bad_request(f"The image could not be decoded: {exc}", "BadRequestImageFormat")
-            head, tags = self._model(iteration)
-            probabilities = head.predict_proba(get_backbone().features(pixels[np.newaxis]))[0]
+        head, tags = self._model(iteration)
+        probabilities, image_format, size = self._probabilities(head, data)
         order = np.argsort(-probabilities, kind="stable")
         predictions = [{"probability": float(probabilities[i]), "tagId": tags[i][0], "tagName": tags[i][1],
                         "tagType": "Regular", "boundingBox": None} for i in order]
@@ -78,6 +79,25 @@ class Predictor:
             self._store(prediction_id, project_id, iteration.id, application, data, predictions, created)
         return {"id": prediction_id, "project": project_id, "iteration": iteration.id, "created": created,
                 "predictions": predictions}
+
+    def _probabilities(self, head: Head, data: bytes) -> tuple[np.ndarray, str, tuple[int, int]]:
+        """The head's [K] probabilities for the image, one gate slot per backbone run."""
+        features, mirrored = {}, {} if head.test_time_flip else None
+        for n, backbone in enumerate(head.backbones):
+            with self._compute:
+                if n == 0:
+                    try:
+                        pixels, image_format, size = decode_and_describe(data, resize=head.resize)
+                    except ValueError as exc:
+                        raise errors.bad_request(f"The image could not be decoded: {exc}", "BadRequestImageFormat")
+                    batch = pixels[np.newaxis]
+                    if mirrored is not None:  # the image and its mirror image in one run
+                        batch = np.concatenate([batch, batch[:, :, ::-1]])
+                out = get_backbone(backbone).features(batch)
+            features[backbone] = out[:1]
+            if mirrored is not None:
+                mirrored[backbone] = out[1:]
+        return head.predict_proba(head.input_from(features, mirrored))[0], image_format, size
 
     def _store(self, prediction_id, project_id, iteration_id, application, data, predictions, created) -> None:
         digest = self.store.blobs.put(data)

@@ -15,6 +15,7 @@ from .interface import Store, TrainingClaims
 from .sql.db import utcnow
 from .sql.schema import SchemaTooNew
 from .sqlite import SqliteStore
+from .sqlite.backup import DATABASE_FILE
 
 DATABASE_USAGE = ("--database takes postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=require...] "
                   "(leave it out for SQLite in --data-dir)")
@@ -81,5 +82,16 @@ def open_store(data_dir: Path, database: str | None = None, blobs: str | None = 
                                ) from None
 
 
-__all__ = ["Store", "TrainingClaims", "SqliteStore", "StoreUnavailable", "SchemaTooNew", "open_store", "utcnow",
-           "is_postgres", "redacted", "check_locations"]
+def open_existing_store(data_dir: Path, database: str | None = None, blobs: str | None = None) -> Store:
+    """The store a service has made (for cvlocal backup and gc): the data directory's, or with `database` the
+    cluster's; ValueError when the data directory holds none."""
+    if database:
+        return open_store(data_dir, database, blobs)
+    if not (data_dir / DATABASE_FILE).is_file():
+        raise ValueError(f"{data_dir} holds no cvlocal data ({DATABASE_FILE} is missing); name the --data-dir the "
+                         "service serves.")
+    return open_store(data_dir, None, blobs)
+
+
+__all__ = ["Store", "TrainingClaims", "SqliteStore", "StoreUnavailable", "SchemaTooNew", "open_store",
+           "open_existing_store", "utcnow", "is_postgres", "redacted", "check_locations"]

@@ -1,12 +1,13 @@
 """The store's contract: every read and write of the service's data, whatever keeps it.
 
-`store/sqlite/` implements it on one SQLite file; a PostgreSQL backend would be a second folder beside it
-with the same methods and records (store/records.py). The rules a backend enforces are the ones that need
+`store/sql/` implements it once on any engine: `store/sqlite/` runs it on one SQLite file, `store/postgres/`
+on a PostgreSQL database replicas share, with the same methods and records (store/records.py). The rules a backend enforces are the ones that need
 its transactions: existence (`NotFound*`), uniqueness (`...NameNotUnique`), and the checks that must see the
 same state as the write they guard (one training of a project at a time, nothing changed since the last
-iteration, the iteration limit, a published iteration cannot be deleted). Each raises Custom Vision's error
-from cvlocal/errors.py. Limits that are Custom Vision's rules (how many iterations, how many metadata
-pairs) come in as arguments from where those rules live (training/rules.py, the request models).
+iteration, the quotas of a pricing tier, a published iteration cannot be deleted). Each raises Custom Vision's
+error from cvlocal/errors.py. Limits that are Custom Vision's rules (how many projects, images, tags and
+iterations the tier allows, how many metadata pairs) come in as arguments from where those rules live
+(cvlocal/tiers, the request models); None is no limit.
 
 The training queue reads a job with `training_job` and writes its result with `finish_training` or
 `fail_training`. Where several replicas share the database (PostgreSQL), `claims` hands trainings out: a
@@ -20,14 +21,15 @@ keep engine differences to the `Database` methods of store/sql/db.py.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
 from .blobs import BlobStore
 from .records import (ExportRecord, ImageQuery, ImageRecord, IterationRecord, MetadataUpdate, NewImage,
-                      ProjectChanges, ProjectRecord, PublishedIteration, TagChanges, TagRecord, TagRef,
-                      TrainingJob, TrainingSet)
+                      PredictionFilter, ProjectChanges, ProjectRecord, PublishedIteration, SnapshotEntry,
+                      StoredPredictionRecord, TagChanges, TagRecord, TagRef, TrainingJob, TrainingSet)
 
 
 class TrainingClaims(Protocol):
@@ -47,14 +49,15 @@ class Store(Protocol):
 
     # ---- projects
     def create_project(self, name: str, description: str, domain_id: str, classification_type: str,
-                       target_export_platforms: tuple[str, ...]) -> ProjectRecord: ...
+                       target_export_platforms: tuple[str, ...], max_projects: int | None = None) -> ProjectRecord: ...
     def projects(self) -> list[ProjectRecord]: ...
     def project(self, project_id: str) -> ProjectRecord: ...
     def update_project(self, project_id: str, changes: ProjectChanges) -> ProjectRecord: ...
     def delete_project(self, project_id: str) -> None: ...
 
     # ---- tags (with `iteration_id`: as that iteration trained on them, image counts included)
-    def create_tag(self, project_id: str, name: str, description: str | None, tag_type: str) -> TagRecord: ...
+    def create_tag(self, project_id: str, name: str, description: str | None, tag_type: str,
+                   max_tags: int | None = None) -> TagRecord: ...
     def tags(self, project_id: str, iteration_id: str | None = None) -> list[TagRecord]: ...
     def tag(self, project_id: str, tag_id: str, iteration_id: str | None = None) -> TagRecord: ...
     def update_tag(self, project_id: str, tag_id: str, changes: TagChanges) -> TagRecord: ...
@@ -62,9 +65,10 @@ class Store(Protocol):
     def require_tags(self, project_id: str, tag_ids: list[str]) -> None: ...
 
     # ---- images (their bytes are in `blobs` before these rows are written)
-    def add_images(self, project_id: str, images: list[NewImage],
-                   metadata: Mapping[str, str] | None) -> list[tuple[ImageRecord, bool]]:
-        """One transaction for the batch; per image (its record, whether it was a duplicate)."""
+    def add_images(self, project_id: str, images: list[NewImage], metadata: Mapping[str, str] | None,
+                   max_images: int | None = None) -> list[tuple[ImageRecord | None, bool]]:
+        """One transaction for the batch; per image (its record, whether it was a duplicate); the record is None
+        for a new image that would take the project past `max_images`."""
     def images(self, project_id: str, query: ImageQuery) -> list[ImageRecord]: ...
     def image_count(self, project_id: str, query: ImageQuery) -> int: ...
     def image_by_id(self, image_id: str) -> ImageRecord | None: ...
@@ -77,7 +81,7 @@ class Store(Protocol):
     # ---- iterations and their training
     def training_set(self, project_id: str, selected_tags: list[str] | None) -> TrainingSet: ...
     def create_iteration(self, project: ProjectRecord, training_set: TrainingSet, training_type: str,
-                         budget_hours: int, force: bool, max_iterations: int) -> IterationRecord: ...
+                         budget_hours: int, force: bool, max_iterations: int | None) -> IterationRecord: ...
     def training_job(self, iteration_id: str) -> TrainingJob | None:
         """The iteration to train, or None when it is no longer Training (deleted with its project)."""
     def finish_training(self, iteration_id: str, model_digest: str, heldout_digest: str, seconds: float,
@@ -91,6 +95,9 @@ class Store(Protocol):
     def rename_iteration(self, project_id: str, iteration_id: str, name: str) -> IterationRecord: ...
     def delete_iteration(self, project_id: str, iteration_id: str) -> None: ...
     def model_tags(self, iteration_id: str) -> tuple[TagRef, ...]: ...
+    def trained_on(self, project_id: str, iteration_id: str) -> tuple[str, tuple[TagRef, ...],
+                                                                      tuple[SnapshotEntry, ...]]:
+        """(when the iteration was created, its tags, its training set in the order its held-out results keep)."""
 
     # ---- publishing
     def publish(self, project_id: str, iteration_id: str, name: str, resource_id: str, overwrite: bool) -> None: ...
@@ -104,9 +111,26 @@ class Store(Protocol):
     def export_by_token(self, token: str) -> ExportRecord | None: ...
     def store_prediction(self, prediction_id: str, project_id: str, iteration_id: str, application: str | None,
                          sha256: str, predictions: list[dict], created: str) -> None: ...
+    def query_predictions(self, project_id: str, query: PredictionFilter) -> list[StoredPredictionRecord]: ...
+    def predictions_by_ids(self, project_id: str, prediction_ids: list[str]) -> list[StoredPredictionRecord]: ...
+    def prediction_by_id(self, prediction_id: str) -> StoredPredictionRecord | None: ...
+    def delete_predictions(self, project_id: str, prediction_ids: list[str]) -> None: ...
     def cached_features(self, version: str, hashes: list[str]) -> dict[str, np.ndarray]: ...
     def cache_features(self, version: str, vectors: Mapping[str, np.ndarray]) -> None: ...
 
+    # ---- operating the service (/ready, cvlocal backup, restore and gc: store/backup.py, store/gc.py)
     def ping(self) -> None:
         """Raise unless the database and the blobs answer now (the readiness check)."""
+    def referenced_blobs(self, now: float | None = None) -> set[str]:
+        """Every blob a row names, read as of one moment: images, stored predictions, iterations' heads and
+        held-out files, exports whose link lasts beyond `now`, and the images of trainings in progress. A new
+        column that names a blob must be added here, or garbage collection deletes its blobs."""
+    def delete_expired_exports(self, now: float | None = None) -> int: ...
+    def backup_metadata(self, destination: Path) -> set[str]:
+        """A consistent copy of the metadata (as of one moment, taken while serving) into the folder
+        `destination`, in this backend's format; the blobs that copy names. BackupError where the backend's
+        own tools make backups instead (PostgreSQL: the message says which)."""
+    def restore_metadata(self, source: Path) -> set[str]:
+        """Replace this store's (empty) metadata with the copy in `source`; the blobs it names."""
+
     def close(self) -> None: ...

@@ -166,3 +166,52 @@ class TagChanges:
     name: str | None = None
     description: str | None = None
     type: str | None = None
+
+
+@dataclass(frozen=True)
+class PredictedTag:
+    tag_id: str
+    tag_name: str
+    tag_type: str
+    probability: float
+
+
+@dataclass(frozen=True)
+class StoredPredictionRecord:
+    """A prediction the storing routes kept: the image (a blob) and what the iteration predicted, highest first."""
+    id: str
+    project_id: str
+    iteration_id: str
+    application: str | None
+    sha256: str
+    created: str
+    domain_id: str                        # the predicting iteration's (the project's once that is deleted)
+    predictions: tuple[PredictedTag, ...]
+
+    @property
+    def top_probability(self) -> float:
+        return max((p.probability for p in self.predictions), default=0.0)
+
+
+# The orders a prediction listing can take, each with the key its keyset cursor holds.
+PREDICTION_ORDERS = ("newest", "oldest", "suggested")
+
+
+@dataclass(frozen=True)
+class PredictionFilter:
+    """Which stored predictions of a project to list, and in what order.
+
+    `tags`: (tag id, lowest, highest probability) ranges that must all hold. `order`: newest or oldest first by
+    `created`, or "suggested": the least certain first (lowest top probability), the ones worth a label most.
+    `after`: the (sort key, prediction id) of the last one a previous page returned (created for newest and
+    oldest, the top probability for suggested); the listing continues after it, so deleting some of the
+    predictions already listed moves nothing.
+    """
+    iteration_id: str | None = None
+    application: str | None = None
+    tags: tuple[tuple[str, float, float], ...] = ()
+    start: str | None = None              # created >= start (the stored ISO-8601 form)
+    end: str | None = None                # created <= end
+    order: str = "newest"
+    after: tuple[str | float, str] | None = None
+    limit: int = 50

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 from ..errors import bad_request, not_found_domain
 
-# Azure's export platforms, as compact domains list them; this service builds ONNX only (training/export.py).
+# Azure's export platforms, as compact domains list them; this service builds ONNX and DockerFile
+# (training/export.py).
 EXPORT_PLATFORMS = ["CoreML", "TensorFlow", "DockerFile", "ONNX", "VAIDK", "OpenVino"]
 
 

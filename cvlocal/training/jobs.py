@@ -1,13 +1,13 @@
-"""One training job: features (cached), the head, its cross-validated evaluation, both stored as blobs."""
+"""One training job: the training type's features (cached), its head and the head's cross-validated
+evaluation, both stored as blobs, within the iteration's reserved budget."""
 from __future__ import annotations
 
 import logging
 import time
 
-from ..model.evaluation import cross_validate
-from ..model.head import fit_head
+from ..model.training_types import training_type
 from ..store import Store
-from .features import FeatureCache
+from .features import Budget, FeatureCache
 from .rules import label_matrix
 
 log = logging.getLogger("cvlocal.training")
@@ -20,18 +20,22 @@ def train_iteration(store: Store, features: FeatureCache, iteration_id: str) -> 
         return  # deleted with its project meanwhile
     started = time.perf_counter()
     iteration, snapshot = job.iteration, job.snapshot
+    kind = training_type(iteration.training_type)
+    # The budget counts from the start of this job, not from the `train` call (the queue may hold it first).
+    budget = Budget.reserved(iteration.reserved_budget_hours)
     multilabel = iteration.classification_type == "Multilabel"
     labels = label_matrix(iteration.tags, snapshot, multilabel)
     timings: dict[str, float] = {}
-    vectors = features.features([sha for sha, _ in snapshot], timings)
+    plain, mirrored = features.views([sha for sha, _ in snapshot], kind.backbones, kind.resize,
+                                     kind.needs_mirrored, timings, budget)
     t0 = time.perf_counter()
-    head = fit_head(vectors, labels, multilabel)
-    held_out = cross_validate(vectors, labels, multilabel)
+    head = kind.fit(plain, labels, multilabel, mirrored)
+    held_out = kind.cross_validate(plain, labels, multilabel, mirrored)
     timings["head_s"] = time.perf_counter() - t0
     model_digest = store.blobs.put(head.to_bytes())
     heldout_digest = store.blobs.put(held_out.to_bytes())
     seconds = time.perf_counter() - started
     timings["total_s"] = seconds
     store.finish_training(iteration_id, model_digest, heldout_digest, seconds, timings)
-    log.info("trained %s (%s) on %d images in %.2f s %s", iteration.name, iteration_id, len(snapshot), seconds,
-             {k: round(v, 3) for k, v in timings.items()})
+    log.info("trained %s (%s, %s) on %d images in %.2f s %s", iteration.name, iteration_id, kind.name,
+             len(snapshot), seconds, {k: round(v, 3) for k, v in timings.items()})

@@ -17,6 +17,10 @@ class Performance:
 
     def at(self, iteration: IterationRecord, threshold: float) -> dict:
         """Custom Vision's IterationPerformance (see model/evaluation.py for the definitions)."""
+        return performance(self.held_out(iteration), threshold, list(iteration.tags))
+
+    def held_out(self, iteration: IterationRecord) -> HeldOut:
+        """The iteration's held-out evaluation: a row per image of its training set, in the set's order."""
         if iteration.status != "Completed" or not iteration.heldout_digest:
             raise errors.bad_request(f"{iteration.name} is {iteration.status}; performance exists once it has "
                                      "trained.", "BadRequestIterationIsNotTrained")
@@ -25,4 +29,4 @@ class Performance:
             held = HeldOut.from_bytes(self.store.blobs.get(iteration.heldout_digest))
             with self._lock:
                 self._held_out[iteration.heldout_digest] = held
-        return performance(held, threshold, list(iteration.tags))
+        return held

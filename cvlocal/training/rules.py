@@ -4,8 +4,8 @@ Checked when `train` is called, in this order:
 - the training type (`Regular` or `Advanced`, which needs a budget of at least an hour) - `check_training_type`;
 - the training set: at least MIN_TAGS tags with at least MIN_IMAGES_PER_TAG images each - `check_training_set`;
 - then, atomically with creating the iteration (the store checks them in its transaction): one training of a
-  project at a time, nothing changed since the last trained iteration unless forced, at most MAX_ITERATIONS
-  iterations kept.
+  project at a time, nothing changed since the last trained iteration unless forced, at most the pricing
+  tier's iterations kept (cvlocal/tiers: 20 on every tier).
 Checked by the training job, which fails the iteration with the reason: a Multiclass project's images carry one
 tag each - `label_matrix`.
 """
@@ -19,7 +19,6 @@ from ..store.records import SnapshotEntry, TagRef, TrainingSet
 TRAINING_TYPES = ("Regular", "Advanced")
 MIN_TAGS = 2
 MIN_IMAGES_PER_TAG = 5
-MAX_ITERATIONS = 20
 
 
 def check_training_type(training_type: str, reserved_budget_hours: int) -> None:

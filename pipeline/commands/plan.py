@@ -8,11 +8,12 @@ from pipeline.config.checks import check
 from pipeline.config.loader import LoadedConfig
 from pipeline.dataset import Dataset
 from pipeline.sdk.clients import training_client
+from pipeline.sdk.tiers import tier as tier_named
 from pipeline.steps import sync
 from pipeline.steps.hold import Hold, hold_on
-from pipeline.steps.project import find_project, resolve_domain
+from pipeline.steps.project import domain_change, find_project, resolve_domain, room_for_project
 from pipeline.steps.publish import published_under
-from pipeline.steps.tags import existing_tags
+from pipeline.steps.tags import existing_tags, missing_tags
 from pipeline.steps.train import training_needed
 from pipeline.steps.upload import relative
 
@@ -34,6 +35,7 @@ class Plan:
     publish_name: str
     hold: Hold | None
     files: list[str]
+    domain_change: Any = None  # steps.project.DomainChange
 
     def to_dict(self) -> dict[str, Any]:
         s = self.sync
@@ -45,7 +47,8 @@ class Plan:
         else:
             would = "the latest completed iteration, if it passes the gates"
         return {"project": {"name": self.project_name, "id": self.project_id, "create": self.project_id is None,
-                            "domain": self.domain},
+                            "domain": self.domain,
+                            "domain_change": self.domain_change.to_dict() if self.domain_change else None},
                 "tags_to_create": self.tags_to_create,
                 "images": {"upload": len(s.to_upload), "upload_bytes": upload_bytes, "skip": len(s.present),
                            "files": self.files[:LISTED]},
@@ -62,10 +65,12 @@ def make_plan(loaded: LoadedConfig, dataset: Dataset, trainer: Any) -> Plan:
     project = find_project(trainer, config.project.name)
     if project is None:
         resolve_domain(trainer, config.project.domain)
+        room_for_project(trainer, tier_named(config.service.tier))
         plan = sync.SyncPlan(mode, list(dataset.images), [], [], [], [])
         return Plan(config.project.name, None, config.project.domain, dataset.tags, plan,
                     sync.delete_limit(config.dataset.max_delete, 0), 0, True, "new project", None,
                     config.publish.name, None, _names(dataset, plan))
+    change = domain_change(trainer, project, config.project)
     tags = existing_tags(trainer, project.id)
     state = sync.read_project(trainer, project.id)
     plan = sync.diff(dataset, state.images, mode, lambda item: relative(dataset, item))
@@ -74,11 +79,13 @@ def make_plan(loaded: LoadedConfig, dataset: Dataset, trainer: Any) -> Plan:
     changes = plan.changes()
     if changes:
         needed, reason = True, f"{reason}, {changes}" if needed else changes
+    if change is not None and change.move:
+        needed, reason = True, f"the project moves to domain {change.wanted!r}"
     published = published_under(iterations, config.publish.name)
-    return Plan(config.project.name, project.id, config.project.domain, [t for t in dataset.tags if t not in tags],
+    return Plan(config.project.name, project.id, config.project.domain, missing_tags(dataset.tags, tags),
                 plan, sync.delete_limit(config.dataset.max_delete, len(state.listed)), len(state.listed), needed,
                 reason, published.name if published else None, config.publish.name,
-                hold_on(project, config.publish.name), _names(dataset, plan))
+                hold_on(project, config.publish.name), _names(dataset, plan), change)
 
 
 def _names(dataset: Dataset, plan: sync.SyncPlan) -> list[str]:

@@ -11,6 +11,7 @@ from pipeline.progress import Progress, Stopwatch
 from pipeline.report import RunReport, write
 from pipeline.sdk.clients import training_client
 from pipeline.sdk.errors import as_pipeline_error
+from pipeline.sdk.tiers import tier as tier_named
 from pipeline.steps import gates as gate_checks
 from pipeline.steps import image_map, sync
 from pipeline.steps import project as project_step
@@ -65,7 +66,8 @@ def _steps(loaded: LoadedConfig, dataset: Dataset, trainer: Any, ui: Progress, w
            report: RunReport, allow_mass_delete: bool) -> None:
     config = loaded.config
     with watch.step("project"):
-        project, created, warnings = project_step.ensure_project(trainer, config.project)
+        project, created, warnings = project_step.ensure_project(trainer, config.project,
+                                                                 tier_named(config.service.tier))
         report.project_id, report.project_created = project.id, created
         for warning in warnings:
             ui.warn(warning)

@@ -1,5 +1,7 @@
 """Reference checks of a loaded config, without any network: the dataset and smoke-test files exist, the
-dataset is trainable, and every tag the config names is a tag of the dataset. Errors name file and line."""
+dataset is trainable and within the tier's limits (when `service.tier` is known), and every tag the config
+names is a tag of the dataset (tag names match case-insensitively, as Custom Vision's do). Errors name file
+and line."""
 from __future__ import annotations
 
 import difflib
@@ -7,9 +9,10 @@ from pathlib import Path
 
 from pipeline.config.loader import LoadedConfig
 from pipeline.config.settings import SETTINGS
-from pipeline.dataset import Dataset, local_root, scan, validate
+from pipeline.dataset import Dataset, local_root, require_images, scan, validate
 from pipeline.errors import ConfigError, DatasetError
 from pipeline.sdk.images import is_url
+from pipeline.sdk.tiers import tier as tier_named
 
 
 def check(loaded: LoadedConfig, offline: bool = False) -> Dataset | None:
@@ -17,10 +20,10 @@ def check(loaded: LoadedConfig, offline: bool = False) -> Dataset | None:
 
     `offline` (cvops validate) never downloads: a `dataset.url` not in the cache yet gives None."""
     config, source = loaded.config, loaded.source
-    where = ("dataset", "url" if config.dataset.url else "path")
+    where = ("dataset", "url" if config.dataset.url else "container" if config.dataset.container else "path")
     try:
         root = local_root(config.dataset, allow_download=not offline)
-    except DatasetError as exc:
+    except (DatasetError, ConfigError) as exc:  # ConfigError: a blob container's credential settings
         raise DatasetError(f"{source.file}:{source.line(where)}: {exc}") from None
     errors: list[ConfigError] = []
     for setting in SETTINGS:
@@ -44,19 +47,21 @@ def check(loaded: LoadedConfig, offline: bool = False) -> Dataset | None:
         return None
     try:
         dataset = scan(config.dataset.model_copy(update={"path": root}), config.tag_name)
+        require_images(dataset)
     except DatasetError as exc:
         raise DatasetError(f"{source.file}:{source.line(where)}: {exc}") from None
     tags = set(dataset.tags)
+    folded = {t.casefold() for t in tags}
     for key in config.dataset.tag_names:
         if key not in dataset.source_tags:
             near = _near(key, dataset.source_tags)
             errors.append(source.error(("dataset", "tag_names", key),
                                        f"no folder or manifest tag {key!r} in the dataset{near}"))
     for tag in config.gates.per_tag:
-        if tag not in tags:
+        if tag.casefold() not in folded:
             errors.append(source.error(("gates", "per_tag", tag), f"no tag {tag!r} in the dataset{_near(tag, tags)}"))
     for index, test in enumerate(config.smoke_test):
-        if test.expect not in tags:
+        if test.expect.casefold() not in folded:
             errors.append(source.error(("smoke_test", index, "expect"),
                                        f"no tag {test.expect!r} in the dataset{_near(test.expect, tags)}"))
     if errors:
@@ -65,7 +70,27 @@ def check(loaded: LoadedConfig, offline: bool = False) -> Dataset | None:
         validate(dataset, config.project.classification_type)
     except DatasetError as exc:
         raise DatasetError(f"{source.file}:{source.line(where)}: {exc}") from None
+    _within_tier(loaded, dataset)
     return dataset
+
+
+def _within_tier(loaded: LoadedConfig, dataset: Dataset) -> None:
+    """Refuse, before anything is uploaded, a dataset the tier's project cannot hold."""
+    tier = tier_named(loaded.config.service.tier)
+    if tier is None:
+        return
+    problems = []
+    if len(dataset.images) > tier.images_per_project:
+        problems.append(f"{len(dataset.images):,} images; a {tier.name} project holds at most "
+                        f"{tier.images_per_project:,} (remove {len(dataset.images) - tier.images_per_project:,})")
+    if len(dataset.tags) > tier.tags_per_project:
+        problems.append(f"{len(dataset.tags):,} tags; a {tier.name} project holds at most {tier.tags_per_project:,}"
+                        f" (remove {len(dataset.tags) - tier.tags_per_project:,})")
+    if problems:
+        source = loaded.source
+        other = " or use the S0 tier" if tier.name == "F0" else ""
+        raise DatasetError(f"{source.file}:{source.line(('service', 'tier'))}: the dataset is over the limits of "
+                           f"service.tier {tier.name}: " + "; ".join(problems) + f": make it smaller{other}")
 
 
 def _near(word: str, choices: set[str]) -> str:

@@ -1,7 +1,10 @@
-"""Read a pipeline config: YAML with line numbers, ${VAR} / ${VAR:-default} expansion, Pulumi stack outputs,
-and pydantic validation whose errors name the file, the line and what to fix."""
+"""Read a pipeline config: YAML with line numbers, ${VAR} / ${VAR:-default} expansion, `~` in paths, Pulumi
+stack outputs, and pydantic validation whose errors name the file, the line and what to fix (a misspelt key is
+reported as unknown, with the key it was probably meant to be, not as that key missing; a percentage where a
+fraction belongs says which fraction)."""
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from dataclasses import dataclass, field
@@ -13,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from pipeline.config.model import PipelineConfig
 from pipeline.config.settings import SECRET_FIELDS, SETTINGS
+from pipeline.config.stack import TIER_VARIABLE
 from pipeline.errors import ConfigError, PipelineError
 from pipeline.redact import register_secret
 
@@ -77,7 +81,10 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None, stac
         for setting in SETTINGS:
             if data["service"].get(setting.field) in (None, "") and setting.variable in outputs:
                 data["service"][setting.field] = outputs[setting.variable]
+        if data["service"].get("tier") in (None, "") and outputs.get(TIER_VARIABLE):
+            data["service"]["tier"] = outputs[TIER_VARIABLE]  # the SKU, where the stack exports it
     _drop_empty_secrets(data)
+    _expand_home(data)
     try:
         config = PipelineConfig.model_validate(data)
     except ValidationError as exc:
@@ -156,6 +163,21 @@ def _expand_value(value: Any, loc: Loc, variables: Mapping[str, str], source: Co
     return expanded
 
 
+# Paths that may start with `~` (the home folder), as a shell would expand it.
+_PATHS: tuple[Loc, ...] = (("dataset", "path"), ("dataset", "cache_dir"), ("report", "json"), ("report", "markdown"))
+
+
+def _expand_home(data: dict) -> None:
+    def expanded(value: Any) -> Any:
+        return os.path.expanduser(value) if isinstance(value, str) and value.startswith("~") else value
+    for section, name in _PATHS:
+        if isinstance(data.get(section), dict) and name in data[section]:
+            data[section][name] = expanded(data[section][name])
+    for test in data.get("smoke_test") or []:
+        if isinstance(test, dict) and "image" in test:
+            test["image"] = expanded(test["image"])
+
+
 def _drop_empty_secrets(data: dict) -> None:
     """An empty key (e.g. `${CUSTOM_VISION_TRAINING_KEY:-}`) means keyless, the same as no key."""
     service = data.get("service")
@@ -183,8 +205,12 @@ def _stack_outputs(stack: str) -> dict[str, str]:
 def _config_error(exc: ValidationError, source: ConfigSource) -> ConfigError:
     lines = []
     first_line = None
-    for err in exc.errors():
+    errors = exc.errors()
+    unknown = {tuple(e["loc"]) for e in errors if e["type"] == "extra_forbidden"}
+    for err in errors:
         loc = tuple(err["loc"])
+        if err["type"] == "missing" and _misspelt_as(loc, unknown):
+            continue  # `projct:` is reported once, as the unknown key it is (with "did you mean 'project'?")
         line = source.line(loc)
         first_line = first_line or line
         lines.append(f"{source.file}:{line}: {_describe(err, loc)}")
@@ -196,15 +222,27 @@ def _config_error(exc: ValidationError, source: ConfigSource) -> ConfigError:
 def _describe(err: dict, loc: Loc) -> str:
     where, kind = _dotted(loc), err["type"]
     if kind == "extra_forbidden":
-        allowed = ", ".join(_allowed_fields(loc[:-1]))
-        return f"{where}: unknown field {loc[-1]!r}; allowed here: {allowed}"
+        fields = _allowed_fields(loc[:-1])
+        close = difflib.get_close_matches(str(loc[-1]), fields, n=1, cutoff=0.6)
+        near = f" (did you mean {close[0]!r}?)" if close else ""
+        return f"{where}: unknown field {loc[-1]!r}{near}; allowed here: {', '.join(fields)}"
     if kind == "missing":
         return f"{where}: required field {loc[-1]!r} is missing"
     if kind in ("model_type", "dict_type"):
         return f"{where}: expected a mapping (key: value lines), got {type(err.get('input')).__name__}"
     if set(loc) & SECRET_FIELDS:  # never echo what was given for a key
         return f"{where}: {err['msg']}"
-    return f"{where}: {err['msg']} (got {err.get('input')!r})"
+    given = err.get("input")
+    if kind == "less_than_equal" and (err.get("ctx") or {}).get("le") == 1 and isinstance(given, (int, float)) \
+            and 1 < given <= 100:
+        return f"{where}: a fraction from 0 to 1, not a percentage: write {given / 100:g} for {given:g}%"
+    return f"{where}: {err['msg']} (got {given!r})"
+
+
+def _misspelt_as(missing: Loc, unknown: set[Loc]) -> bool:
+    """Whether a missing required field sits beside an unknown key that is its misspelling."""
+    siblings = [str(loc[-1]) for loc in unknown if loc[:-1] == missing[:-1]]
+    return bool(difflib.get_close_matches(str(missing[-1]), siblings, n=1, cutoff=0.6))
 
 
 def _allowed_fields(loc: Loc) -> list[str]:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from pipeline.redact import register_secret
 
 
 class _Section(BaseModel):
@@ -21,6 +23,9 @@ class ProjectConfig(_Section):
                                                "Landmarks, Retail, General [A1], General (compact)).")
     classification_type: Literal["Multiclass", "Multilabel"] = Field(
         "Multiclass", description="Multiclass: one tag an image. Multilabel: any number of tags an image.")
+    allow_domain_change: bool = Field(
+        False, description="Move an existing project on another domain to `domain` (e.g. to a compact domain, "
+                           "to export); its iterations keep the domain they were trained on.")
 
 
 class ServiceConfig(_Section):
@@ -38,14 +43,27 @@ class ServiceConfig(_Section):
         None, description="Read the five CUSTOM_VISION_* values from this Pulumi stack's outputs (as `--stack`).")
     max_attempts: int = Field(8, ge=1, le=20, description="Attempts per call on 429, 5xx and connection errors.")
     max_delay_seconds: float = Field(60.0, gt=0, description="Longest wait between two attempts.")
+    tier: Literal["F0", "S0"] | None = Field(
+        None, description="The account's pricing tier: calls are paced to its rates (F0: 2 training calls/s; S0: "
+                          "10; other calls 10/s) and a dataset over its limits is refused before any upload.")
+    requests_per_second: float | None = Field(
+        None, gt=0, le=1000, description="Pace calls to this rate instead (training calls also to the tier's).")
+
+    @field_validator("tier", mode="before")
+    @classmethod
+    def _tier_name(cls, value: object) -> object:
+        """`${CUSTOM_VISION_TIER:-}` left empty means not known; `s0` is S0."""
+        if isinstance(value, str):
+            return value.strip().upper() or None
+        return value
 
 
 class DatasetConfig(_Section):
-    """The labelled images: one folder per tag, or a CSV/JSON manifest of path and tags; on disk (`path`) or
-    in a zip archive downloaded once (`url` + `sha256`)."""
+    """The labelled images: one folder per tag, or a CSV/JSON manifest of path and tags; on disk (`path`), in a
+    zip archive downloaded once (`url` + `sha256`), or in an Azure Blob Storage container (`container`)."""
 
     path: Path | None = Field(None, description="Folder of tag folders (folder-per-tag), or the manifest file "
-                                                "(manifest). Give `path` or `url`.")
+                                                "(manifest). Give `path`, `url` or `container`.")
     url: str | None = Field(None, pattern=r"^https?://", description="http(s) URL of a zip archive of the dataset, "
                             "downloaded once into the cache, checked against `sha256` and extracted there.")
     sha256: str | None = Field(None, pattern=r"^[0-9a-fA-F]{64}$",
@@ -54,9 +72,10 @@ class DatasetConfig(_Section):
                                            "(folder-per-tag) or the manifest file (manifest), e.g. training-images.")
     cache_dir: Path | None = Field(None, description="With `url`: where archives are kept and extracted "
                                                      "(default $CVOPS_CACHE, else ~/.cache/cvops).")
-    layout: Literal["folder-per-tag", "manifest"] = Field(
+    layout: Literal["folder-per-tag", "manifest", "label-files"] = Field(
         "folder-per-tag", description="folder-per-tag: PATH/TAG/IMAGE. manifest: a .csv (columns path,tags; "
-                                      "tags separated by ';') or .json ([{path, tags: [...]}]) file.")
+                                      "tags separated by ';') or .json ([{path, tags: [...]}]) file. label-files "
+                                      "(containers only): each IMAGE beside an IMAGE.labels blob, one tag a line.")
     tag_names: dict[str, str] = Field(
         default_factory=dict, description="Folder or manifest tag -> Custom Vision tag name "
                                           "(e.g. Japanese_Cherry: Japanese Cherry).")
@@ -69,11 +88,40 @@ class DatasetConfig(_Section):
         None, ge=0, description="With sync: mirror, the most images one run may delete; more is refused "
                                 "(nothing deleted) unless `--allow-mass-delete`. Default: the larger of 10 images "
                                 "and 10% of the project.")
+    # Azure Blob Storage. The credential is never in the file: AZURE_STORAGE_CONNECTION_STRING, or
+    # AZURE_STORAGE_SAS_TOKEN with `account_url`, or DefaultAzureCredential with `account_url`.
+    container: str | None = Field(None, pattern=r"^[a-z0-9](?:-?[a-z0-9])+$", min_length=3, max_length=63,
+                                  description="Azure Blob Storage container holding the dataset (instead of "
+                                              "`path` or `url`).")
+    prefix: str = Field("", description="With `container`: the virtual folder holding one folder per tag "
+                                        "(folder-per-tag), or the manifest blob's name (manifest).")
+    account_url: str | None = Field(None, description="With `container`: the blob endpoint, e.g. "
+                                                      "https://ACCOUNT.blob.core.windows.net (optional with "
+                                                      "AZURE_STORAGE_CONNECTION_STRING; never a SAS here).")
+
+    @field_validator("account_url")
+    @classmethod
+    def _mask_query(cls, value: str | None) -> str | None:
+        # A SAS pasted into the URL is refused when the container is read (dataset/container.py); masked
+        # from here on, so no error message can echo it.
+        if value and "?" in value:
+            register_secret(value.split("?", 1)[1])
+        return value
+
+    @property
+    def remote(self) -> str | None:
+        """Where a dataset that is not a local path comes from (None for `path`)."""
+        if self.container is not None:
+            return f"blob container {self.container!r}" + (f", prefix {self.prefix!r}" if self.prefix else "")
+        return self.url
 
     @model_validator(mode="after")
     def _path_or_url(self) -> "DatasetConfig":
-        if (self.path is None) == (self.url is None):
-            raise ValueError("give exactly one of `path` (a local folder or manifest) or `url` (a zip archive)")
+        if sum(value is not None for value in (self.path, self.url, self.container)) != 1:
+            raise ValueError("give exactly one of `path` (a local folder or manifest), `url` (a zip archive) or "
+                             "`container` (an Azure Blob Storage container)")
+        if self.layout == "label-files" and self.container is None:
+            raise ValueError("layout `label-files` (IMAGE.labels beside each image) is read from a `container`")
         if self.url is not None and self.sha256 is None:
             raise ValueError("`url` needs `sha256`, the archive's SHA-256, so a changed download is refused")
         return self

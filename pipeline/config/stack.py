@@ -22,6 +22,8 @@ from pipeline.config.settings import SETTINGS
 
 # Stack output (infra/custom_vision.py) -> the variable the pipeline reads.
 OUTPUT_VARIABLES = {setting.output: setting.variable for setting in SETTINGS}
+# Read when the stack has it: the training account's SKU (F0/S0), which sets `service.tier` (pacing, limits).
+TIER_OUTPUT, TIER_VARIABLE = "trainingSku", "CUSTOM_VISION_TIER"
 # Empty when the stack sets disableLocalAuth: the pipeline then signs in with Entra ID.
 KEY_OUTPUTS = tuple(setting.output for setting in SETTINGS if setting.secret)
 
@@ -44,7 +46,10 @@ def service_settings(outputs: Mapping[str, Any]) -> dict[str, str]:
         raise StackOutputsUnavailable(
             f"the stack has no {', '.join(missing)} output; deploy this project's program "
             "(`pulumi up`) to the stack first")
-    return {variable: str(values[name]) for name, variable in OUTPUT_VARIABLES.items() if values.get(name)}
+    settings = {variable: str(values[name]) for name, variable in OUTPUT_VARIABLES.items() if values.get(name)}
+    if values.get(TIER_OUTPUT):
+        settings[TIER_VARIABLE] = str(values[TIER_OUTPUT])
+    return settings
 
 
 def stack_outputs(stack: str, work_dir: Path | str = ".") -> dict[str, str]:

@@ -1,12 +1,15 @@
 """The labelled images on disk: scan a folder-per-tag tree or a CSV/JSON manifest, hash every image, and
-refuse a dataset Custom Vision would refuse (before anything is uploaded)."""
+refuse a dataset Custom Vision would refuse (before anything is uploaded). Files a folder-per-tag scan passes
+over (not images, formats Custom Vision does not take, empty tag folders, files outside any tag folder) are
+kept in `Dataset.skipped` with the reason, so `validate` can name them; hidden files are ignored. Manifest
+errors name the manifest's line."""
 from __future__ import annotations
 
 import csv
 import hashlib
 import json
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -14,6 +17,9 @@ from pipeline.config import DatasetConfig
 from pipeline.errors import DatasetError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif"}
+# Image formats people keep next to their photos that Custom Vision does not take.
+OTHER_IMAGE_SUFFIXES = {".webp", ".tif", ".tiff", ".heic", ".heif", ".avif", ".svg", ".ico", ".jxl", ".raw",
+                        ".cr2", ".nef", ".dng", ".psd"}
 MAX_IMAGE_BYTES = 6 * 1024 * 1024  # training uploads
 MIN_IMAGES_PER_TAG = 5
 MIN_TAGS = 2
@@ -26,6 +32,13 @@ class DatasetImage:
     tags: tuple[str, ...]  # Custom Vision tag names, after `tag_names`
     size: int
     sha256: str
+    origin: str | None = field(default=None, compare=False)  # MANIFEST:LINE for a manifest's image
+
+
+@dataclass(frozen=True)
+class Skipped:
+    path: Path
+    reason: str
 
 
 @dataclass
@@ -33,6 +46,7 @@ class Dataset:
     root: Path
     images: list[DatasetImage]
     source_tags: set[str]  # folder or manifest tag names, before `tag_names`
+    skipped: list[Skipped] = field(default_factory=list)  # files and folders passed over, with the reason
 
     @property
     def tags(self) -> list[str]:
@@ -58,46 +72,77 @@ def file_sha256(path: Path) -> tuple[str, int, bytes]:
     return digest.hexdigest(), size, head
 
 
+def looks_like_image(head: bytes) -> bool:
+    """Whether the first bytes of a file are those of a JPEG, PNG, BMP or GIF image."""
+    return any(head.startswith(magic) for magic in _MAGIC)
+
+
+def manifest_paths(manifest: Path) -> list[Path]:
+    """The image paths a CSV/JSON manifest names (resolved against its folder), in its order."""
+    return [path for path, _, _ in _manifest_entries(manifest)]
+
+
 def scan(config: DatasetConfig, tag_name: Callable[[str], str] = lambda t: t) -> Dataset:
     """Every image of the dataset with its tags and content hash; raises DatasetError on unusable input."""
     root = Path(config.path)
+    skipped: list[Skipped] = []
     if config.layout == "folder-per-tag":
         if not root.is_dir():
             raise DatasetError(f"dataset folder not found: {root}")
-        entries = list(_folder_entries(root))
-    else:
+        entries = list(_folder_entries(root, skipped))
+    else:  # a manifest (a container's label files arrive as one, container.py)
         if not root.is_file():
             raise DatasetError(f"dataset manifest not found: {root}")
         entries = list(_manifest_entries(root))
     problems: list[str] = []
     images: list[DatasetImage] = []
-    for path, source_tags in entries:
+    for path, source_tags, origin in entries:
+        where = f"{origin}: {path}" if origin else str(path)
         if not path.is_file():
-            problems.append(f"{path}: file not found")
+            problems.append(f"{where}: file not found")
             continue
         sha, size, head = file_sha256(path)
         if size == 0:
-            problems.append(f"{path}: empty file")
+            problems.append(f"{where}: empty file")
         elif size > MAX_IMAGE_BYTES:
-            problems.append(f"{path}: {size / 1e6:.1f} MB, over Custom Vision's 6 MB limit for training images")
-        elif not any(head.startswith(magic) for magic in _MAGIC):
-            problems.append(f"{path}: not a JPEG, PNG, BMP or GIF image")
+            problems.append(f"{where}: {size / 1e6:.1f} MB, over Custom Vision's 6 MB limit for training images")
+        elif not looks_like_image(head):
+            problems.append(f"{where}: not a JPEG, PNG, BMP or GIF image")
         else:
             tags = tuple(dict.fromkeys(tag_name(t) for t in source_tags))
-            images.append(DatasetImage(path, tags, size, sha))
+            images.append(DatasetImage(path, tags, size, sha, origin))
     if problems:
-        raise DatasetError(_listing("the dataset has unusable images", problems))
-    source = {t for _, tags in entries for t in tags}
-    return Dataset(root, _without_copies(images), source)
+        raise DatasetError(listing("the dataset has unusable images", problems))
+    source = {t for _, tags, _ in entries for t in tags}
+    return Dataset(root, _without_copies(images), source, skipped)
+
+
+def require_images(dataset: Dataset) -> None:
+    """An empty dataset says so first, before anything that would follow from it (no tags, ...)."""
+    if dataset.images:
+        return
+    found = ""
+    if dataset.skipped:
+        found = "; skipped: " + ", ".join(f"{skipped_name(dataset, s)} ({s.reason})" for s in dataset.skipped[:5])
+        found += f" and {len(dataset.skipped) - 5} more" if len(dataset.skipped) > 5 else ""
+    layout = f"{dataset.root}/TAG/IMAGE" if dataset.root.is_dir() else "the files the manifest lists"
+    raise DatasetError(f"no images found in {dataset.root} (looked for {', '.join(sorted(IMAGE_SUFFIXES))} "
+                       f"files as {layout}{found})")
+
+
+def skipped_name(dataset: Dataset, skipped: Skipped) -> str:
+    try:
+        return skipped.path.relative_to(dataset.root).as_posix()
+    except ValueError:
+        return str(skipped.path)
 
 
 def validate(dataset: Dataset, classification_type: str) -> None:
     """Refuse, naming the tag or file, what Custom Vision would refuse at upload or training time."""
     problems = []
-    if not dataset.images:
-        raise DatasetError(f"no images found in {dataset.root} (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
+    require_images(dataset)
     if classification_type == "Multiclass":
-        problems += [f"{image.path}: {len(image.tags)} tags ({', '.join(image.tags) or 'none'}); a Multiclass "
+        problems += [f"{image.origin + ': ' if image.origin else ''}{image.path}: {len(image.tags)} tags ({', '.join(image.tags) or 'none'}); a Multiclass "
                      "project takes exactly one tag an image" for image in dataset.images if len(image.tags) != 1]
     counts = dataset.counts()
     for tag, count in counts.items():
@@ -108,45 +153,97 @@ def validate(dataset: Dataset, classification_type: str) -> None:
         problems.append(f"{len(counts)} tag(s) ({', '.join(counts) or 'none'}); classification needs at least "
                         f"{MIN_TAGS} tags with {MIN_IMAGES_PER_TAG} images each")
     if problems:
-        raise DatasetError(_listing("the dataset cannot be trained", problems))
+        raise DatasetError(listing("the dataset cannot be trained", problems))
 
 
-def _folder_entries(root: Path) -> Iterable[tuple[Path, tuple[str, ...]]]:
-    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        for path in sorted(folder.rglob("*")):
-            if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith("."):
-                yield path, (folder.name,)
+def _folder_entries(root: Path, skipped: list[Skipped]) -> Iterable[tuple[Path, tuple[str, ...], None]]:
+    for entry in sorted(p for p in root.iterdir() if not p.name.startswith(".")):
+        if not entry.is_dir():
+            skipped.append(Skipped(entry, "not in a tag folder (images go in DATASET/TAG/)"))
+            continue
+        found = 0
+        for path in sorted(entry.rglob("*")):
+            if not path.is_file() or any(part.startswith(".") for part in path.relative_to(root).parts):
+                continue
+            suffix = path.suffix.lower()
+            if suffix in IMAGE_SUFFIXES:
+                found += 1
+                yield path, (entry.name,), None
+            elif suffix in OTHER_IMAGE_SUFFIXES:
+                skipped.append(Skipped(path, f"unsupported image format {suffix}: Custom Vision takes JPEG, PNG, "
+                                             "BMP or GIF (convert it)"))
+            else:
+                skipped.append(Skipped(path, "not an image"))
+        if not found:
+            skipped.append(Skipped(entry, "empty tag folder: no images, so no tag"))
 
 
-def _manifest_entries(manifest: Path) -> Iterable[tuple[Path, tuple[str, ...]]]:
+def _manifest_entries(manifest: Path) -> Iterable[tuple[Path, tuple[str, ...], str]]:
     base = manifest.parent
     try:
         if manifest.suffix.lower() == ".json":
-            rows = json.loads(manifest.read_text(encoding="utf-8"))
-            rows = rows.get("images", rows) if isinstance(rows, dict) else rows
-            if not isinstance(rows, list):
-                raise DatasetError(f"{manifest}: expected a JSON list of {{path, tags}}")
-            for index, row in enumerate(rows):
+            for row, line in _json_rows(manifest):
+                where = f"{manifest}:{line}"
                 if not isinstance(row, dict) or "path" not in row:
-                    raise DatasetError(f"{manifest}: item {index} has no 'path'")
+                    raise DatasetError(f"{where}: the item has no 'path' (each is {{\"path\": ..., \"tags\": [...]}})")
                 tags = row.get("tags", [])
-                yield base / row["path"], tuple([tags] if isinstance(tags, str) else tags)
+                yield base / row["path"], tuple([tags] if isinstance(tags, str) else tags), where
         elif manifest.suffix.lower() == ".csv":
             with open(manifest, newline="", encoding="utf-8") as fh:
                 reader = csv.DictReader(fh)
                 columns = set(reader.fieldnames or ())
                 if not {"path", "tags"} <= columns:
-                    raise DatasetError(f"{manifest}: the header must name the columns path,tags "
+                    raise DatasetError(f"{manifest}:1: the header must name the columns path,tags "
                                        f"(found {', '.join(sorted(columns)) or 'none'})")
-                for line, row in enumerate(reader, start=2):
+                for row in reader:
+                    where = f"{manifest}:{reader.line_num}"
                     if not row["path"]:
-                        raise DatasetError(f"{manifest}:{line}: empty path")
+                        raise DatasetError(f"{where}: empty path")
                     tags = [t.strip() for t in (row["tags"] or "").replace("|", ";").split(";") if t.strip()]
-                    yield base / row["path"], tuple(tags)
+                    yield base / row["path"], tuple(tags), where
         else:
             raise DatasetError(f"{manifest}: a manifest is a .csv or .json file")
-    except (json.JSONDecodeError, UnicodeDecodeError, csv.Error) as exc:
+    except json.JSONDecodeError as exc:
+        raise DatasetError(f"{manifest}:{exc.lineno}: not valid JSON: {exc.msg} (column {exc.colno})") from None
+    except (UnicodeDecodeError, csv.Error) as exc:
         raise DatasetError(f"{manifest}: cannot read the manifest: {exc}") from None
+
+
+def _json_rows(manifest: Path) -> list[tuple[object, int]]:
+    """The manifest's items, each with the line it starts on: a list, or the list under "images"."""
+    text = manifest.read_text(encoding="utf-8")
+    data = json.loads(text)  # the errors, with their line, come from here; what follows reads valid JSON
+    if isinstance(data, dict) and isinstance(data.get("images"), list):
+        start = _value_of(text, "images")
+    elif isinstance(data, list):
+        start = _skip_space(text, 0)
+    else:
+        raise DatasetError(f"{manifest}:1: expected a JSON list of {{path, tags}} (or {{\"images\": [...]}})")
+    decoder, rows, i = json.JSONDecoder(), [], _skip_space(text, start + 1)
+    while text[i] != "]":
+        value, end = decoder.raw_decode(text, i)
+        rows.append((value, text.count("\n", 0, i) + 1))
+        i = _skip_space(text, end)
+        i = _skip_space(text, i + 1) if text[i] == "," else i
+    return rows
+
+
+def _value_of(text: str, wanted: str) -> int:
+    """Where the value of the top-level object's key `wanted` starts (in valid JSON)."""
+    decoder, i = json.JSONDecoder(), _skip_space(text, _skip_space(text, 0) + 1)
+    while True:
+        key, i = decoder.raw_decode(text, i)
+        i = _skip_space(text, _skip_space(text, i) + 1)  # past the colon
+        if key == wanted:
+            return i
+        _, i = decoder.raw_decode(text, i)
+        i = _skip_space(text, _skip_space(text, i) + 1)  # past the comma
+
+
+def _skip_space(text: str, i: int) -> int:
+    while i < len(text) and text[i] in " \t\r\n":
+        i += 1
+    return i
 
 
 def _without_copies(images: list[DatasetImage]) -> list[DatasetImage]:
@@ -158,10 +255,10 @@ def _without_copies(images: list[DatasetImage]) -> list[DatasetImage]:
                  f"{' / '.join(sorted({', '.join(i.tags) for i in group}))}"
                  for group in by_hash.values() if len({i.tags for i in group}) > 1]
     if conflicts:
-        raise DatasetError(_listing("the dataset has the same image under different tags", conflicts))
+        raise DatasetError(listing("the dataset has the same image under different tags", conflicts))
     return [group[0] for group in by_hash.values()]
 
 
-def _listing(title: str, problems: list[str]) -> str:
+def listing(title: str, problems: list[str]) -> str:
     shown = problems[:20] + ([f"... and {len(problems) - 20} more"] if len(problems) > 20 else [])
     return title + ":\n  " + "\n  ".join(shown)

@@ -1,6 +1,7 @@
 """Where a dataset is: `dataset.path` as given, or a zip archive (`dataset: {url, sha256}`) downloaded once into
-a cache, checked against the SHA-256 the config names, and extracted there safely; later runs reuse the
-extracted folder. Every source ends as a local folder (or manifest) for scan.py."""
+a cache, checked against the SHA-256 the config names, and extracted there safely (later runs reuse the
+extracted folder), or an Azure Blob Storage container mirrored into the cache (container.py). Every source ends
+as a local folder (or manifest) for scan.py."""
 from __future__ import annotations
 
 import hashlib
@@ -28,7 +29,12 @@ def cache_root(config: DatasetConfig) -> Path:
 def local_root(config: DatasetConfig, allow_download: bool = True) -> Path | None:
     """The folder (or manifest) to scan: `path` as given, or the extracted archive's `subfolder`.
 
-    None when the archive is not in the cache yet and downloading is not allowed (`cvops validate`)."""
+    None when the archive is not in the cache yet and downloading is not allowed (`cvops validate`), and for a
+    blob container offline (its blobs may have changed since the last run)."""
+    if config.container is not None:
+        from pipeline.dataset.container import check_account_url, mirror
+        check_account_url(config.account_url)
+        return mirror(config, cache_root(config)) if allow_download else None
     if config.url is None:
         return Path(config.path)
     sha = config.sha256.lower()
@@ -43,6 +49,18 @@ def local_root(config: DatasetConfig, allow_download: bool = True) -> Path | Non
         inside = ", ".join(sorted(p.name for p in extracted.iterdir())[:10])
         raise DatasetError(f"the archive from {config.url} has no {config.subfolder!r}; at its top: {inside}")
     return target
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """`path` holds `data` whole or not at all (written beside it, then renamed); a kill leaves a `.part-` file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, partial = tempfile.mkstemp(dir=path.parent, prefix=".part-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.replace(partial, path)
+    finally:
+        Path(partial).unlink(missing_ok=True)
 
 
 def download(url: str, sha256: str, cache: Path) -> Path:

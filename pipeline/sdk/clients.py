@@ -1,5 +1,7 @@
 """The Custom Vision clients: the official SDK, authenticated with keys or (keyless) with Entra ID bearer
-tokens from azure-identity, and wrapped so that every call retries throttling and transient failures."""
+tokens from azure-identity, and wrapped so that every call is paced to the tier's rate and retries throttling
+and transient failures. The retries are ours alone (`retry.py`): the transport's own (urllib3's, three per call
+with backoff) are turned off, so each attempt is said as it happens and none waits unseen."""
 from __future__ import annotations
 
 from typing import Any
@@ -10,10 +12,14 @@ from pipeline.config import ServiceConfig
 from pipeline.config.settings import variable
 from pipeline.errors import ConfigError, PipelineError
 from pipeline.redact import register_secret
+from pipeline.sdk.pacing import Pacer, Rates, pacer_for
 from pipeline.sdk.retry import RetryPolicy, Retrying
+from pipeline.sdk.tiers import tier as tier_named
 
 COGNITIVE_SERVICES_SCOPE = "https://cognitiveservices.azure.com/.default"
 ROLE_ASSIGNMENT_GRACE_S = 300.0  # keyless: how long 401/403 are waited out after a fresh `pulumi up`
+CONNECT_TIMEOUT_S = 10.0  # a host that never accepts the connection; answers may take longer (read timeout)
+READ_TIMEOUT_S = 100.0    # msrest's default
 
 
 class TokenCredentials(Authentication):
@@ -55,6 +61,34 @@ def _policy(service: ServiceConfig, credentials: Authentication) -> RetryPolicy:
                        access_grace_s=ROLE_ASSIGNMENT_GRACE_S if keyless else 0.0)
 
 
+def rates(service: ServiceConfig) -> Rates:
+    """The rates to pace at: the tier's, `requests_per_second` (capped by the tier's for training calls), or
+    none known (learned from the first 429)."""
+    known = tier_named(service.tier)
+    per_second = service.requests_per_second
+    if per_second:
+        train = min(per_second, known.train_calls_per_second) if known else per_second
+        prediction = min(per_second, known.predictions_per_second) if known else per_second
+        return Rates(train, per_second, prediction, "service.requests_per_second")
+    if known:
+        return Rates(known.train_calls_per_second, known.calls_per_second, known.predictions_per_second, known.name)
+    return Rates()
+
+
+def _pacer(service: ServiceConfig, endpoint: str) -> Pacer:
+    return pacer_for(endpoint, rates(service))
+
+
+def _transport(client: Any) -> Any:
+    """No retries below ours, and a bounded wait for a connection."""
+    retry = client.config.retry_policy.policy  # urllib3's Retry, as msrest configured it
+    retry.total, retry.connect, retry.read, retry.status, retry.other = None, 0, 0, 0, 0
+    retry.status_forcelist, retry.backoff_factor = (), 0
+    retry.respect_retry_after_header, retry.raise_on_status = False, False
+    client.config.connection.timeout = (CONNECT_TIMEOUT_S, READ_TIMEOUT_S)
+    return client
+
+
 def training_client(service: ServiceConfig, policy: RetryPolicy | None = None,
                     token_credential: Any = None) -> Retrying:
     """CustomVisionTrainingClient behind retries."""
@@ -63,8 +97,9 @@ def training_client(service: ServiceConfig, policy: RetryPolicy | None = None,
         raise ConfigError(f"service.training_endpoint is not set: set {variable('training_endpoint')} "
                           "or use --stack NAME")
     credentials = _credentials(service.training_key, "Training-key", token_credential)
-    client = CustomVisionTrainingClient(service.training_endpoint, credentials)
-    return Retrying(client, policy or _policy(service, credentials))
+    client = _transport(CustomVisionTrainingClient(service.training_endpoint, credentials))
+    return Retrying(client, policy or _policy(service, credentials), _pacer(service, service.training_endpoint),
+                    "training")
 
 
 def prediction_client(service: ServiceConfig, policy: RetryPolicy | None = None,
@@ -76,6 +111,6 @@ def prediction_client(service: ServiceConfig, policy: RetryPolicy | None = None,
         raise ConfigError(f"service.prediction_endpoint is not set: set {variable('prediction_endpoint')} "
                           "or use --stack NAME")
     credentials = _credentials(service.prediction_key, "Prediction-key", token_credential)
-    client = CustomVisionPredictionClient(endpoint, credentials)
-    return Retrying(client, policy or _policy(service, credentials))
+    client = _transport(CustomVisionPredictionClient(endpoint, credentials))
+    return Retrying(client, policy or _policy(service, credentials), _pacer(service, endpoint), "prediction")
 

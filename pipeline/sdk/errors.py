@@ -40,6 +40,38 @@ def error_code(exc: BaseException) -> str | None:
     return getattr(getattr(exc, "error", None), "code", None)
 
 
+_REASON = re.compile(r"\[Errno -?\d+\] [^'\")]+|Read timed out|timed out|Connection aborted|"
+                     r"RemoteDisconnected[^'\")]*|too many \d+ error responses")
+_REFUSED = ("Connection refused", "actively refused", "[Errno 111]", "[Errno 61]", "[WinError 10061]")
+
+
+def _causes(exc: BaseException, depth: int = 0):
+    """The exception and what it wraps: msrest's inner_exception, urllib3's reason, requests' args, causes."""
+    if exc is None or depth > 8:
+        return
+    yield exc
+    for inner in (getattr(exc, "inner_exception", None), getattr(exc, "reason", None), exc.__cause__,
+                  exc.__context__, *(a for a in getattr(exc, "args", ()) if isinstance(a, BaseException))):
+        if isinstance(inner, BaseException) and inner is not exc:
+            yield from _causes(inner, depth + 1)
+
+
+def is_connection_refused(exc: BaseException) -> bool:
+    """No answer because nothing accepted the connection (not a timeout, not a reset)."""
+    if not isinstance(exc, ClientRequestError):
+        return False
+    return any(isinstance(e, ConnectionRefusedError) for e in _causes(exc)) or any(
+        marker in str(exc) for marker in _REFUSED)
+
+
+def transport_reason(exc: BaseException) -> str:
+    """A few words on why no answer came: 'connection refused', 'Read timed out', ..."""
+    if is_connection_refused(exc):
+        return "connection refused"
+    found = _REASON.search(str(exc))
+    return f"no answer: {found.group(0)}" if found else f"no answer: {type(exc).__name__}"
+
+
 def as_pipeline_error(exc: BaseException, endpoint: str | None = None) -> PipelineError | None:
     """One clear line for an SDK or transport failure (None: not one of those)."""
     operation = getattr(exc, "cvops_operation", None)
@@ -57,8 +89,11 @@ def as_pipeline_error(exc: BaseException, endpoint: str | None = None) -> Pipeli
     if isinstance(exc, ClientRequestError):
         endpoint = getattr(exc, "cvops_endpoint", None) or endpoint
         where = f" at {endpoint}" if endpoint else ""
-        reason = re.search(r"\[Errno -?\d+\] [^'\")]+|Read timed out|timed out|Connection aborted|"
-                           r"RemoteDisconnected[^'\")]*|too many \d+ error responses", str(exc))
+        if getattr(exc, "cvops_not_listening", False):
+            field = f"service.{getattr(exc, 'cvops_api', 'training')}_endpoint"
+            return ServiceError(f"{prefix}nothing is listening{where} (connection refused): is the service "
+                                f"running? Start it (`cvlocal serve`), or correct the port in {field}")
+        reason = _REASON.search(str(exc))
         return ServiceError(f"{prefix}cannot reach the service{where}{after}: "
                             f"{reason.group(0) if reason else str(exc)[:300]}")
     if isinstance(exc, TypeError) and "CustomVisionError" in str(exc):

@@ -4,19 +4,29 @@ jitter, honouring Retry-After (and retry-after-ms).
 
 Keyless (Entra ID) clients also wait out 401/403 for a bounded time: a role assignment made by `pulumi up`
 takes minutes to apply, so the first `cvops run` after a deploy is refused at first. A key is never retried
-this way: a wrong key stays wrong, and says so on the first call."""
+this way: a wrong key stays wrong, and says so on the first call.
+
+Every retry is said on stderr as it happens ("get_projects: retrying 3/8 in 12 s (HTTP 503)"), and a
+connection refused on a loopback endpoint that has never answered ends at once: nothing is listening there (a
+wrong port, a service not started), and waiting minutes would not change that. Once the endpoint has answered,
+a refusal means a restart, and is waited out like any other outage. Calls are spaced by `pacing.Pacer`."""
 from __future__ import annotations
 
 import email.utils
+import ipaddress
 import logging
 import random
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Callable
+from urllib.parse import urlparse
 
 from msrest.exceptions import ClientRequestError, HttpOperationError
 
-from pipeline.sdk.errors import error_code, status_of
+from pipeline.sdk import notices
+from pipeline.sdk.errors import error_code, is_connection_refused, status_of, transport_reason
+from pipeline.sdk.pacing import Pacer
 
 log = logging.getLogger("cvops.retry")
 MAX_RETRY_AFTER = 300.0
@@ -91,34 +101,124 @@ def retry_after(exc: BaseException) -> float | None:
         return max(0.0, parsed.timestamp() - time.time()) if parsed else None
 
 
+class CallHooks:
+    """What a client adds around each attempt (Retrying: pacing, and knowing whether its endpoint answered)."""
+
+    def before(self, name: str) -> None:
+        pass
+
+    def after(self, name: str) -> None:
+        pass
+
+    def answered(self) -> None:
+        pass
+
+    def throttled(self, name: str, retry_after: float | None) -> None:
+        pass
+
+    def nobody_listening(self, exc: BaseException) -> bool:
+        return False
+
+
 def call_with_retries(policy: RetryPolicy, name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    return attempt_calls(policy, name, partial(fn, *args, **kwargs))
+
+
+def attempt_calls(policy: RetryPolicy, name: str, call: Callable[[], Any], hooks: CallHooks = CallHooks()) -> Any:
     attempt = 1
     while True:
+        hooks.before(name)
         try:
-            return fn(*args, **kwargs)
+            result = call()
+            hooks.after(name)
+            hooks.answered()
+            return result
         except Exception as exc:  # noqa: BLE001 - classified right below, re-raised when not retryable
+            hooks.after(name)
+            status = status_of(exc)
+            if status is not None:
+                hooks.answered()
             if policy.wait_for_access(exc):
                 continue
-            if not is_retryable(exc) or attempt >= policy.max_attempts:
+            if hooks.nobody_listening(exc):
+                exc.cvops_not_listening = True
+            if getattr(exc, "cvops_not_listening", False) or not is_retryable(exc) or \
+                    attempt >= policy.max_attempts:
                 exc.cvops_operation = name  # for the one-line message the CLI prints
                 exc.cvops_attempts = attempt
                 raise
+            if status == 429:
+                hooks.throttled(name, retry_after(exc))
             wait = policy.delay(attempt, retry_after(exc))
-            status = status_of(exc)
             what = f"HTTP {status}" + (f" {error_code(exc)}" if error_code(exc) else "") if status else \
                 type(exc).__name__
-            log.info("%s: %s; retry %d/%d in %.1f s", name, what, attempt, policy.max_attempts - 1, wait)
+            if log.isEnabledFor(logging.INFO):  # --verbose: the whole reason, beside the notice's few words
+                log.info("%s: attempt %d failed: %s: %s", name, attempt, type(exc).__name__, _detail(exc))
+            why = what if status else transport_reason(exc)
+            notices.say(f"{name}: retrying {attempt + 1}/{policy.max_attempts} in {_seconds(wait)} ({why})")
             policy.retries += 1
             policy.sleep(wait)
             attempt += 1
 
 
+def _detail(exc: BaseException) -> str:
+    try:
+        return str(exc)[:300]
+    except Exception:  # noqa: BLE001 - an SDK exception built without its message cannot say more
+        return ""
+
+
+def _seconds(wait: float) -> str:
+    return f"{wait:.0f} s" if wait >= 10 else f"{wait:.1f} s"
+
+
+def is_loopback(endpoint: str | None) -> bool:
+    host = urlparse(endpoint or "").hostname or ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class _ClientHooks(CallHooks):
+    def __init__(self, owner: "Retrying"):
+        self.owner = owner
+
+    def before(self, name: str) -> None:
+        if self.owner.pacer is not None:
+            self.owner.pacer.before(name, self.owner.api)
+
+    def after(self, name: str) -> None:
+        if self.owner.pacer is not None:
+            self.owner.pacer.after(name, self.owner.api)
+
+    def answered(self) -> None:
+        self.owner.answered = True
+
+    def throttled(self, name: str, retry_after: float | None) -> None:
+        if self.owner.pacer is not None:
+            self.owner.pacer.throttled(name, self.owner.api, retry_after)
+
+    def nobody_listening(self, exc: BaseException) -> bool:
+        return not self.owner.answered and is_loopback(self.owner.endpoint) and is_connection_refused(exc)
+
+
 class Retrying:
     """A proxy for an SDK client whose every operation is called through `call_with_retries`."""
 
-    def __init__(self, client: Any, policy: RetryPolicy):
+    def __init__(self, client: Any, policy: RetryPolicy, pacer: Pacer | None = None, api: str = "training"):
         self._client = client
         self.policy = policy
+        self.pacer = pacer
+        self.api = api  # training | prediction: what the pacer counts a call as
+        self.answered = False  # has the endpoint answered (anything) yet?
+        self._hooks = _ClientHooks(self)
+
+    @property
+    def endpoint(self) -> str | None:
+        return getattr(getattr(self._client, "config", None), "endpoint", None)
 
     @property
     def client(self) -> Any:
@@ -131,9 +231,10 @@ class Retrying:
 
         def operation(*args: Any, **kwargs: Any) -> Any:
             try:
-                return call_with_retries(self.policy, name, attr, *args, **kwargs)
+                return attempt_calls(self.policy, name, partial(attr, *args, **kwargs), self._hooks)
             except Exception as exc:
-                exc.cvops_endpoint = getattr(getattr(self._client, "config", None), "endpoint", None)
+                exc.cvops_endpoint = self.endpoint
+                exc.cvops_api = self.api
                 raise
         operation.__name__ = name
         return operation

@@ -44,7 +44,8 @@ def evaluate(gates: GatesConfig, candidate: Performance, published: Performance 
     results = [_check(metric, candidate.overall.get(metric), getattr(gates, metric))
                for metric in METRICS if getattr(gates, metric) is not None]
     for tag, tag_gates in gates.per_tag.items():
-        measured = candidate.per_tag.get(tag)
+        measured = candidate.per_tag.get(tag) or next(  # tag names match whatever their case, as Custom Vision's
+            (m for name, m in candidate.per_tag.items() if name.casefold() == tag.casefold()), None)
         for metric in METRICS:
             threshold = getattr(tag_gates, metric)
             if threshold is None:

@@ -27,6 +27,9 @@ def find_iteration(iterations: list[Any], wanted: str) -> Any:
     for iteration in iterations:
         if wanted in (iteration.id, iteration.name):
             return iteration
+    for iteration in iterations:  # "iteration 2" is Iteration 2
+        if wanted.casefold() == (iteration.name or "").casefold():
+            return iteration
     names = ", ".join(i.name for i in by_age(iterations)) or "none"
     raise PipelineError(f"no iteration {wanted!r} in the project (iterations: {names})")
 

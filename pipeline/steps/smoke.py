@@ -20,7 +20,7 @@ def smoke_test(trainer: Any, project_id: str, iteration_id: str, tests: list[Smo
         if top is None:
             results.append(GateResult(gate, None, test.min_probability, False, "no prediction came back"))
             continue
-        right_tag = top.tag_name == test.expect
+        right_tag = (top.tag_name or "").casefold() == test.expect.casefold()  # Custom Vision's tags ignore case
         sure_enough = test.min_probability is None or (top.probability or 0.0) >= test.min_probability
         detail = f"top tag {top.tag_name!r} ({top.probability:.3f}), expected {test.expect!r}"
         if test.min_probability is not None:

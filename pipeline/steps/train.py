@@ -43,17 +43,23 @@ def train(trainer: Any, project_id: str, config: TrainingConfig, spinner: Any = 
     """(completed iteration, trained now). Raises TrainingFailed on `Failed` or on timeout.
 
     A training already in progress (another run's, or ours when the answer to the train call was lost and the
-    call was retried) is waited for instead of started."""
+    call was retried) is waited for instead of started. "Not needed" when the latest iteration was trained on
+    another domain than the project's (the project was moved) trains anyway: the images did not change, the
+    model must."""
+    force = False
     for _ in range(ALREADY_IN_PROGRESS_TRIES):
         try:
             iteration = trainer.train_project(
                 project_id, training_type=config.type,
                 reserved_budget_in_hours=config.budget_hours if config.type == "Advanced" else 0,
-                notification_email_address=config.notification_email)
+                notification_email_address=config.notification_email, **({"force_train": True} if force else {}))
         except HttpOperationError as exc:
             code = error_code(exc)
             if code in TRAINING_NOT_NEEDED:
                 latest = latest_completed(trainer.get_iterations(project_id))
+                if latest is not None and not force and _on_another_domain(trainer, project_id, latest):
+                    force = True
+                    continue
                 if latest is not None:
                     return latest, False
             if code == TRAINING_IN_PROGRESS:
@@ -71,6 +77,14 @@ def train(trainer: Any, project_id: str, config: TrainingConfig, spinner: Any = 
         return wait(trainer, project_id, iteration, config, spinner, sleep), True
     raise ServiceError(f"training was refused: {TRAINING_IN_PROGRESS}, but no iteration is training",
                        TRAINING_IN_PROGRESS)
+
+
+def _on_another_domain(trainer: Any, project_id: str, iteration: Any) -> bool:
+    trained_on = getattr(iteration, "domain_id", None)
+    if not trained_on:
+        return False
+    domain = getattr(getattr(trainer.get_project(project_id), "settings", None), "domain_id", None)
+    return bool(domain and domain != trained_on)
 
 
 def wait(trainer: Any, project_id: str, iteration: Any, config: TrainingConfig, spinner: Any = None,

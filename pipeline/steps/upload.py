@@ -80,8 +80,6 @@ def upload(trainer: Any, project_id: str, dataset: Dataset, images: list[Dataset
         created_any, learned = False, []
         for name, image, created in zip(names, batch, _in_order(names, summary)):
             status = getattr(created, "status", None) or "NoResult"
-            if bar is not None:
-                bar.advance(1)
             if status not in OK_STATUSES:
                 result.failures.append((name, status))
                 continue
@@ -96,6 +94,8 @@ def upload(trainer: Any, project_id: str, dataset: Dataset, images: list[Dataset
             created_any |= status == "OK"
             shown = getattr(project_image, "metadata", None)
             metadata[image_id] = dict(shown) if shown is not None else dict(carried or {}) if status == "OK" else {}
+        if bar is not None:
+            bar.advance(len(batch))  # one step a batch: a CI log gets a line a batch
         if created_any:
             pending = []
         pending += learned

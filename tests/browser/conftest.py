@@ -7,28 +7,18 @@ Screenshots go to a temporary folder; CVOPS_PORTAL_SCREENSHOTS=docs/img writes t
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 
-# The one place the browser tests take the test harness from (the service, run-time images, a file server).
+# The one place the browser tests take the test harness from (Chromium, the service, images, a file server).
+from harness.browser import CHROMIUM_ARGS, chromium_path
 from harness.files import serve_files
 from harness.images import photo
 from harness.service import RunningService
 
 from .portal import WIDE, Portal
 from .sdk_setup import Setup, training_client_for
-
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-def chromium_path() -> str | None:
-    """CVOPS_CHROMIUM when set (and only it), else Debian's chromium."""
-    chosen = os.environ.get("CVOPS_CHROMIUM")
-    candidates = [chosen] if chosen else [shutil.which("chromium"), "/usr/bin/chromium"]
-    return next((c for c in candidates if c and os.path.isfile(c) and os.access(c, os.X_OK)), None)
 
 
 def _missing(reason: str):

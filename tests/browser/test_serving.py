@@ -1,9 +1,13 @@
 """How the service serves the portal: at /portal/, for browsers at /, with revalidation and a strict CSP."""
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import httpx
 import pytest
 
+STATIC = Path(__file__).resolve().parents[2] / "cvlocal" / "portal" / "static"
 pytestmark = pytest.mark.browser
 
 
@@ -35,3 +39,12 @@ def test_an_unknown_portal_file_is_a_json_404(portal_service):
 def test_the_api_still_needs_its_key(portal_service):
     answer = httpx.get(portal_service.endpoint + "/customvision/v3.4-preview/training/projects")
     assert answer.status_code == 401
+
+
+def test_the_page_preloads_every_module_so_none_waits_for_its_importer(portal_service):
+    page = httpx.get(portal_service.endpoint + "/portal/").text
+    preloaded = set(re.findall(r'<link rel="modulepreload" href="([^"]+)">', page))
+    modules = {p.relative_to(STATIC).as_posix() for p in (STATIC / "js").rglob("*.js")} - {"js/main.js"}
+    assert preloaded == modules
+    for module in preloaded:
+        assert httpx.get(f"{portal_service.endpoint}/portal/{module}").status_code == 200

@@ -85,7 +85,7 @@ from infra.custom_vision import CustomVision  # noqa: E402
 from infra.regions import CUSTOM_VISION_REGIONS  # noqa: E402
 
 OUTPUT_NAMES = {"trainingEndpoint", "trainingKey", "predictionEndpoint", "predictionKey",
-                "predictionResourceId", "region", "mode", "resourceGroup"}
+                "predictionResourceId", "region", "mode", "trainingSku", "resourceGroup"}
 
 
 @pytest.fixture(autouse=True)
@@ -154,7 +154,7 @@ def test_each_mode_creates_its_kinds_in_one_region(mode, kinds):
         assert {name: a["kind"] for name, a in accounts.items()} == kinds
         assert {a["location"] for a in accounts.values()} == {"westeurope"}
         assert {a["sku"]["name"] for a in accounts.values()} == {"S0"}
-        assert values["region"] == "westeurope" and values["mode"] == mode
+        assert values["region"] == "westeurope" and values["mode"] == mode and values["trainingSku"] == "S0"
         prediction_name = next(n for n in kinds if n.endswith("prediction")) if mode != "multi-service" else "cvops-dev"
         assert values["predictionResourceId"].endswith(f"/Microsoft.CognitiveServices/accounts/{prediction_name}")
 
@@ -176,12 +176,13 @@ def test_split_takes_a_free_tier_per_custom_vision_account():
 def test_mixed_takes_the_free_tier_for_its_training_account_only():
     component = CustomVision("cv", args(mode="mixed", sku=json.dumps({"training": "F0", "prediction": "S0"})))
 
-    def check(_values, _secret):
+    def check(values, _secret):
         accounts = MOCKS.accounts()
         assert {name: (a["kind"], a["sku"]["name"]) for name, a in accounts.items()} == {
             "cvops-dev-training": ("CustomVision.Training", "F0"),
             "cvops-dev-prediction": ("CognitiveServices", "S0"),
         }
+        assert values["trainingSku"] == "F0"  # the pipeline paces to the training account's tier
 
     return checked(component.outputs(), check)
 

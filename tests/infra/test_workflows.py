@@ -128,8 +128,6 @@ def test_datasets_point_at_the_committed_folder(path):
         assert (ROOT / "datasets" / "README.md").is_file()
 
 
-@pytest.mark.skipif(not (ROOT / "datasets" / "fruit").is_dir(),
-                    reason="the demo images (datasets/fruit, datasets/fruit-extra) are not committed yet")
 def test_the_pipeline_config_finds_its_images_in_the_committed_folder():
     text = (ROOT / "config" / "groceries.yaml").read_text()
     paths = re.findall(r"\$\{CVOPS_DATASETS(?::-[^}]*)?\}/(\S+)", text)
@@ -212,6 +210,7 @@ def test_preview_runs_the_pipeline_against_cvlocal_without_azure():
     assert "environment" not in local
     runs = "\n".join(s.get("run", "") for s in local["steps"])
     assert "cvlocal serve --port" in runs and "&" in runs
+    assert "--tier S0" in runs, "the preview meets Azure's S0 quotas and request rates"
     assert "cvops run config/groceries.yaml" in runs
     assert local["env"]["CUSTOM_VISION_TRAINING_ENDPOINT"].startswith("http://127.0.0.1:")
 
@@ -224,4 +223,15 @@ def test_ci_runs_make_test_once_per_change():
     # A same-repository PR is tested by its branch's push; the pull_request run is for forks only.
     assert job["if"] == ("github.event_name == 'push' || "
                          "github.event.pull_request.head.repo.full_name != github.repository")
-    assert any("make test" in s.get("run", "") for s in job["steps"])
+    assert any("make test" in s.get("run", "") or ".ci/run" in s.get("run", "") for s in job["steps"])  # runs make test
+
+
+def test_ci_runs_the_suite_where_its_engines_install():
+    """The browser tests need Debian's Chromium (Ubuntu only has a snap): the job runs .ci/run in a Debian
+    container as root, which installs Chromium, PostgreSQL and Node.js; the datasets are the committed folder."""
+    job = jobs_of(WORKFLOWS / "ci.yml")["test"]
+    assert job["container"].startswith("python:3.11-") and job["container"].endswith(("-bookworm", "-trixie"))
+    run = next(s["run"] for s in job["steps"] if ".ci/run" in s.get("run", ""))
+    assert 'CVOPS_DATASETS="$GITHUB_WORKSPACE/datasets"' in run and "CI=true" in run
+    text = (ROOT / ".ci" / "run").read_text()
+    assert "chromium" in text and "apt-get install" in text and "make test" in text

@@ -22,17 +22,13 @@ def rest(cvlocal_service):
     return Rest(cvlocal_service)
 
 
-def _model_input(data: bytes) -> np.ndarray:
-    """What the export's README asks for: short side 256, centre 224, RGB 0..255, NCHW float."""
-    img = Image.open(io.BytesIO(data)).convert("RGB")
-    scale = 256 / min(img.size)
-    img = img.resize((round(img.width * scale), round(img.height * scale)), Image.Resampling.BICUBIC)
-    left, top = (img.width - 224) // 2, (img.height - 224) // 2
-    img = img.crop((left, top, left + 224, top + 224))
+def _model_input(data: bytes, side: int) -> np.ndarray:
+    """What the export's README asks for: the whole image resized to the input's side, RGB 0..255, NCHW float."""
+    img = Image.open(io.BytesIO(data)).convert("RGB").resize((side, side))
     return np.asarray(img, np.float32).transpose(2, 0, 1)[None]
 
 
-def test_onnx_export_gives_the_same_top_tag_as_the_service(rest):
+def test_onnx_export_gives_the_services_answer(rest):
     pid = rest.project(domain_id=GENERAL_COMPACT)
     tags = {c: rest.tag(pid, c) for c in ("red", "blue", "green")}
     for c, tag in tags.items():
@@ -49,12 +45,16 @@ def test_onnx_export_gives_the_same_top_tag_as_the_service(rest):
         session = ort.InferenceSession(z.read("model.onnx"), providers=["CPUExecutionProvider"])
     assert sorted(labels) == ["blue", "green", "red"]
     assert json.loads(session.get_modelmeta().custom_metadata_map["labels"]) == labels
+    (tensor,) = session.get_inputs()
     for colour in ("red", "blue", "green"):
         data = photo(colour, 321)
-        probabilities = session.run(["probabilities"], {"image": _model_input(data)})[0][0]
+        probabilities = session.run(None, {tensor.name: _model_input(data, tensor.shape[2])})[0][0]
         served = rest.training("POST", f"/projects/{pid}/quicktest/image", params={"iterationId": iid},
                                content=data, headers={"Content-Type": "application/octet-stream"}).json()
-        assert labels[int(np.argmax(probabilities))] == served["predictions"][0]["tagName"] == colour
+        # The export computes the service's answer (the same pixels: the image resized whole, as the service does).
+        by_tag = {p["tagName"]: p["probability"] for p in served["predictions"]}
+        np.testing.assert_allclose(probabilities, [by_tag[t] for t in labels], atol=1e-5)
+        assert labels[int(np.argmax(probabilities))] == served["predictions"][0]["tagName"]
     forged = exports[0]["downloadUri"].rsplit("/", 2)
     assert rest.http.get(f"{forged[0]}/not-a-token/{forged[2]}").status_code == 404
 

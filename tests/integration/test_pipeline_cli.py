@@ -71,7 +71,7 @@ def test_bad_yaml_and_missing_config(env, tmp_path):
     assert result.exit_code == 2 and "config file not found" in result.stderr
 
 
-def test_small_tag_is_refused_before_any_upload(cvlocal_service, service_env, datasets, tmp_path):
+def test_small_tag_is_refused_before_any_upload(pipeline_service, service_env, datasets, tmp_path):
     data = tmp_path / "fruit"
     shutil.copytree(datasets / "fruit", data)
     for image in sorted((data / "banana").iterdir())[3:]:
@@ -84,8 +84,8 @@ def test_small_tag_is_refused_before_any_upload(cvlocal_service, service_env, da
     assert "tag 'banana' has 3 images" in result.stderr and "at least 5" in result.stderr
     from azure.cognitiveservices.vision.customvision.training import CustomVisionTrainingClient
     from msrest.authentication import ApiKeyCredentials
-    trainer = CustomVisionTrainingClient(cvlocal_service.endpoint,
-                                         ApiKeyCredentials(in_headers={"Training-key": cvlocal_service.training_key}))
+    trainer = CustomVisionTrainingClient(pipeline_service.endpoint,
+                                         ApiKeyCredentials(in_headers={"Training-key": pipeline_service.training_key}))
     assert name not in [p.name for p in trainer.get_projects()]
 
 
@@ -93,11 +93,11 @@ def test_unreachable_service_is_one_line_exit_1(env, tmp_path):
     config = write_config(tmp_path / "c.yaml", service={"max_attempts": 2})
     result = cvops("plan", str(config), env=env, cwd=tmp_path, timeout=120)
     assert result.exit_code == 1, result.output
-    assert result.stderr.startswith("error: get_projects: cannot reach the service at http://127.0.0.1:9")
+    assert result.stderr.startswith("error: get_projects: nothing is listening at http://127.0.0.1:9 ")
     assert "Traceback" not in result.stderr and "never-printed-key-42" not in result.output
 
 
-def test_wrong_key_is_named_without_printing_it(cvlocal_service, service_env, tmp_path):
+def test_wrong_key_is_named_without_printing_it(service_env, tmp_path):
     env = {**service_env, "CUSTOM_VISION_TRAINING_KEY": "wrong-key-0123456789"}
     result = cvops("plan", str(GROCERIES), env=env, cwd=tmp_path)
     assert result.exit_code == 1, result.output
@@ -120,8 +120,7 @@ def test_stack_option_without_pulumi_is_bad_input(env, tmp_path):
     assert offline.exit_code == 0, offline.output  # validate never calls Pulumi
 
 
-def test_images_the_service_refuses_are_named_and_stop_before_training(cvlocal_service, service_env, datasets,
-                                                                        tmp_path):
+def test_images_the_service_refuses_are_named_and_stop_before_training(service_env, datasets, tmp_path):
     data = tmp_path / "fruit"
     shutil.copytree(datasets / "fruit", data)
     whole = sorted((data / "apple").iterdir())[0].read_bytes()

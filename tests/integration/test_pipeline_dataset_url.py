@@ -43,11 +43,11 @@ def _config(tmp_path, url, sha, **dataset):
                         gates={"precision": 0.5, "per_tag": {}}, smoke_test=[], report=None)
 
 
-def test_a_zipped_dataset_is_downloaded_once_and_published(tmp_path, archive_server, cvlocal_service):
+def test_a_zipped_dataset_is_downloaded_once_and_published(tmp_path, archive_server, pipeline_service):
     publish, hits = archive_server
     url, sha = publish("colours.zip", _colours_zip())
     config = _config(tmp_path, url, sha)
-    env = cvlocal_service.environment()
+    env = pipeline_service.environment()
 
     validated = cvops("validate", str(config), env=env, cwd=tmp_path)
     assert validated.exit_code == 0 and "not downloaded yet" in validated.stdout
@@ -63,37 +63,37 @@ def test_a_zipped_dataset_is_downloaded_once_and_published(tmp_path, archive_ser
     assert sorted(p.name for p in (tmp_path / "cache" / sha / "training-images").iterdir()) == ["blue", "red"]
 
 
-def test_a_changed_archive_is_refused_and_nothing_is_cached(tmp_path, archive_server, cvlocal_service):
+def test_a_changed_archive_is_refused_and_nothing_is_cached(tmp_path, archive_server, pipeline_service):
     publish, _ = archive_server
     url, _ = publish("colours.zip", _colours_zip())
     config = _config(tmp_path, url, "0" * 64)
-    result = cvops("plan", str(config), env=cvlocal_service.environment(), cwd=tmp_path)
+    result = cvops("plan", str(config), env=pipeline_service.environment(), cwd=tmp_path)
     assert result.exit_code == 2
     assert "cfg.yaml:" in result.stderr and "not the 0000" in result.stderr and "dataset.sha256" in result.stderr
     assert list((tmp_path / "cache").iterdir()) == []
 
 
-def test_offline_says_how_to_use_a_local_copy(tmp_path, cvlocal_service):
+def test_offline_says_how_to_use_a_local_copy(tmp_path, pipeline_service):
     with socket.socket() as s:  # a port nobody listens on: as good as no network
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     config = _config(tmp_path, f"http://127.0.0.1:{port}/fruit.zip", "a" * 64)
-    result = cvops("plan", str(config), env=cvlocal_service.environment(), cwd=tmp_path)
+    result = cvops("plan", str(config), env=pipeline_service.environment(), cwd=tmp_path)
     assert result.exit_code == 2
     assert "could not download" in result.stderr and "dataset.path" in result.stderr
 
 
-def test_an_archive_with_paths_outside_itself_is_refused(tmp_path, archive_server, cvlocal_service):
+def test_an_archive_with_paths_outside_itself_is_refused(tmp_path, archive_server, pipeline_service):
     publish, _ = archive_server
     url, sha = publish("evil.zip", _zip({"training-images/red/a.jpg": photo("red", 1), "../../escape.jpg": b"x"}))
-    result = cvops("plan", str(_config(tmp_path, url, sha)), env=cvlocal_service.environment(), cwd=tmp_path)
+    result = cvops("plan", str(_config(tmp_path, url, sha)), env=pipeline_service.environment(), cwd=tmp_path)
     assert result.exit_code == 2 and "outside the archive" in result.stderr
     assert not (tmp_path / "escape.jpg").exists() and not (tmp_path.parent / "escape.jpg").exists()
 
 
-def test_path_and_url_together_or_url_without_sha_is_a_config_error(tmp_path, cvlocal_service):
+def test_path_and_url_together_or_url_without_sha_is_a_config_error(tmp_path, pipeline_service):
     for dataset, message in (({"url": "https://example.com/a.zip", "sha256": "a" * 64, "path": "x"}, "exactly one"),
                              ({"url": "https://example.com/a.zip", "path": None}, "needs `sha256`")):
         config = write_config(tmp_path / "cfg.yaml", dataset=dataset)
-        result = cvops("validate", str(config), env=cvlocal_service.environment(), cwd=tmp_path)
+        result = cvops("validate", str(config), env=pipeline_service.environment(), cwd=tmp_path)
         assert result.exit_code == 2 and message in result.stderr and "cfg.yaml:" in result.stderr

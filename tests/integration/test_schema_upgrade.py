@@ -6,6 +6,7 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+from cvlocal.store.sql.schema import LATEST
 from harness.images import photo
 from harness.rest import Rest
 
@@ -36,5 +37,6 @@ def test_a_released_data_folder_serves_and_trains_after_the_upgrade(fresh_servic
     assert rest.training("GET", f"/projects/{pid}/iterations/{again}").json()["name"] == "Iteration 2"
     service.stop()
     with sqlite3.connect(service.data_dir / "cvlocal.db") as db:
-        assert [v for (v,) in db.execute("SELECT version FROM schema_version ORDER BY version")] == [1, 2]
-    assert "schema migrated to version 2 (applied 1, 2)" in service.log()
+        assert [v for (v,) in db.execute("SELECT version FROM schema_version ORDER BY version")] == \
+            list(range(1, LATEST + 1))
+    assert f"schema migrated to version {LATEST} (applied {', '.join(map(str, range(1, LATEST + 1)))})" in service.log()

@@ -88,7 +88,8 @@ def test_the_prediction_key_never_trains_or_reads_training_data(rest):
                 r = rest.http.request(method, path, headers={header: service.prediction_key})
                 assert r.status_code == 401, (method, path, header)
     pid, _, iid = rest.trained_project()
-    rest.training("POST", f"/projects/{pid}/iterations/{iid}/publish", params={"publishName": "p", "predictionId": "r"})
+    rest.training("POST", f"/projects/{pid}/iterations/{iid}/publish",
+                  params={"publishName": "p", "predictionId": service.prediction_resource_id})
     r = rest.prediction("POST", f"/{pid}/classify/iterations/p/image", content=IMAGE,
                         headers={"Content-Type": "application/octet-stream"})
     assert r.status_code == 200 and "uri" not in r.text.lower() and "blobs" not in r.text  # no links to images

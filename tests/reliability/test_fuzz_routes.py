@@ -27,7 +27,7 @@ def world(cvlocal_service):
     rest = Rest(cvlocal_service)
     pid, tags, iid = rest.trained_project(per_tag=5)
     rest.training("POST", f"/projects/{pid}/iterations/{iid}/publish",
-                  params={"publishName": "fuzz", "predictionId": "x"})
+                  params={"publishName": "fuzz", "predictionId": cvlocal_service.prediction_resource_id})
     spec = rest.http.get("/openapi.json").json()
     routes = [(m.upper(), p) for p, ms in spec["paths"].items() for m in ms if p.startswith(("/training", "/prediction"))]
     return rest, {"project_id": pid, "iteration_id": iid, "tag_id": next(iter(tags.values())),

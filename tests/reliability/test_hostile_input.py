@@ -250,11 +250,12 @@ def test_publish_names_are_refused_when_no_url_could_reach_them_and_work_otherwi
     rest, pid, _, iid = world
     for name in PUBLISH_REFUSED:
         r = rest.training("POST", f"/projects/{pid}/iterations/{iid}/publish",
-                          params={"publishName": name, "predictionId": "rid"})
+                          params={"publishName": name, "predictionId": rest.service.prediction_resource_id})
         assert r.status_code == 400 and r.json()["code"] == "BadRequestInvalidPublishName", (name, r.text)
     for name in PUBLISH_OK:
         r = rest.training("POST", f"/projects/{pid}/iterations/{iid}/publish",
-                          params={"publishName": name, "predictionId": "rid", "overwrite": "true"})
+                          params={"publishName": name, "predictionId": rest.service.prediction_resource_id,
+                                  "overwrite": "true"})
         assert r.status_code == 200 and r.json() is True, (name, r.text)
         r = rest.prediction("POST", f"/{pid}/classify/iterations/{quote(name, safe='')}/image/nostore",
                             content=photo("red", 5), headers=OCTET)  # percent-quoted, as the SDK sends it

@@ -17,7 +17,7 @@ from harness.pipeline import ROOT, cvops, write_config
 from harness.process import free_port
 
 pytestmark = [pytest.mark.datasets, pytest.mark.slow]
-TRAINING_KEY = "trainingSECRET-5f1c9a0e7b2d4c68"
+TRAINING_KEY = "trainingSECRET-5f1c9a0e7b2d4c68a"  # cvlocal takes keys of 32+ characters
 PREDICTION_KEY = "predictionSECRET-8e3b71d2a9f04c5e"
 WRONG_KEY = "wrongSECRET-0b9d8c7e6f5a4b3c"
 SECRETS = (TRAINING_KEY, PREDICTION_KEY, WRONG_KEY)
@@ -54,7 +54,8 @@ def test_no_key_in_logs_reports_errors_or_help(fresh_service, datasets, tmp_path
     assert "HTTP 401" in run("wrong training key", "run", str(config), expect=1, environment=wrong_training).stderr
     wrong_prediction = {**env, "CUSTOM_VISION_PREDICTION_KEY": WRONG_KEY}
     assert "HTTP 401" in run("wrong prediction key", "classify", "--config", str(config), "--project-id",
-                             "00000000-0000-0000-0000-000000000000", str(ROOT / "README.md"), expect=None,
+                             "00000000-0000-0000-0000-000000000000",  # an image: cvops refuses other files itself
+                             str(next((datasets / "fruit-extra").glob("*/*.jpg"))), expect=None,
                              environment=wrong_prediction).output
     # a key put where a number belongs: the config error names the field, not the value
     misplaced = write_config(tmp_path / "misplaced.yaml", service={"max_attempts": "${CUSTOM_VISION_TRAINING_KEY}"})

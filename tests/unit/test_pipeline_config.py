@@ -201,3 +201,48 @@ def test_every_field_is_documented():
                                                  "[]." if key.endswith("smoke_test") else "."))
     missing = [p for p in paths(PipelineConfig) if f"`{p}" not in docs and f"{p}`" not in docs]
     assert not missing, f"docs/pipeline-config.md does not describe: {missing}"
+
+
+def test_a_misspelt_top_level_key_is_unknown_not_the_real_key_missing(tmp_path):
+    path = write(tmp_path, MINIMAL.replace("project:", "projct:"))
+    error = error_of(path)
+    assert str(error) == (f"{path}:1: projct: unknown field 'projct' (did you mean 'project'?); allowed here: "
+                          "project, service, dataset, upload, training, evaluation, gates, smoke_test, publish, report")
+    assert "required field 'project' is missing" not in str(error)
+    # A key that is simply missing (no look-alike beside it) is still reported as missing.
+    assert "required field 'project' is missing" in str(error_of(write(tmp_path, MINIMAL.replace(
+        "project:\n  name: P\n", ""), "d.yaml")))
+
+
+@pytest.mark.parametrize("field, given, expected", [
+    ("precision", "90", "gates.precision: a fraction from 0 to 1, not a percentage: write 0.9 for 90%"),
+    ("recall", "99.5", "gates.recall: a fraction from 0 to 1, not a percentage: write 0.995 for 99.5%"),
+    ("recall", "150", "gates.recall: Input should be less than or equal to 1 (got 150)"),
+])
+def test_a_percentage_where_a_fraction_belongs_says_which_fraction(tmp_path, field, given, expected):
+    path = write(tmp_path, MINIMAL + f"gates:\n  {field}: {given}\n")
+    assert str(error_of(path)) == f"{path}:8: {expected}"
+
+
+def test_home_folder_expands_in_paths(tmp_path):
+    text = MINIMAL.replace("${DATA:-/data}/fruit", "~/datasets/fruit") + (
+        "report:\n  json: ~/out/r.json\nsmoke_test:\n  - image: ~/a.jpg\n    expect: apple\n"
+        "  - image: https://example.com/~x.jpg\n    expect: apple\n")
+    config = load_config(write(tmp_path, text), {}).config
+    home = __import__("pathlib").Path.home()
+    assert config.dataset.path == home / "datasets" / "fruit" and config.report.json_path == home / "out" / "r.json"
+    assert config.smoke_test[0].image == str(home / "a.jpg")
+    assert config.smoke_test[1].image == "https://example.com/~x.jpg"
+
+
+def test_tier_and_rate(tmp_path):
+    base = MINIMAL + "service:\n  tier: ${TIER:-}\n"
+    assert load_config(write(tmp_path, base), {}).config.service.tier is None
+    assert load_config(write(tmp_path, base), {"TIER": "s0"}).config.service.tier == "S0"
+    error = error_of(write(tmp_path, base), {"TIER": "S1"})
+    assert "service.tier: Input should be 'F0' or 'S0'" in str(error)
+    rate = load_config(write(tmp_path, MINIMAL + "service:\n  requests_per_second: 4\n"), {})
+    from pipeline.sdk.clients import rates
+    assert rates(rate.config.service) == rates(rate.config.service).__class__(4, 4, 4, "service.requests_per_second")
+    f0 = load_config(write(tmp_path, MINIMAL + "service:\n  tier: F0\n  requests_per_second: 5\n"), {}).config
+    assert (rates(f0.service).train, rates(f0.service).other, rates(f0.service).prediction) == (2, 5, 2)

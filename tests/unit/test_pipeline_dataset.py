@@ -114,3 +114,46 @@ def test_batches_respect_count_and_bytes():
     assert all(len(b) <= 64 for b in result)
     assert all(sum(i.size for i in b) <= 1024 * 1024 or len(b) == 1 for b in result)
     assert [len(b) for b in result][:4] == [2, 2, 2, 2]
+
+
+def test_skipped_files_are_counted_and_named(tmp_path):
+    root = make_tree(tmp_path / "d", {"apple": 5, "pear": 5})
+    (root / "apple" / "notes.txt").write_text("not an image")
+    (root / "pear" / "photo.webp").write_bytes(b"RIFF....WEBP")
+    (root / "kiwi").mkdir()  # a tag folder with nothing in it
+    (root / "stray.jpg").write_bytes(JPEG)  # not in any tag folder
+    (root / "apple" / ".DS_Store").write_bytes(b"\0")  # hidden: ignored, not reported
+    dataset = scan(DatasetConfig(path=root))
+    assert dataset.counts() == {"apple": 5, "pear": 5}
+    skipped = {s.path.relative_to(root).as_posix(): s.reason for s in dataset.skipped}
+    assert set(skipped) == {"apple/notes.txt", "pear/photo.webp", "kiwi", "stray.jpg"}, skipped
+    assert "not an image" in skipped["apple/notes.txt"]
+    assert "unsupported image format .webp" in skipped["pear/photo.webp"]
+    assert "JPEG, PNG, BMP or GIF" in skipped["pear/photo.webp"]
+    assert "empty tag folder" in skipped["kiwi"] and "not in a tag folder" in skipped["stray.jpg"]
+
+
+def test_an_empty_dataset_says_no_images_found(tmp_path):
+    root = tmp_path / "d"
+    (root / "apple").mkdir(parents=True)
+    (root / "apple" / "readme.txt").write_text("x")
+    dataset = scan(DatasetConfig(path=root))
+    with pytest.raises(DatasetError, match=r"no images found in .*d.* skipped: apple/readme.txt"):
+        validate(dataset, "Multiclass")
+
+
+@pytest.mark.parametrize("name, text, line, message", [
+    ("m.csv", "path,tags\na.jpg,apple\n\nmissing.jpg,apple\n", 4, "missing.jpg: file not found"),
+    ("m.csv", "path,tags\na.jpg,apple\n,apple\n", 3, "empty path"),
+    ("m.json", '[\n  {"path": "a.jpg", "tags": ["apple"]},\n  {"tags": ["apple"]}\n]\n', 3, "has no 'path'"),
+    ("m.json", '{"images": [\n  {"path": "a.jpg", "tags": ["apple"]},\n\n  {"path": "gone.jpg", "tags": ["x"]}\n]}',
+     4, "gone.jpg: file not found"),
+    ("m.json", '[\n  {"path": "a.jpg",\n   "tags": ["apple"]\n  ,\n]\n', 5, "not valid JSON"),
+])
+def test_manifest_errors_carry_their_line(tmp_path, name, text, line, message):
+    (tmp_path / "a.jpg").write_bytes(JPEG)
+    manifest = tmp_path / name
+    manifest.write_text(text)
+    with pytest.raises(DatasetError) as info:
+        scan(DatasetConfig(path=manifest, layout="manifest"))
+    assert f"{manifest}:{line}: " in str(info.value) and message in str(info.value), str(info.value)

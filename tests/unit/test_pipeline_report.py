@@ -57,3 +57,23 @@ def test_no_secret_in_report_or_logs(tmp_path, caplog):
     RedactingFilter().filter(record)
     assert record.getMessage() == "key=***"
     assert redact("Prediction-Key: 'abc123'") == "Prediction-Key: '***'"
+
+
+def test_a_failed_run_writes_beside_the_last_good_report(tmp_path):
+    good = RunReport("c.yaml", "P", "p", outcome="published", exit_code=0, message="Iteration 1 published")
+    json_path, markdown_path = tmp_path / "report.json", tmp_path / "report.md"
+    assert write(good, json_path, markdown_path, environ={}) == [str(json_path), str(markdown_path)]
+    failed = sample()  # gate-failed
+    written = write(failed, json_path, markdown_path, environ={})
+    assert written == [str(tmp_path / "report.failed.json"), str(tmp_path / "report.failed.md")]
+    assert json.loads(json_path.read_text())["outcome"] == "published"
+    assert "**published**" in markdown_path.read_text() and "**gate-failed**" in (tmp_path / "report.failed.md").read_text()
+    assert json.loads((tmp_path / "report.failed.json").read_text())["outcome"] == "gate-failed"
+    # a second failure replaces the failed one, still beside; the next good run clears it
+    write(failed, json_path, markdown_path, environ={})
+    assert json.loads(json_path.read_text())["outcome"] == "published"
+    write(good, json_path, markdown_path, environ={})
+    assert not (tmp_path / "report.failed.json").exists() and not (tmp_path / "report.failed.md").exists()
+    # with no good report there yet, a failed run writes in place
+    fresh = tmp_path / "fresh.json"
+    assert write(failed, fresh, None, environ={}) == [str(fresh)]

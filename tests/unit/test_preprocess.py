@@ -143,3 +143,33 @@ def test_truncated_jpeg_raises_value_error():
     data = encode(halves((800, 600)), "JPEG")
     with pytest.raises(ValueError, match="cannot decode image"):
         decode_for_model(data[: len(data) // 2])
+
+
+# ---- squash: the whole image to 256x256, then the centre 224 (what new iterations train and predict on) -------
+
+def test_squash_keeps_the_whole_width_where_the_short_side_crop_drops_the_sides():
+    img = Image.new("RGB", (512, 256), WHITE)
+    img.paste(RED, (0, 0, 136, 256))
+    img.paste(BLUE, (376, 0, 512, 256))
+    out = decode_for_model(encode(img, "PNG"), resize="squash")
+    assert_model_input(out)
+    # 512 wide squashed to 256, centre 224: columns 32..480 of the original, red and blue on either side
+    assert close_to(out[:, :40], RED, tol=2) and close_to(out[:, -40:], BLUE, tol=2)
+    assert close_to(out[:, 100:124], WHITE, tol=1)
+
+
+@pytest.mark.parametrize("size", [(300, 200), (348, 464), (256, 256), (90, 70)])
+def test_squash_is_what_azures_export_samples_feed_cropped_as_the_export_crops(size):
+    """`PIL.Image.open(f).resize((256, 256))` (the samples' preprocessing), then the centre 224 the exported
+    graph takes: exactly the service's pixels (JPEGs big enough for a reduced decode aside)."""
+    rng = np.random.default_rng(0)
+    low = Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).resize(size, Image.Resampling.BICUBIC)
+    data = encode(low, "PNG")
+    sample = np.asarray(Image.open(io.BytesIO(data)).resize((256, 256)), np.int16)[16:240, 16:240]
+    ours = decode_for_model(data, resize="squash").astype(np.int16)
+    np.testing.assert_array_equal(sample, ours)
+
+
+def test_an_unknown_resize_is_refused():
+    with pytest.raises(ValueError, match="resize"):
+        decode_for_model(encode(Image.new("RGB", (10, 10)), "PNG"), resize="stretch")

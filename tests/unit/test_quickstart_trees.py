@@ -5,45 +5,16 @@ everything else dark grey, cropped to the sprig. Each is predicted by a head tra
 """
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import pytest
-from PIL import Image, ImageFilter
 
 from cvlocal.model.backbone import LITE0, get_backbone
 from cvlocal.model.head import fit_head
 from cvlocal.model.preprocess import decode_for_model
 from cvlocal.model.training_types import REGULAR
+from harness.images import on_dark_grey
 
 pytestmark = [pytest.mark.datasets, pytest.mark.slow]
-
-
-def _otsu(values: np.ndarray) -> float:
-    hist, edges = np.histogram(values, 256, (0, 256))
-    p = hist / hist.sum()
-    omega, mu = np.cumsum(p), np.cumsum(p * np.arange(256))
-    between = (mu[-1] * omega - mu) ** 2 / (omega * (1 - omega) + 1e-12)
-    return float(edges[int(np.argmax(between))])
-
-
-def _on_dark_grey(data: bytes) -> bytes:
-    img = Image.open(io.BytesIO(data)).convert("RGB")
-    img.thumbnail((800, 800))
-    rgb = np.asarray(img, np.float32)
-    lum = rgb @ np.array([0.299, 0.587, 0.114], np.float32)
-    mask = Image.fromarray((lum < _otsu(lum)).astype(np.uint8) * 255)
-    for f in (ImageFilter.MaxFilter(5), ImageFilter.MinFilter(5), ImageFilter.MinFilter(5), ImageFilter.MaxFilter(5)):
-        mask = mask.filter(f)  # close the gaps between needles, then drop specks
-    keep = np.asarray(mask, np.float32)[..., None] / 255
-    h = rgb.shape[0]
-    grey = 62 + 14 * np.linspace(-1, 1, h, dtype=np.float32)[:, None, None]
-    out = Image.fromarray(np.clip(rgb * keep + grey * (1 - keep), 0, 255).astype(np.uint8))
-    rows, cols = np.flatnonzero(keep[..., 0].any(1)), np.flatnonzero(keep[..., 0].any(0))
-    out = out.crop((cols[0], rows[0], cols[-1] + 1, rows[-1] + 1))
-    buf = io.BytesIO()
-    out.save(buf, "JPEG", quality=90)
-    return buf.getvalue()
 
 
 @pytest.fixture(scope="module")
@@ -52,12 +23,12 @@ def trees(datasets):
     tags = sorted({f.parent.name for f in files})
     labels = np.eye(len(tags), dtype=bool)[[tags.index(f.parent.name) for f in files]]
     raw = [f.read_bytes() for f in files]
-    pixels = np.stack([decode_for_model(d) for d in raw])
+    pixels = np.stack([decode_for_model(d, resize=REGULAR.resize) for d in raw])
     lite0 = get_backbone(LITE0.name)
     features = lite0.features(pixels)
     mirrored = lite0.features(np.ascontiguousarray(pixels[:, :, ::-1]))
     hemlock = [i for i, f in enumerate(files) if f.parent.name == "Hemlock"]
-    test = lite0.features(np.stack([decode_for_model(_on_dark_grey(raw[i])) for i in hemlock]))
+    test = lite0.features(np.stack([decode_for_model(on_dark_grey(raw[i]), resize=REGULAR.resize) for i in hemlock]))
     return tags.index("Hemlock"), labels, features, mirrored, hemlock, test
 
 

@@ -43,6 +43,18 @@ def test_a_released_data_folder_is_migrated_in_place(tmp_path):
         store.close()
 
 
+def test_a_data_folder_of_the_release_that_listed_stored_predictions_is_migrated_too(tmp_path):
+    """That release (still before versioning) made the index migration 3 makes: migration 3 finds it there."""
+    folder = tmp_path / "data"
+    shutil.copytree(RELEASED, folder)
+    with sqlite3.connect(folder / "cvlocal.db") as db:
+        db.execute("CREATE INDEX predictions_by_created ON predictions(project_id, created)")
+    SqliteStore(folder).close()
+    fresh = tmp_path / "fresh"
+    SqliteStore(fresh).close()
+    assert _schema(folder / "cvlocal.db") == _schema(fresh / "cvlocal.db")
+
+
 def _open(path: str) -> list[int]:
     from cvlocal.store.sqlite.db import SqliteDatabase
 

@@ -126,3 +126,41 @@ def test_the_fingerprint_recipe_is_the_stored_one(store):
     snapshot = sorted((sha, [red]) for sha, _ in training_set.snapshot)
     expected = hashlib.sha256(json.dumps([snapshot, [(red, "red")]]).encode()).hexdigest()
     assert training_set.fingerprint == expected and training_set.tags == ((red, "red"),)
+
+
+def test_a_tiers_quotas_are_checked_in_the_transaction_that_would_pass_them(store):
+    project, red, blue = _project(store)  # 2 tags, 6 images
+    store.create_project("q", "", GENERAL, "Multiclass", (), max_projects=2)
+    assert _code(lambda: store.create_project("r", "", GENERAL, "Multiclass", (), max_projects=2)) == \
+        "BadRequestExceedProjectLimit"
+    assert [p.name for p in store.projects()] == ["p", "q"]
+    store.create_project("r", "", GENERAL, "Multiclass", ())  # None: no limit
+
+    store.create_tag(project.id, "green", None, "Regular", max_tags=3)
+    assert _code(lambda: store.create_tag(project.id, "pink", None, "Regular", max_tags=3)) == \
+        "BadRequestExceedTagPerProjectLimit"
+    assert len(store.tags(project.id)) == 3
+
+    # 6 held, room for 2 more of 8: a duplicate takes no room, the third new image is refused with no row
+    added = store.add_images(project.id, [_image(store, 0, [blue]), _image(store, 20, [red]),
+                                          _image(store, 21, [red]), _image(store, 22, [red])], None, max_images=8)
+    assert [(record is not None, duplicate) for record, duplicate in added] == \
+        [(True, True), (True, False), (True, False), (False, False)]
+    assert store.image_count(project.id, ImageQuery()) == 8
+    assert store.add_images(project.id, [_image(store, 23, [red])], None, max_images=8) == [(None, False)]
+    assert store.add_images(project.id, [_image(store, 23, [red])], None)[0][0] is not None
+
+
+def test_concurrent_creates_cannot_pass_a_quota_together(store):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def create(n: int) -> str:
+        try:
+            return store.create_project(f"p{n}", "", GENERAL, "Multiclass", (), max_projects=3).name
+        except CustomVisionError as exc:
+            return exc.code
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(create, range(16)))
+    assert len(store.projects()) == 3
+    assert sorted(results).count("BadRequestExceedProjectLimit") == 13

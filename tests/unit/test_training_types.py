@@ -172,3 +172,25 @@ def test_a_head_refuses_inputs_that_do_not_fit():
         head.input_from({LITE2.name: np.zeros((1, 100), np.float32)})
     with pytest.raises(KeyError):
         head.input_from({LITE0.name: np.zeros((1, FEATURE_DIM), np.float32)})
+
+
+def test_both_types_train_on_the_squash_view_and_say_so_in_the_head():
+    features, mirrored, labels = _backbone_features(seed=9)
+    for kind in (REGULAR, ADVANCED):
+        assert kind.resize == "squash"
+        head = _saved(kind.fit(features, labels, multilabel=False, mirrored=mirrored))
+        assert head.resize == "squash"
+    assert REGULAR.cache_keys() == {LITE0.name: "efficientnet-lite0/v2/squash"}
+    assert ADVANCED.cache_keys(mirrored=True) == {LITE0.name: "efficientnet-lite0/v2/squash/mirrored",
+                                                  LITE2.name: "efficientnet-lite2/v1/squash/mirrored"}
+
+
+def test_heads_saved_before_the_resize_was_recorded_read_the_short_side_crop():
+    head = fit_head(np.ones((4, CNN_DIM), np.float32), np.eye(2, dtype=bool)[[0, 1, 0, 1]], False)
+    stored = io.BytesIO()  # as phase 1 of the training types stored heads: inputs, flip, transform, no resize
+    np.savez(stored, weights=head.weights, bias=head.bias, multilabel=np.array(False),
+             input_backbones=np.array([LITE0.name]), input_widths=np.array([CNN_DIM]),
+             test_time_flip=np.array(False), transform=np.array("none"))
+    assert Head.load(io.BytesIO(stored.getvalue())).resize == "short-side"
+    with pytest.raises(ValueError, match="resize"):
+        Head(head.weights, head.bias, False, head.inputs, resize="stretch")

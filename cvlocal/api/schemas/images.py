@@ -6,9 +6,10 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BeforeValidator, Field, RootModel, field_validator
 
 from ... import errors
-from ...store.records import ImageQuery, ImageRecord, MetadataUpdate
+from ...store.records import ImageQuery, ImageRecord, MetadataUpdate, TagRef
 from ..links import Links
 from .common import Flag, IdList, Wire
+from .predictions import Prediction
 
 MAX_TAKE = 256            # images a listing returns at most (the SDK checks it too)
 MAX_METADATA_PAIRS = 10   # Azure's limits on image metadata: 10 pairs, keys up to 128, values up to 256
@@ -85,6 +86,35 @@ class ImageListQuery(ImageCountQuery):
                           skip=self.skip)
 
 
+MAX_PERFORMANCE_TAGS = 20  # get_image_performances: "Limited to 20" tag ids
+
+
+class ImagePerformanceCountQuery(Wire):
+    """get_image_performance_count: the iteration's held-out images with any of these tags (as it trained)."""
+    tag_ids: IdList = []
+
+    @field_validator("tag_ids")
+    @classmethod
+    def _at_most_20(cls, ids: list[str]) -> list[str]:
+        if len(ids) > MAX_PERFORMANCE_TAGS:
+            raise errors.bad_request(f"At most {MAX_PERFORMANCE_TAGS} tag ids (tagIds).")
+        return ids
+
+    def query(self, iteration_id: str, **listing: Any) -> ImageQuery:
+        return ImageQuery(tagged=True, tag_ids=tuple(self.tag_ids), iteration_id=iteration_id, **listing)
+
+
+class ImagePerformanceQuery(ImagePerformanceCountQuery):
+    """get_image_performances."""
+    order_by: Annotated[str | None, _choice(ORDERS, "orderBy")] = None
+    take: int = Field(50, ge=0, le=MAX_TAKE)
+    skip: int = Field(0, ge=0)
+
+    def listing(self, iteration_id: str) -> ImageQuery:
+        return self.query(iteration_id, newest_first=ORDERS[self.order_by or "newest"], take=self.take,
+                          skip=self.skip)
+
+
 class ImageIdsQuery(Wire):
     """get_images_by_ids."""
     image_ids: IdList = []
@@ -131,31 +161,45 @@ def _no_regions(regions: list[Any] | None) -> list[Any] | None:
 Regions = Annotated[list[Any] | None, AfterValidator(_no_regions)]
 
 
-class ImageFileEntry(Wire):
+class _Entry(Wire):
+    """What every entry of an upload batch may carry besides its image."""
+    tag_ids: list[str] = []
+    regions: Regions = None
+
+
+class ImageFileEntry(_Entry):
     name: str | None = None
     contents: str = ""                       # standard base64; a bad one fails that image only (ErrorImageFormat)
-    tag_ids: list[str] = []
-    regions: Regions = None
 
 
-class ImageUrlEntry(Wire):
+class ImageUrlEntry(_Entry):
     url: str = ""
+
+
+class ImageIdCreateEntry(_Entry):
+    """A stored prediction (its id) to add to the training images."""
+    id: str = ""
+
+
+class _Batch(Wire):
+    """The tags and metadata of a whole upload batch (each entry may add tags of its own)."""
     tag_ids: list[str] = []
-    regions: Regions = None
+    metadata: Metadata = None
 
 
-class ImageFileBatch(Wire):
+class ImageFileBatch(_Batch):
     """create_images_from_files' body."""
     images: list[ImageFileEntry]
-    tag_ids: list[str] = []
-    metadata: Metadata = None
 
 
-class ImageUrlBatch(Wire):
+class ImageUrlBatch(_Batch):
     """create_images_from_urls' body."""
     images: list[ImageUrlEntry]
-    tag_ids: list[str] = []
-    metadata: Metadata = None
+
+
+class ImageIdCreateBatch(_Batch):
+    """create_images_from_predictions' body."""
+    images: list[ImageIdCreateEntry]
 
 
 class ImageTagEntry(Wire):
@@ -200,6 +244,31 @@ class Image(Wire):
                    original_image_uri=links.image_url(base, image.id, "original"),
                    tags=[ImageTag(tag_id=t.tag_id, tag_name=t.tag_name, created=t.created) for t in image.tags],
                    metadata=dict(image.metadata))
+
+
+class ImagePerformance(Wire):
+    """A held-out image of an iteration: its tags as the iteration trained on them, and what a head trained
+    without it predicted (highest first)."""
+    predictions: list[Prediction]
+    id: str
+    created: str
+    width: int
+    height: int
+    image_uri: str
+    thumbnail_uri: str
+    tags: list[ImageTag]
+    regions: list[Any] = []
+
+    @classmethod
+    def of(cls, image: ImageRecord, probabilities, tags: tuple[TagRef, ...], links: Links,
+           base: str) -> "ImagePerformance":
+        order = sorted(range(len(tags)), key=lambda j: -float(probabilities[j]))
+        return cls(predictions=[Prediction(probability=float(probabilities[j]), tag_id=tags[j][0],
+                                           tag_name=tags[j][1], tag_type="Regular") for j in order],
+                   id=image.id, created=image.created, width=image.width, height=image.height,
+                   image_uri=links.image_url(base, image.id, "resized"),
+                   thumbnail_uri=links.image_url(base, image.id, "thumbnail"),
+                   tags=[ImageTag(tag_id=t.tag_id, tag_name=t.tag_name, created=t.created) for t in image.tags])
 
 
 class ImageCreateResult(Wire):

@@ -1,6 +1,7 @@
 """Training, iterations, performance, publishing and exports on the wire."""
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any
 
@@ -10,6 +11,7 @@ from ... import errors
 from ...store.records import ExportRecord, IterationRecord
 from ...training import rules
 from ...training.domains import get_domain
+from ...training.export import PLATFORMS
 from ..links import Links
 from .common import MAX_NAME, Flag, Wire, name_of
 
@@ -38,9 +40,26 @@ def _publish_name(name: str) -> str:
     return name
 
 
+# The ARM id of a Cognitive Services account, as Azure's portal shows it (Properties, "Resource ID"): a subscription
+# GUID, a resource group (1-90 letters, digits, _ - . ( ), not ending in '.') and an account name (2-64 letters,
+# digits and hyphens, starting and ending with a letter or digit). ARM ids compare case-insensitively.
+PREDICTION_RESOURCE_ID = re.compile(
+    r"/subscriptions/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+    r"/resourceGroups/[\w().-]{0,89}[\w()-]"
+    r"/providers/Microsoft\.CognitiveServices/accounts/[a-z0-9][a-z0-9-]{0,62}[a-z0-9]", re.IGNORECASE)
+PREDICTION_RESOURCE_FORM = ("/subscriptions/{subscription id}/resourceGroups/{resource group}/providers/"
+                            "Microsoft.CognitiveServices/accounts/{prediction resource name}")
+
+
 def _prediction_id(resource_id: str) -> str:
-    if not resource_id.strip():
-        raise errors.bad_request("predictionId (the prediction resource's id) is required.",
+    resource_id = resource_id.strip()
+    if not resource_id:
+        raise errors.bad_request("predictionId (the prediction resource's id) is required: "
+                                 f"{PREDICTION_RESOURCE_FORM}.", "BadRequestInvalidPublishTarget")
+    if not PREDICTION_RESOURCE_ID.fullmatch(resource_id):
+        raise errors.bad_request(f"predictionId '{resource_id[:300]}' is not the resource id of a prediction "
+                                 f"resource; it looks like {PREDICTION_RESOURCE_FORM} (the prediction resource's "
+                                 "Properties in the Azure portal, or `cvlocal serve`'s banner).",
                                  "BadRequestInvalidPublishTarget")
     return resource_id
 
@@ -118,12 +137,17 @@ class Iteration(Wire):
         return cls(id=iteration.id, name=iteration.name, status=iteration.status, created=iteration.created,
                    last_modified=iteration.last_modified, trained_at=iteration.trained_at,
                    project_id=iteration.project_id, exportable=exportable,
-                   exportable_to=["ONNX"] if exportable else [], domain_id=iteration.domain_id,
+                   exportable_to=list(PLATFORMS) if exportable else [], domain_id=iteration.domain_id,
                    classification_type=iteration.classification_type, training_type=iteration.training_type,
                    reserved_budget_in_hours=iteration.reserved_budget_hours,
-                   training_time_in_minutes=int(round(seconds / 60)) if seconds is not None else 0,
+                   training_time_in_minutes=_minutes(seconds),
                    publish_name=iteration.publish_name, original_publish_resource_id=iteration.publish_resource_id,
                    training_error_details=iteration.error_details)
+
+
+def _minutes(seconds: float | None) -> int:
+    """Whole minutes, rounded up as a bill would be: a training that ran at all took at least a minute."""
+    return math.ceil(seconds / 60) if seconds else 0
 
 
 class TagPerformance(Wire):

@@ -1,9 +1,9 @@
 """The PostgreSQL engine: a connection pool, write transactions, the dialect, the schema migrated at open.
 
 Read Committed, as PostgreSQL ships. What SQLite's one writer gives for free is made explicit: a write that
-checks before it writes (a tag name, the training in progress, the listing order of images) first locks its
-project's row (`lock_project`), so the writers of one project take turns across replicas; the unique indexes
-state the rules as constraints as well, and a write that breaks one is told Custom Vision's error for it
+checks before it writes (a tag name, the training in progress, the listing order of images, a tier's quota)
+first locks its project's row (`lock_project`), or the project list for a new project (`lock_projects`), so
+those writers take turns across replicas; the unique indexes state the rules as constraints as well, and a write that breaks one is told Custom Vision's error for it
 (schema.UNIQUE_RULES). Migrations run under a transaction-level advisory lock: replicas that start together
 wait for the first, then find nothing left to apply.
 
@@ -28,6 +28,7 @@ from ..sql.schema import UNIQUE_RULES, migrate
 
 # One number for every cvlocal: the advisory lock its migrations take (any 64-bit value names a lock).
 MIGRATION_LOCK = 0x6376_6C6F_6361_6C01
+PROJECTS_LOCK = 0x6376_6C6F_6361_6C02  # creating a project: the tier's count of projects sees every other
 _TYPES = {"REAL": "DOUBLE PRECISION", "BLOB": "BYTEA"}  # SQLite's column types -> PostgreSQL's
 
 
@@ -118,6 +119,9 @@ class PostgresDatabase:
         if c.execute("SELECT 1 FROM projects WHERE id = ? FOR UPDATE", (project_id,)).fetchone() is None:
             raise errors.not_found_project(project_id)
 
+    def lock_projects(self, c: _Transaction) -> None:
+        c.execute("SELECT pg_advisory_xact_lock(?)", (PROJECTS_LOCK,))
+
     @staticmethod
     def ddl(sql: str) -> str:
         return re.sub(r"\b(REAL|BLOB)\b", lambda m: _TYPES[m.group(1)], sql)
@@ -125,6 +129,18 @@ class PostgresDatabase:
     @staticmethod
     def json_strings() -> str:
         return "SELECT jsonb_array_elements_text(?::jsonb)"
+
+    @staticmethod
+    def json_elements(array: str, alias: str) -> str:
+        return f"jsonb_array_elements({array}::jsonb) AS {alias}(value)"
+
+    @staticmethod
+    def json_text(value: str, key: str | int) -> str:
+        return f"({value} ->> {key})" if isinstance(key, int) else f"({value} ->> '{key}')"
+
+    @classmethod
+    def json_number(cls, value: str, key: str | int) -> str:
+        return f"{cls.json_text(value, key)}::float8"
 
     def ping(self) -> None:
         self.query_one("SELECT 1")

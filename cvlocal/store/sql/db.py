@@ -3,7 +3,8 @@
 The table modules (this folder) hold the SQL and the rules once, for every engine. They write SQLite's
 dialect with `?` placeholders; an engine (store/sqlite/db.py, store/postgres/db.py) runs it and owns the few
 differences that remain: how a write transaction begins and how it serialises writers of one project
-(`lock_project`), how a JSON array of strings becomes rows (`json_strings`), and the schema's column types.
+(`lock_project`) or of the project list (`lock_projects`), how JSON columns are read in SQL (`json_*`), and
+the schema's column types.
 A row reads by column name and by position on every engine (`row["id"]`, `row[0]`).
 """
 from __future__ import annotations
@@ -47,11 +48,24 @@ class Database(Protocol):
         """Make the writers of one project's contents take turns until this transaction ends (checks that
         must see the state their write changes: names, the training in progress, image order)."""
 
+    def lock_projects(self, c: Transaction) -> None:
+        """Make the writers of the project list take turns until this transaction ends (the tier's count)."""
+
     def ddl(self, sql: str) -> str:
         """A migration's statements with SQLite's column types turned into this engine's."""
 
     def json_strings(self) -> str:
         """A subquery of the strings in the JSON array bound to its one `?`."""
+
+    def json_elements(self, array: str, alias: str) -> str:
+        """A FROM item: one row per element of the JSON array in the column `array`, the element as
+        `alias.value`."""
+
+    def json_text(self, value: str, key: str | int) -> str:
+        """The text of field `key` (or item `key` of an array) of the JSON element `value`."""
+
+    def json_number(self, value: str, key: str | int) -> str:
+        """The same field as a number."""
 
     def ping(self) -> None: ...
     def close(self) -> None: ...

@@ -13,36 +13,45 @@ from .db import Database, marks, new_id, utcnow
 class ImageTables:
     db: Database
 
-    def add_images(self, project_id: str, images: list[NewImage],
-                   metadata: Mapping[str, str] | None) -> list[tuple[ImageRecord, bool]]:
+    def add_images(self, project_id: str, images: list[NewImage], metadata: Mapping[str, str] | None,
+                   max_images: int | None = None) -> list[tuple[ImageRecord | None, bool]]:
         """Insert images (their blobs are already durable); one transaction for the batch. A duplicate (same
         bytes) keeps its row and gains any new tags: the unique index on (project, content hash) decides, so
-        two replicas storing the same bytes at once keep one image."""
+        two replicas storing the same bytes at once keep one image. A new image past `max_images` in the
+        project is not added (its record is None)."""
         now, results = utcnow(), []
         meta_json = json.dumps(dict(metadata or {}))
         with self.db.transaction() as c:
-            self.db.lock_project(c, project_id)  # `seq` (the listing order) counts up without gaps or ties
-            seq = c.execute("SELECT COALESCE(MAX(seq), 0) FROM images WHERE project_id = ?",
-                            (project_id,)).fetchone()[0]
+            # `seq` (the listing order) counts up without gaps or ties, and the count sees every image added
+            # before this batch, on any replica
+            self.db.lock_project(c, project_id)
+            seq, held = c.execute("SELECT COALESCE(MAX(seq), 0), COUNT(*) FROM images WHERE project_id = ?",
+                                  (project_id,)).fetchone()
             for image in images:
-                inserted = c.execute("INSERT INTO images (id, project_id, sha256, width, height, size, metadata, "
-                                     "created, seq) VALUES (?,?,?,?,?,?,?,?,?) "
-                                     "ON CONFLICT (project_id, sha256) DO NOTHING RETURNING id",
-                                     (new_id(), project_id, image.sha256, image.width, image.height, image.size,
-                                      meta_json, now, seq + 1)).fetchone()
+                inserted = None
+                if max_images is None or held < max_images:
+                    inserted = c.execute("INSERT INTO images (id, project_id, sha256, width, height, size, "
+                                         "metadata, created, seq) VALUES (?,?,?,?,?,?,?,?,?) "
+                                         "ON CONFLICT (project_id, sha256) DO NOTHING RETURNING id",
+                                         (new_id(), project_id, image.sha256, image.width, image.height,
+                                          image.size, meta_json, now, seq + 1)).fetchone()
                 duplicate = inserted is None
                 if duplicate:
-                    image_id = c.execute("SELECT id FROM images WHERE project_id = ? AND sha256 = ?",
-                                         (project_id, image.sha256)).fetchone()["id"]
+                    kept = c.execute("SELECT id FROM images WHERE project_id = ? AND sha256 = ?",
+                                     (project_id, image.sha256)).fetchone()
+                    if kept is None:  # new, and the project holds `max_images` already
+                        results.append((None, False))
+                        continue
+                    image_id = kept["id"]
                 else:
-                    image_id, seq = inserted["id"], seq + 1
+                    image_id, seq, held = inserted["id"], seq + 1, held + 1
                 for tid in image.tag_ids:
                     c.execute("INSERT INTO image_tags (image_id, tag_id, created) VALUES (?,?,?) "
                               "ON CONFLICT DO NOTHING", (image_id, tid, now))
                 results.append((image_id, duplicate))
             self.touch_project(c, project_id)
-        found = {r.id: r for r in self._with_tags(self._image_rows(project_id, [i for i, _ in results]))}
-        return [(found[i], duplicate) for i, duplicate in results]
+        found = {r.id: r for r in self._with_tags(self._image_rows(project_id, [i for i, _ in results if i]))}
+        return [(found[i] if i else None, duplicate) for i, duplicate in results]
 
     def images(self, project_id: str, query: ImageQuery) -> list[ImageRecord]:
         self.project(project_id)

@@ -39,7 +39,7 @@ class IterationTables:
         return TrainingSet(tags, tuple((sha, tuple(tids)) for sha, tids in snapshot), fingerprint)
 
     def create_iteration(self, project: ProjectRecord, training_set: TrainingSet, training_type: str,
-                         budget_hours: int, force: bool, max_iterations: int) -> IterationRecord:
+                         budget_hours: int, force: bool, max_iterations: int | None) -> IterationRecord:
         pid, iid, now = project.id, new_id(), utcnow()
         with self.db.transaction() as c:
             self.db.lock_project(c, pid)  # the checks below see every training started before this one
@@ -51,7 +51,8 @@ class IterationTables:
             if last and last["fingerprint"] == training_set.fingerprint and not force:
                 raise errors.bad_request("Nothing changed since the last trained iteration; pass forceTrain=true "
                                          "to train anyway.", "BadRequestTrainingNotNeeded")
-            if c.execute("SELECT COUNT(*) FROM iterations WHERE project_id = ?", (pid,)).fetchone()[0] \
+            if max_iterations is not None and \
+                    c.execute("SELECT COUNT(*) FROM iterations WHERE project_id = ?", (pid,)).fetchone()[0] \
                     >= max_iterations:
                 raise errors.bad_request(f"A project keeps at most {max_iterations} iterations; delete an old "
                                          "one first.", "BadRequestExceedIterationPerProjectLimit")

@@ -13,10 +13,15 @@ class ProjectTables:
     db: Database
 
     def create_project(self, name: str, description: str, domain_id: str, classification_type: str,
-                       target_export_platforms: tuple[str, ...]) -> ProjectRecord:
+                       target_export_platforms: tuple[str, ...], max_projects: int | None = None) -> ProjectRecord:
         pid, now = new_id(), utcnow()
         with self.db.transaction() as c:
+            self.db.lock_projects(c)  # the count below sees every project created before this one
             self._require_unique_name(c, name)
+            if max_projects is not None and \
+                    c.execute("SELECT COUNT(*) FROM projects").fetchone()[0] >= max_projects:
+                raise errors.bad_request(f"This resource's pricing tier allows {max_projects} projects and has them "
+                                         "all; delete a project first.", "BadRequestExceedProjectLimit")
             c.execute("INSERT INTO projects (id, name, description, domain_id, classification_type, "
                       "target_export_platforms, created, last_modified) VALUES (?,?,?,?,?,?,?,?)",
                       (pid, name, description, domain_id, classification_type,

@@ -138,6 +138,10 @@ ALTER TABLE iterations ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
 -- one training of a project at a time, as a constraint (the check in create_iteration says why first)
 CREATE UNIQUE INDEX IF NOT EXISTS iterations_training ON iterations(project_id) WHERE status = 'Training';
 """),
+    # A data folder made by a release without versioning, after stored predictions were listed, has it already.
+    Migration(3, "stored predictions listed by project, newest or oldest first", """
+CREATE INDEX IF NOT EXISTS predictions_by_created ON predictions(project_id, created);
+"""),
 )
 LATEST = MIGRATIONS[-1].version
 

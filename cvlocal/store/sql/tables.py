@@ -6,11 +6,12 @@ from .exports import ExportTables
 from .features import FeatureTables
 from .images import ImageTables
 from .iterations import IterationTables
+from .maintenance import MaintenanceTables
 from .predictions import PredictionTables
 from .projects import ProjectTables
 from .tags import TagTables
 
 
 class SqlTables(ProjectTables, TagTables, ImageTables, IterationTables, ExportTables, PredictionTables,
-                FeatureTables):
+                FeatureTables, MaintenanceTables):
     db: Database

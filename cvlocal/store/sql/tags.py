@@ -13,12 +13,18 @@ _TAG_SELECT = ("SELECT t.*, (SELECT COUNT(*) FROM image_tags it WHERE it.tag_id 
 class TagTables:
     db: Database
 
-    def create_tag(self, project_id: str, name: str, description: str | None, tag_type: str) -> TagRecord:
+    def create_tag(self, project_id: str, name: str, description: str | None, tag_type: str,
+                   max_tags: int | None = None) -> TagRecord:
         self.project(project_id)
         tid = new_id()
         with self.db.transaction() as c:
             self.db.lock_project(c, project_id)
             self._require_unique_tag_name(c, project_id, name)
+            if max_tags is not None and c.execute("SELECT COUNT(*) FROM tags WHERE project_id = ?",
+                                                  (project_id,)).fetchone()[0] >= max_tags:
+                raise errors.bad_request(f"This resource's pricing tier allows {max_tags} tags per project and this "
+                                         "project has them all; delete a tag first.",
+                                         "BadRequestExceedTagPerProjectLimit")
             c.execute("INSERT INTO tags (id, project_id, name, description, type, created) VALUES (?,?,?,?,?,?)",
                       (tid, project_id, name, description, tag_type, utcnow()))
             self.touch_project(c, project_id)

@@ -2,7 +2,8 @@
 
 WAL with synchronous=FULL: a transaction that has committed survives kill -9 and power loss. The service
 answers a request only after its transaction commits, so everything acknowledged is on disk. Every write
-transaction begins IMMEDIATE, so writers take turns across processes too: `lock_project` has nothing to add.
+transaction begins IMMEDIATE, so writers take turns across processes too: `lock_project` and
+`lock_projects` have nothing to add.
 """
 from __future__ import annotations
 
@@ -41,6 +42,12 @@ class SqliteDatabase:
     # An immediate transaction holds the database's write lock: a second process migrating waits for it.
     migration = transaction
 
+    @contextmanager
+    def locked(self) -> Iterator[sqlite3.Connection]:
+        """The connection itself, for what is neither a query nor a write transaction (backups)."""
+        with self._lock:
+            yield self._conn
+
     def query(self, sql: str, params: tuple | list = ()) -> list[sqlite3.Row]:
         with self._lock:
             return self._conn.execute(sql, params).fetchall()
@@ -52,6 +59,9 @@ class SqliteDatabase:
     def lock_project(self, c: sqlite3.Connection, project_id: str) -> None:
         pass  # BEGIN IMMEDIATE serialises every writer already
 
+    def lock_projects(self, c: sqlite3.Connection) -> None:
+        pass  # the same
+
     @staticmethod
     def ddl(sql: str) -> str:
         return sql
@@ -59,6 +69,16 @@ class SqliteDatabase:
     @staticmethod
     def json_strings() -> str:
         return "SELECT value FROM json_each(?)"
+
+    @staticmethod
+    def json_elements(array: str, alias: str) -> str:
+        return f"json_each({array}) AS {alias}"
+
+    @staticmethod
+    def json_text(value: str, key: str | int) -> str:
+        return f"json_extract({value}, '$[{key}]')" if isinstance(key, int) else f"json_extract({value}, '$.{key}')"
+
+    json_number = json_text  # json_extract gives a JSON number as a number
 
     def ping(self) -> None:
         self.query_one("SELECT 1")

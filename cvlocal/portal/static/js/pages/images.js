@@ -22,7 +22,8 @@ export async function renderImages(content, {project}) {
   const grid = h("ul", {class: "grid", "aria-label": "Training images"});
   const pager = h("nav", {class: "pager", "aria-label": "Image pages"});
   const summary = h("p", {class: "summary", role: "status"});
-  const addImages = h("button", {type: "button", class: "primary",
+  // Enabled once the tags are in: the dialog offers them for the batch (a click before would offer none).
+  const addImages = h("button", {type: "button", class: "primary", disabled: true,
                                  onclick: () => uploadDialog(project, state.tags, reloadAll)}, "Add images");
   fill(content, h("div", {class: "with-sidebar"}, aside,
     h("div", {class: "main-column"}, h("div", {class: "page-head"}, h("h2", {}, "Training images"), addImages),
@@ -42,6 +43,8 @@ export async function renderImages(content, {project}) {
       drawToolbar();
     } catch (error) {
       note.error(error);
+    } finally {
+      addImages.disabled = false;
     }
   }
 

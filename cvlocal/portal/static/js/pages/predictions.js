@@ -1,32 +1,60 @@
-// Predictions: the images a project has predicted and kept (query_predictions), with the option to tag one and
-// add it to the training images (create_images_from_predictions), or delete it (delete_prediction).
+// Predictions: the images a project has predicted and kept (query_predictions), filtered by iteration and by a
+// tag's probability, newest, oldest or least certain first ("Suggested"), with the option to tag one and add it to
+// the training images (create_images_from_predictions), or delete it (delete_prediction): the active-learning loop.
 import * as api from "../api.js";
 import {fill, formatDate, h, percent, uid} from "../dom.js";
 import {busy, describe, messageArea} from "../ui.js";
 
 const PAGE_SIZE = 60;
+const ORDERS = [["Newest", "Newest first"], ["Oldest", "Oldest first"], ["Suggested", "Least certain first"]];
+const ADDED = new Set(["OK", "OKDuplicate"]);
+
+function labelled(text, control) {
+  control.id = uid("pred-filter");
+  return h("span", {class: "field-inline"}, h("label", {for: control.id}, text), control);
+}
 
 export async function renderPredictions(content, {project}) {
   const pid = project.id;
   const note = messageArea();
+  const iterationSelect = h("select", {}, h("option", {value: ""}, "All iterations"));
+  const orderSelect = h("select", {}, ORDERS.map(([value, text]) => h("option", {value}, text)));
+  const tagSelect = h("select", {}, h("option", {value: ""}, "Any tag"));
+  const minimum = h("input", {type: "number", min: 0, max: 100, step: 1, value: 50, inputMode: "numeric"});
+  const filters = h("form", {class: "toolbar", role: "search", "aria-label": "Filter predictions"},
+    labelled("Iteration", iterationSelect), labelled("Sort", orderSelect), labelled("Filter by tag", tagSelect),
+    labelled("At least (%)", minimum));
   const grid = h("ul", {class: "grid predictions-grid", "aria-label": "Stored predictions"});
+  const summary = h("p", {class: "summary", role: "status"});
   const more = h("button", {type: "button", hidden: true}, "Load more");
-  fill(content, h("h2", {}, "Predictions"), note.el, grid, more);
+  fill(content, h("div", {class: "page-head"}, h("h2", {}, "Predictions")), filters, note.el, summary, grid, more);
   let tags = [];
-  let token = {orderBy: "Newest", maxCount: PAGE_SIZE};
+  let token = null;
+  let loading = 0;  // only the latest query may draw (filters change faster than answers come)
 
-  async function loadMore(replace) {
+  function firstToken() {
+    const wanted = {maxCount: PAGE_SIZE, orderBy: orderSelect.value, iterationId: iterationSelect.value || undefined};
+    if (tagSelect.value) {
+      const lowest = Math.min(100, Math.max(0, Number(minimum.value) || 0)) / 100;
+      wanted.tags = [{id: tagSelect.value, minThreshold: lowest, maxThreshold: 1}];
+    }
+    return wanted;
+  }
+
+  async function load(replace) {
+    const mine = replace ? ++loading : loading;
+    if (replace) token = firstToken();
+    grid.setAttribute("aria-busy", "true");
     try {
       const answer = await api.queryPredictions(pid, token);
+      if (mine !== loading) return;
       if (replace) fill(grid);
       (answer.results || []).forEach((p) => grid.append(card(p)));
-      if (!grid.children.length) {
-        grid.append(h("li", {class: "empty"},
-                      "No stored predictions. Quick Test, or the prediction API with storing, keeps them here."));
-      }
       token = {...token, ...(answer.token || {})};
       more.hidden = !(answer.token && answer.token.continuation);
+      drawSummary();
     } catch (error) {
+      if (mine !== loading) return;
       if (error.routeMissing) {
         fill(grid);
         note.info("This service does not keep a browsable list of predictions yet (query_predictions): " +
@@ -34,38 +62,73 @@ export async function renderPredictions(content, {project}) {
       } else {
         note.error(error);
       }
+    } finally {
+      if (mine === loading) grid.removeAttribute("aria-busy");
     }
   }
-  more.addEventListener("click", () => busy(more, note, () => loadMore(false)));
+
+  function drawSummary() {
+    const shown = grid.querySelectorAll("li.prediction").length;
+    summary.textContent = shown ? `${shown} stored prediction${shown === 1 ? "" : "s"} shown` +
+                                  (more.hidden ? "." : "; more below.")
+                                : "No stored predictions in this view. Quick Test, or the prediction API with " +
+                                  "storing, keeps them here.";
+  }
+
+  function removed(item) {
+    item.remove();
+    drawSummary();
+  }
 
   function card(prediction) {
     const top = [...(prediction.predictions || [])].sort((a, b) => b.probability - a.probability).slice(0, 3);
     const selectId = uid("pred-tag");
-    const tagSelect = h("select", {id: selectId}, tags.map((t) => h("option", {value: t.id}, t.name)));
+    const cardTag = h("select", {id: selectId}, tags.map((t) => h("option", {value: t.id}, t.name)));
+    if (top.length && tags.some((t) => t.id === top[0].tagId)) cardTag.value = top[0].tagId;
     const item = h("li", {class: "tile prediction"});
-    const add = h("button", {type: "button", disabled: !tags.length, onclick: () => busy(add, note, async () => {
-      await api.createImagesFromPredictions(pid, {images: [{id: prediction.id, tagIds: [tagSelect.value]}]});
-      await api.deletePrediction(pid, [prediction.id]);
-      item.remove();
-      note.info("Added to the training images.");
+    const add = h("button", {type: "button", class: "primary", disabled: !tags.length,
+                             onclick: () => busy(add, note, async () => {
+      const summary = await api.createImagesFromPredictions(pid, {images: [{id: prediction.id, tagIds: [cardTag.value]}]});
+      const result = (summary && summary.images && summary.images[0]) || {};
+      if (!ADDED.has(result.status)) {
+        note.error(`Not added (${result.status || "no result"}): ${result.message || "the service kept nothing."}`);
+        return;
+      }
+      await api.deletePrediction(pid, [prediction.id]);  // it is a training image now, as on Azure's portal
+      removed(item);
+      note.info(result.status === "OKDuplicate" ? "Already a training image: the tag was added to it."
+                                                : "Added to the training images.");
     })}, "Add to training images");
     const remove = h("button", {type: "button", class: "danger", "aria-label": "Delete prediction",
                                 onclick: () => busy(remove, note, async () => {
       await api.deletePrediction(pid, [prediction.id]);
-      item.remove();
+      removed(item);
     })}, "Delete");
     fill(item,
       h("img", {src: prediction.thumbnailUri, alt: "", loading: "lazy", decoding: "async", width: 160, height: 120}),
-      h("ul", {class: "top-predictions"}, top.map((p) => h("li", {}, `${p.tagName} ${percent(p.probability)}`))),
+      h("ul", {class: "top-predictions", "aria-label": "Top predictions"},
+        top.map((p) => h("li", {}, h("span", {class: "tag-name"}, p.tagName), ` ${percent(p.probability)}`))),
       h("p", {class: "hint"}, formatDate(prediction.created)),
-      h("label", {for: selectId}, "Tag"), tagSelect, add, remove);
+      h("div", {class: "field-inline"}, h("label", {for: selectId}, "Tag"), cardTag),
+      h("div", {class: "actions"}, add, remove));
     return item;
   }
 
+  more.addEventListener("click", () => busy(more, note, () => load(false)));
+  filters.addEventListener("submit", (event) => event.preventDefault());
+  for (const control of [iterationSelect, orderSelect, tagSelect]) {
+    control.addEventListener("change", () => { note.clear(); load(true); });
+  }
+  minimum.addEventListener("change", () => { if (tagSelect.value) load(true); });
+
   try {
-    tags = await api.getTags(pid);
+    const [projectTags, iterations] = await Promise.all([api.getTags(pid), api.getIterations(pid)]);
+    tags = projectTags;
+    tagSelect.append(...tags.map((t) => h("option", {value: t.id}, t.name)));
+    iterationSelect.append(...iterations.filter((i) => i.status === "Completed")
+      .map((i) => h("option", {value: i.id}, i.publishName ? `${i.name} (${i.publishName})` : i.name)));
   } catch (error) {
     note.error(error);
   }
-  await loadMore(true);
+  await load(true);
 }
