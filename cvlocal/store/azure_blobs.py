@@ -9,17 +9,26 @@ Data Contributor on the container. The container is created when missing and the
 
 A blob is named by its digest (`PREFIX/ab/abcdef...`), so storing the same bytes twice, from any replica,
 keeps one copy: the upload says "only if it does not exist" (If-None-Match: *) and a 409 means it is there
-already. Azure answers an upload once the bytes are durable, as `BlobStore.put` promises.
+already; the blob is then freshened (its metadata set, which moves its Last-Modified time), as garbage
+collection expects of `put` (store/blobs.py). Azure answers an upload once the bytes are durable, as
+`BlobStore.put` promises.
+
+Garbage collection deletes a blob with If-Unmodified-Since: the service itself refuses the delete of a blob a
+`put` freshened after it was listed, so no replica's upload loses its bytes to a collection racing it. An
+interrupted upload leaves no blob behind (uncommitted blocks are not blobs, and Azure discards them itself).
 """
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
-from .blobs import sha256_hex
+from .blobs import DIGEST, StoredBlob, sha256_hex
 
 SCHEME = "azureblob"
 CONNECTION_STRING = "AZURE_STORAGE_CONNECTION_STRING"
@@ -103,14 +112,20 @@ class AzureBlobStore:
         return f"{self.prefix}{digest[:2]}/{digest}"
 
     def put(self, data: bytes) -> str:
-        from azure.core.exceptions import ResourceExistsError
+        from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 
         digest = sha256_hex(data)
-        try:
-            self.container.upload_blob(self.name(digest), data, overwrite=False)
-        except ResourceExistsError:
-            pass  # the same bytes, stored before (by this replica or another)
-        return digest
+        name = self.name(digest)
+        while True:
+            try:
+                self.container.upload_blob(name, data, overwrite=False)
+                return digest
+            except ResourceExistsError:  # the same bytes, stored before (by this replica or another)
+                try:
+                    self.container.get_blob_client(name).set_blob_metadata({"freshened": "true"})
+                    return digest
+                except ResourceNotFoundError:
+                    continue  # collected between the two calls: upload it again
 
     def get(self, digest: str) -> bytes:
         from azure.core.exceptions import ResourceNotFoundError
@@ -125,3 +140,24 @@ class AzureBlobStore:
 
     def ping(self) -> None:
         self.container.get_container_properties()
+
+    def listing(self) -> Iterator[StoredBlob]:
+        for blob in self.container.list_blobs(name_starts_with=self.prefix or None):
+            folder, _, digest = blob.name[len(self.prefix):].partition("/")
+            if DIGEST.match(digest) and digest[:2] == folder:
+                yield StoredBlob(digest, blob.last_modified.timestamp(), blob.size)
+
+    def delete_stale(self, digest: str, written_before: float) -> bool:
+        from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
+
+        # Last-Modified has whole seconds: a second earlier than asked, so a blob written at `written_before`
+        # (or freshened since) is never taken for an older one.
+        unmodified_since = datetime.fromtimestamp(math.floor(written_before) - 1, timezone.utc)
+        try:
+            self.container.delete_blob(self.name(digest), if_unmodified_since=unmodified_since)
+        except (ResourceModifiedError, ResourceNotFoundError):  # freshened by a put, or gone already
+            return False
+        return True
+
+    def delete_leftovers(self, written_before: float) -> int:
+        return 0  # an upload commits whole or leaves no blob (see above)

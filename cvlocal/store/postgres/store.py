@@ -3,13 +3,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from pathlib import Path
 
+from ..backup import BackupError
 from ..blobs import BlobStore
 from ..sql import SqlTables
 from .claims import LeaseClaims
 from .db import PostgresDatabase
 
 log = logging.getLogger("cvlocal.training")
+# cvlocal backup copies one data directory while it serves (SQLite's online backup); a cluster's metadata is
+# a PostgreSQL database other replicas write, which PostgreSQL's own tools copy consistently, and its blobs are
+# a container the storage account protects itself.
+CLUSTER_BACKUP = ("cvlocal backup and restore copy a data directory (its SQLite database); a cluster keeps its "
+                  "metadata in PostgreSQL: back it up with pg_dump (or the server's point-in-time recovery) and "
+                  "the blob container with the storage account's soft delete, versioning or object replication "
+                  "(docs/scale.md, Backups). Blobs are never rewritten, so a copy of the container taken after the "
+                  "dump holds every blob the dump names, unless cvlocal gc ran between the two.")
 
 
 class PostgresStore(SqlTables):
@@ -31,9 +41,11 @@ class PostgresStore(SqlTables):
                         "result is left unused", iteration_id)
         return finished
 
-    def ping(self) -> None:
-        self.db.ping()
-        self.blobs.ping()
+    def backup_metadata(self, destination: Path) -> set[str]:
+        raise BackupError(CLUSTER_BACKUP)
+
+    def restore_metadata(self, source: Path) -> set[str]:
+        raise BackupError(CLUSTER_BACKUP)
 
     def close(self) -> None:
         self.db.close()
