@@ -42,7 +42,8 @@ def create_app(settings: Settings) -> App:
                         fetcher=UrlFetcher(settings.allow_private_urls, settings.url_timeout_s))
     api = build_api(services)
     api.include_router(health.router)  # /health and /ready: no key, outside the Custom Vision routes
-    api.state.readiness = health.Readiness(store, settings.data_dir)  # builds the backbone when first asked
+    # builds the backbone when first asked; a cluster's replica writes no data dir of its own
+    api.state.readiness = health.Readiness(store, None if settings.database else settings.data_dir)
     keys = settings.keys or FixedKeys(ServiceKeys((settings.training_key,), (settings.prediction_key,)))
     gateway = Gateway(api, Keys(keys), settings.faults, DirectRoutes(OPERATIONS, context=predictor),
                       RateLimiter(settings.tier, KEY_HEADERS) if settings.tier.limits_rates else None)

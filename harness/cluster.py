@@ -30,8 +30,11 @@ class Cluster(ServiceAddress):
     size: int = 3
     lease_s: float = 4.0                   # short: a killed replica's training is taken over within seconds
     extra_args: list[str] = field(default_factory=list)  # added to every replica's `cvlocal serve`
+    tier: str = "unlimited"                # every replica's --tier (its request rates are each replica's own)
     training_key: str = field(default_factory=lambda: secrets.token_hex(16))
     prediction_key: str = field(default_factory=lambda: secrets.token_hex(16))
+    training_key2: str = field(default_factory=lambda: secrets.token_hex(16))  # $CVLOCAL_TRAINING_KEY2
+    prediction_key2: str = field(default_factory=lambda: secrets.token_hex(16))
     signing_secret: str = field(default_factory=lambda: secrets.token_hex(32))
     replicas: list[RunningService] = field(default_factory=list)
     balancer: Balancer | None = None
@@ -54,9 +57,12 @@ class Cluster(ServiceAddress):
     def replica(self, number: int) -> RunningService:
         return RunningService(self.folder / f"replica{number}", self.training_key, self.prediction_key,
                               env={"CVLOCAL_SIGNING_SECRET": self.signing_secret,
+                                   "CVLOCAL_TRAINING_KEY2": self.training_key2,
+                                   "CVLOCAL_PREDICTION_KEY2": self.prediction_key2,
                                    CONNECTION_STRING: self.blob_connection_string},
                               extra_args=["--database", self.database_url, "--blobs", self.blobs_url,
-                                          "--training-lease", str(self.lease_s), *self.extra_args])
+                                          "--training-lease", str(self.lease_s), *self.extra_args],
+                              tier=self.tier)
 
     def start(self, timeout: float = 120.0) -> "Cluster":
         """Every replica at once (so their migrations meet), then the balancer in front of them."""

@@ -71,6 +71,18 @@ def test_replicas_that_start_together_migrate_once(cluster):
     assert cluster.query("SELECT version FROM schema_version ORDER BY version") == [(v,) for v in range(1, LATEST + 1)]
 
 
+def test_every_replica_takes_key_2_and_is_ready_when_the_database_and_the_container_answer(all_up):
+    cluster = all_up
+    for replica in cluster.replicas:
+        with httpx.Client(base_url=replica.endpoint, timeout=30) as http:
+            training = {"Training-Key": cluster.training_key2}
+            assert http.get("/customvision/v3.3/training/projects", headers=training).status_code == 200
+            assert http.get("/customvision/v3.3/training/projects",
+                            headers={"Training-Key": cluster.prediction_key2}).status_code == 401
+            ready = http.get("/ready").json()
+            assert set(ready["checks"]) == {"store", "backbone"} and ready["checks"]["store"] == "ok", ready
+
+
 def test_kill_9_of_the_training_replica_the_training_completes_on_another(all_up):
     cluster = all_up
     rest, pid, iteration_id, holder = training_claimed(cluster)
