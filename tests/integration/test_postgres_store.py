@@ -13,7 +13,7 @@ from cvlocal.errors import CustomVisionError
 from cvlocal.store.blobs import FolderBlobStore
 from cvlocal.store.postgres import PostgresStore
 from cvlocal.store.postgres.claims import GAVE_UP, MAX_ATTEMPTS
-from cvlocal.store.records import NewImage
+from cvlocal.store.records import ImageQuery, NewImage
 from cvlocal.store.sql.schema import LATEST, SchemaTooNew
 
 GENERAL = "ee85a74c-405e-4adc-bb47-ffa8ca0c9f31"
@@ -94,6 +94,19 @@ def test_a_unique_index_broken_by_a_race_answers_custom_visions_error(replicas):
         c.execute("INSERT INTO tags (id, project_id, name, type, created) VALUES (?,?,?,?,?)",
                   (str(uuid.uuid4()), project.id, "red", "Regular", "2026-01-01T00:00:00.000000Z"))
     assert caught.value.code == "BadRequestTagNameNotUnique"
+
+
+def test_a_tiers_quotas_hold_for_replicas_writing_at_once(replicas):
+    created = together(8, lambda n: replicas[n % 2].create_project(f"q{n}", "", GENERAL, "Multiclass", (),
+                                                                     max_projects=3))
+    assert len(replicas[0].projects()) == 3
+    assert sorted(getattr(r, "code", "created") for r in created).count("BadRequestExceedProjectLimit") == 5
+    pid = replicas[0].projects()[0].id
+    batches = together(8, lambda n: replicas[n % 2].add_images(
+        pid, [NewImage(replicas[0].blobs.put(f"quota {n}.{i}".encode()), 10, 10, 5, ()) for i in range(3)], None,
+        max_images=10))
+    assert sum(record is not None for batch in batches for record, _ in batch) == 10
+    assert replicas[1].image_count(pid, ImageQuery()) == 10
 
 
 def test_two_replicas_asked_to_train_one_project_at_once_start_one_training(replicas):
