@@ -20,8 +20,9 @@ ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
 K8S = ROOT / "deploy" / "k8s"
 # What cvlocal and the libraries it uses read from the environment in cluster mode.
-READ = {"PGPASSWORD", "CVLOCAL_TRAINING_KEY", "CVLOCAL_PREDICTION_KEY", "CVLOCAL_SIGNING_SECRET",
-        "AZURE_STORAGE_CONNECTION_STRING", "CVLOCAL_DATABASE", "CVLOCAL_BLOBS"}
+READ = {"PGPASSWORD", "CVLOCAL_TRAINING_KEY", "CVLOCAL_PREDICTION_KEY", "CVLOCAL_TRAINING_KEY2",
+        "CVLOCAL_PREDICTION_KEY2", "CVLOCAL_SIGNING_SECRET", "AZURE_STORAGE_CONNECTION_STRING", "CVLOCAL_DATABASE",
+        "CVLOCAL_BLOBS"}
 
 
 def entrypoint() -> list[str]:
