@@ -24,6 +24,7 @@ from psycopg import errors as pg_errors
 from psycopg_pool import ConnectionPool
 
 from ... import errors
+from ..sql.db import JsonDialect
 from ..sql.schema import UNIQUE_RULES, migrate
 
 # One number for every cvlocal: the advisory lock its migrations take (any 64-bit value names a lock).
@@ -77,7 +78,13 @@ def _custom_vision_error(exc: pg_errors.UniqueViolation) -> errors.CustomVisionE
     return errors.bad_request(rule[1], rule[0]) if rule else None
 
 
-class PostgresDatabase:
+class PostgresDatabase(JsonDialect):
+    JSON_STRINGS = "SELECT jsonb_array_elements_text(?::jsonb)"
+    JSON_ELEMENTS = "jsonb_array_elements({array}::jsonb) AS {alias}(value)"
+    JSON_FIELD = "({value} ->> '{key}')"
+    JSON_ITEM = "({value} ->> {key})"
+    JSON_NUMBER = "{}::float8"
+
     def __init__(self, url: str, pool_size: int = 16, connect_timeout_s: float = 30.0):
         psycopg.connect(url, connect_timeout=int(connect_timeout_s)).close()  # a refusal says why, at once
         self.pool = ConnectionPool(url, min_size=1, max_size=pool_size, open=False, name="cvlocal",
@@ -125,22 +132,6 @@ class PostgresDatabase:
     @staticmethod
     def ddl(sql: str) -> str:
         return re.sub(r"\b(REAL|BLOB)\b", lambda m: _TYPES[m.group(1)], sql)
-
-    @staticmethod
-    def json_strings() -> str:
-        return "SELECT jsonb_array_elements_text(?::jsonb)"
-
-    @staticmethod
-    def json_elements(array: str, alias: str) -> str:
-        return f"jsonb_array_elements({array}::jsonb) AS {alias}(value)"
-
-    @staticmethod
-    def json_text(value: str, key: str | int) -> str:
-        return f"({value} ->> {key})" if isinstance(key, int) else f"({value} ->> '{key}')"
-
-    @classmethod
-    def json_number(cls, value: str, key: str | int) -> str:
-        return f"{cls.json_text(value, key)}::float8"
 
     def ping(self) -> None:
         self.query_one("SELECT 1")

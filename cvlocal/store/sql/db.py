@@ -71,6 +71,32 @@ class Database(Protocol):
     def close(self) -> None: ...
 
 
+class JsonDialect:
+    """`Database.json_*` from an engine's templates: how its SQL reads the JSON kept in TEXT columns."""
+
+    JSON_STRINGS: str   # the strings of a JSON array bound to `?`, as a subquery
+    JSON_ELEMENTS: str  # a FROM item of {array}'s elements, each as {alias}.value
+    JSON_FIELD: str     # field {key} of element {value}, as text
+    JSON_ITEM: str      # item {key} of array element {value}, as text
+    JSON_NUMBER = "{}"  # such a text as a number
+
+    @classmethod
+    def json_strings(cls) -> str:
+        return cls.JSON_STRINGS
+
+    @classmethod
+    def json_elements(cls, array: str, alias: str) -> str:
+        return cls.JSON_ELEMENTS.format(array=array, alias=alias)
+
+    @classmethod
+    def json_text(cls, value: str, key: str | int) -> str:
+        return (cls.JSON_ITEM if isinstance(key, int) else cls.JSON_FIELD).format(value=value, key=key)
+
+    @classmethod
+    def json_number(cls, value: str, key: str | int) -> str:
+        return cls.JSON_NUMBER.format(cls.json_text(value, key))
+
+
 def utcnow() -> str:
     """ISO-8601 with a 'T' and 'Z', as msrest parses it."""
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

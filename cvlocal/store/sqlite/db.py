@@ -13,10 +13,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from ..sql.db import JsonDialect
 from ..sql.schema import migrate
 
 
-class SqliteDatabase:
+class SqliteDatabase(JsonDialect):
+    JSON_STRINGS = "SELECT value FROM json_each(?)"
+    JSON_ELEMENTS = "json_each({array}) AS {alias}"
+    JSON_FIELD = "json_extract({value}, '$.{key}')"  # a JSON number comes out a number
+    JSON_ITEM = "json_extract({value}, '$[{key}]')"
+
     def __init__(self, path: Path):
         self.path = path
         self._lock = threading.RLock()
@@ -65,20 +71,6 @@ class SqliteDatabase:
     @staticmethod
     def ddl(sql: str) -> str:
         return sql
-
-    @staticmethod
-    def json_strings() -> str:
-        return "SELECT value FROM json_each(?)"
-
-    @staticmethod
-    def json_elements(array: str, alias: str) -> str:
-        return f"json_each({array}) AS {alias}"
-
-    @staticmethod
-    def json_text(value: str, key: str | int) -> str:
-        return f"json_extract({value}, '$[{key}]')" if isinstance(key, int) else f"json_extract({value}, '$.{key}')"
-
-    json_number = json_text  # json_extract gives a JSON number as a number
 
     def ping(self) -> None:
         self.query_one("SELECT 1")
