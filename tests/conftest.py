@@ -1,8 +1,8 @@
 """Shared fixtures: the real self-hosted service over HTTP, the official SDK clients, the shared datasets.
 
-A module marked `also_on_cluster` runs each of its tests twice: against one service (SQLite and a folder) and
-against three replicas sharing one PostgreSQL database and one Azurite container behind a round-robin
-balancer (harness/cluster.py): `cvlocal_service` and `fresh_service` are then the cluster.
+A test (or module) marked `also_on_cluster` runs twice: against one service (SQLite and a folder) and against
+three replicas sharing one PostgreSQL database and one Azurite container behind a round-robin balancer
+(harness/cluster.py): `cvlocal_service` and `fresh_service` are then the cluster.
 """
 from __future__ import annotations
 

@@ -16,12 +16,28 @@ KEYS = {"CVLOCAL_TRAINING_KEY": "a" * 32, "CVLOCAL_PREDICTION_KEY": "b" * 32, "C
 UNREACHABLE = "postgresql://cvlocal:hunter2secret@127.0.0.1:1/cvlocal"  # nothing listens on port 1
 
 
+def _clean(environ) -> dict[str, str]:
+    return {k: v for k, v in environ.items() if not k.startswith(("CVLOCAL_", "AZURE_STORAGE_", "PG"))}
+
+
 def serve(data_dir: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items()
-             if not k.startswith(("CVLOCAL_", "AZURE_STORAGE_", "PG"))}
     return subprocess.run([sys.executable, "-m", "cvlocal", "serve", "--port", str(free_port()),
-                           "--data-dir", str(data_dir), *args], cwd=ROOT, env={**clean, **env},
+                           "--data-dir", str(data_dir), *args], cwd=ROOT, env={**_clean(os.environ), **env},
                           capture_output=True, text=True, timeout=90)
+
+
+def serve_here(data_dir: Path, *args: str, env: dict[str, str], monkeypatch, capsys) -> tuple[int, str]:
+    """`cvlocal serve` in this process (what it refuses, it refuses before it would serve): (exit code, output)."""
+    from cvlocal.cli import main
+
+    for name in set(os.environ) - set(_clean(os.environ)):
+        monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SystemExit) as exited:
+        main(["serve", "--port", str(free_port()), "--data-dir", str(data_dir), *args])
+    captured = capsys.readouterr()
+    return exited.value.code, captured.out + captured.err
 
 
 @pytest.mark.parametrize(("args", "env", "says"), [
@@ -38,10 +54,17 @@ def serve(data_dir: Path, *args: str, env: dict[str, str]) -> subprocess.Complet
      "is for the storage account 'account2', not 'account1'"),
     (["--training-workers", "0"], {}, "'0' is not a whole number from 1 to 64"),
 ])
-def test_what_cannot_run_is_refused_with_what_to_fix(tmp_path, args, env, says):
+def test_what_cannot_run_is_refused_with_what_to_fix(tmp_path, args, env, says, monkeypatch, capsys):
     data_dir = tmp_path / "data"
-    done = serve(data_dir, *args, env=env)
-    output = done.stdout + done.stderr
-    assert done.returncode != 0 and says in output, output
+    code, output = serve_here(data_dir, *args, env=env, monkeypatch=monkeypatch, capsys=capsys)
+    assert code not in (0, None) and says in output, output
     assert "hunter2secret" not in output
     assert not (data_dir / "keys.json").exists()  # nothing generated for a service that did not start
+
+
+def test_the_command_exits_with_the_reason_and_no_password(tmp_path):
+    done = serve(tmp_path / "data", "--database", UNREACHABLE, env=KEYS)
+    assert done.returncode == 1 and "PostgreSQL at postgresql://cvlocal:***@127.0.0.1:1/cvlocal cannot be used" \
+        in done.stderr, done.stderr
+    assert "hunter2secret" not in done.stdout + done.stderr
+    assert not (tmp_path / "data" / "keys.json").exists()
