@@ -19,12 +19,12 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench import accuracy, limits, memory, pipeline_run, portal, prediction, training
+from bench import accuracy, cluster, limits, memory, pipeline_run, portal, prediction, training
 from bench.common import ROOT, Section, machine, markdown_table, met_word
 from bench.report import section_markdown
 
 BENCHMARKS = {"prediction": prediction, "training": training, "pipeline": pipeline_run, "accuracy": accuracy,
-              "memory": memory, "portal": portal, "limits": limits}
+              "memory": memory, "portal": portal, "limits": limits, "cluster": cluster}
 RESULTS = ROOT / "bench" / "results"
 NOTES = ROOT / "bench" / "notes.md"
 
@@ -56,7 +56,7 @@ def render(run: dict, before: dict | None) -> str:
              "of it, and every limit it is compared with was measured in that same run, because absolute times "
              "drift on shared machines. Each benchmark is a script in `bench/` that runs on its own too "
              "(`python -m bench.prediction`, `bench.training`, `bench.pipeline_run`, `bench.accuracy`, "
-             "`bench.memory`, `bench.portal`, `bench.limits`).", "",
+             "`bench.memory`, `bench.portal`, `bench.limits`, `bench.cluster`).", "",
              "## This run", ""]
     lines += markdown_table(["", ""], [
         ["command", f"`{run['command']}`"],

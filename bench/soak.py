@@ -1,8 +1,10 @@
 """Load: many clients mixing uploads, trainings, publishes and predictions against one self-hosted service.
 
-    python -m bench.soak [--seconds 60] [--clients 32] [--projects 4]
+    python -m bench.soak [--seconds 60] [--clients 32] [--projects 4] [--replicas 3]
 
-It starts `cvlocal serve` on a free loopback port and a fresh data directory, gives every project two tags, ten
+It starts `cvlocal serve` on a free loopback port and a fresh data directory (with `--replicas N`: N replicas
+sharing a throwaway PostgreSQL and an Azurite container behind a round-robin balancer, harness/cluster.py, which
+needs PostgreSQL's binaries and Node.js), gives every project two tags, ten
 images and a published iteration, then lets the clients loose until the time is up. Each client, in a loop:
 uploads 1-4 new images (now and then one it uploaded before, which must come back OKDuplicate with the same id),
 classifies through the published name, quick-tests, reads listings and counts, starts a training, publishes a
@@ -11,7 +13,8 @@ finished iteration (moving the name with overwrite) and deletes old iterations w
 It then waits for every training to end and checks: no 5xx, no connection error or timeout, no answer outside
 each call's expected ones; every acknowledged image is in its project exactly once (as many images as distinct
 acknowledged ids, one id per content hash, a sample of downloads matching their hashes); every training
-Completed; `PRAGMA integrity_check` ok. Prints the figures as Markdown; exits 1 if a check failed.
+Completed; `PRAGMA integrity_check` ok (a cluster: every blob the database names is in the container, no content
+stored twice). Prints the figures as Markdown; exits 1 if a check failed.
 `make soak` runs it for 60 s with 32 clients; its figures are in docs/reliability.md, and a short run is part of
 the test suite (tests/reliability/test_soak.py).
 """
@@ -27,6 +30,7 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -342,7 +346,8 @@ class Soak:
                     if hashlib.sha256(data).hexdigest() != sha:
                         self.fail(f"image {image_id}: its bytes are not the ones acknowledged")
         http.close()
-        self.result.peak_rss_mb = peak_rss_mb(self.service.process.pid)
+        pids = getattr(self.service, "pids", None) or [self.service.process.pid]
+        self.result.peak_rss_mb = max(peak_rss_mb(pid) for pid in pids)  # a cluster: the largest replica
 
 
 def _when(value: str) -> datetime:
@@ -350,15 +355,34 @@ def _when(value: str) -> datetime:
 
 
 def run_soak(seconds: float = 60, clients: int = 32, projects: int = 4, seed: int = 0,
-             data_dir: Path | None = None) -> Result:
-    with tempfile.TemporaryDirectory(prefix="cvlocal-soak-") as tmp:
-        service = RunningService((data_dir or Path(tmp)) / "data")
+             data_dir: Path | None = None, replicas: int = 0, engines=None) -> Result:
+    """`replicas`: 0 for one service on SQLite; N for a cluster on `engines` (PostgreSQL, Azurite), started here
+    when not given."""
+    with tempfile.TemporaryDirectory(prefix="cvlocal-soak-") as tmp, ExitStack() as stack:
+        folder = data_dir or Path(tmp)
+        if replicas:
+            from harness.cluster import Cluster
+
+            postgres, azurite = engines or _engines(stack)
+            service = Cluster.on(postgres, azurite, folder / "cluster", size=replicas)
+        else:
+            service = RunningService(folder / "data")
         with service:
             result = Soak(service, seconds, clients, projects, seed).run()
-        result.integrity = service.integrity_check()
+            if replicas:
+                result.integrity = service.integrity_check()  # while the engines run
+        if not replicas:
+            result.integrity = service.integrity_check()  # the database file, once the service stopped
         if not result.ok:
             result.failures.append(f"service log:\n{service.log()[-4000:]}")
     return result
+
+
+def _engines(stack: ExitStack):
+    from harness.azurite import Azurite
+    from harness.postgres import PostgresCluster
+
+    return stack.enter_context(PostgresCluster()), stack.enter_context(Azurite())
 
 
 def _ms(values: list[float], q: float) -> str:
@@ -395,9 +419,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=32, help="concurrent clients (default 32)")
     parser.add_argument("--projects", type=int, default=4, help="projects they share (default 4)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the clients' choices (default 0)")
+    parser.add_argument("--replicas", type=int, default=0,
+                        help="run against N replicas on PostgreSQL + Azurite behind a balancer (default: one service)")
     args = parser.parse_args(argv)
     started = time.monotonic()
-    result = run_soak(args.seconds, args.clients, args.projects, args.seed)
+    result = run_soak(args.seconds, args.clients, args.projects, args.seed, replicas=args.replicas)
     print(markdown(result))
     print(f"\n(wall time {time.monotonic() - started:.0f} s, set-up and checks included)")
     for failure in result.failures:

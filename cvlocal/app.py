@@ -21,7 +21,7 @@ from .tiers import RateLimiter
 from .store.keyfile import FixedKeys, ServiceKeys
 from .training.export import Exporter
 from .training.performance import Performance
-from .training.queue import TrainingQueue
+from .training.queue import training_queue
 
 
 @dataclass(frozen=True)
@@ -32,16 +32,18 @@ class App:
 
 
 def create_app(settings: Settings) -> App:
-    store = open_store(settings.data_dir)
+    store = open_store(settings.data_dir, settings.database, settings.blobs)
     predictor = Predictor(store, settings.max_prediction_image_bytes)
-    services = Services(settings=settings, store=store, links=Links(settings.signing_secret),
-                        training=TrainingQueue(store, start_delay_s=settings.faults.train_delay_s),
+    training = training_queue(store, settings.training_workers, settings.training_lease_s,
+                              settings.faults.train_delay_s)
+    services = Services(settings=settings, store=store, links=Links(settings.signing_secret), training=training,
                         performance=Performance(store),
                         exporter=Exporter(store, settings.export_link_lifetime_s), predictor=predictor,
                         fetcher=UrlFetcher(settings.allow_private_urls, settings.url_timeout_s))
     api = build_api(services)
     api.include_router(health.router)  # /health and /ready: no key, outside the Custom Vision routes
-    api.state.readiness = health.Readiness(store, settings.data_dir)  # builds the backbone when first asked
+    # builds the backbone when first asked; a cluster's replica writes no data dir of its own
+    api.state.readiness = health.Readiness(store, None if settings.database else settings.data_dir)
     keys = settings.keys or FixedKeys(ServiceKeys((settings.training_key,), (settings.prediction_key,)))
     gateway = Gateway(api, Keys(keys), settings.faults, DirectRoutes(OPERATIONS, context=predictor),
                       RateLimiter(settings.tier, KEY_HEADERS) if settings.tier.limits_rates else None)

@@ -13,7 +13,7 @@ from .commands import backup, gc, keys
 from .commands.common import fail
 from .commands.startup import banner
 from .gateway.faults import parse_faults
-from .settings import Settings, load_keys, service_version
+from .settings import Settings, cluster_keys, load_keys, service_version
 from .tiers import DEFAULT_TIER, TIERS, tier_named
 
 COMMANDS = (keys, backup, gc)  # each adds its sub-commands, and runs them (args.run)
@@ -52,6 +52,23 @@ def _parser() -> argparse.ArgumentParser:
                        "comma-separated addresses or networks, '*' for any, '' for none (default: "
                        "$FORWARDED_ALLOW_IPS, else 127.0.0.1)")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    cluster = serve.add_argument_group("cluster mode", "any number of replicas sharing one PostgreSQL database and "
+                                       "one blob container (docs/scale.md)")
+    cluster.add_argument("--database", default=os.environ.get("CVLOCAL_DATABASE"), metavar="URL",
+                         help="postgresql://USER@HOST[:PORT]/DATABASE: metadata and the training queue in "
+                              "PostgreSQL (default $CVLOCAL_DATABASE, else SQLite in --data-dir). The password is "
+                              "best given as $PGPASSWORD; keys 1 (flags or $CVLOCAL_*_KEY), keys 2 ($CVLOCAL_*_KEY2, "
+                              "optional) and $CVLOCAL_SIGNING_SECRET then come from flags and the environment, the "
+                              "same on every replica")
+    cluster.add_argument("--blobs", default=os.environ.get("CVLOCAL_BLOBS"), metavar="URL",
+                         help="images, models and exports in azureblob://ACCOUNT/CONTAINER[/PREFIX] (credentials: "
+                              "$AZURE_STORAGE_CONNECTION_STRING, else DefaultAzureCredential) or in a folder "
+                              "(default $CVLOCAL_BLOBS, else DATA_DIR/blobs)")
+    cluster.add_argument("--training-workers", type=_count, default=1, metavar="N",
+                         help="trainings this process runs at once (default 1)")
+    cluster.add_argument("--training-lease", type=_seconds, default=30.0, metavar="SECONDS",
+                         help="with --database: how long a replica that stopped answering keeps its training "
+                              "before another replica takes it over (default 30)")
     for command in COMMANDS:
         command.add_parsers(sub)
     return parser
@@ -65,6 +82,12 @@ def _seconds(value: str) -> float:
     if not 0 < seconds < 10 ** 9:
         raise argparse.ArgumentTypeError(f"'{value}' is not a number of seconds above 0")
     return seconds
+
+
+def _count(value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= 64:
+        raise argparse.ArgumentTypeError(f"'{value}' is not a whole number from 1 to 64")
+    return int(value)
 
 
 def _tier(value: str):
@@ -90,25 +113,42 @@ def serve(args: argparse.Namespace) -> None:
 
     from .app import create_app
     from .gateway.forwarded import ForwardedHeaders
+    from .store import SchemaTooNew, StoreUnavailable, check_locations, is_postgres
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    lock = _lock_data_dir(args.data_dir)
     try:
-        keys = load_keys(args.data_dir, args.training_key, args.prediction_key)
+        check_locations(args.database, args.blobs)  # before anything is written
+    except ValueError as exc:
+        fail(str(exc))
+    shared = is_postgres(args.database)  # replicas share the database: no data dir of its own to lock
+    lock = None if shared else _lock_data_dir(args.data_dir)
+    try:
+        if shared:
+            keys = cluster_keys(args.training_key, args.prediction_key)
+        else:
+            keys = load_keys(args.data_dir, args.training_key, args.prediction_key)
         faults = parse_faults(args.faults)
     except ValueError as exc:
         fail(str(exc))
     settings = Settings(data_dir=args.data_dir, training_key=keys.training_key, prediction_key=keys.prediction_key,
                         signing_secret=keys.signing_secret, allow_private_urls=args.allow_private_urls, faults=faults,
                         url_timeout_s=args.url_timeout, export_link_lifetime_s=args.export_link_lifetime,
-                        keys=keys.live, tier=args.tier)
-    app = create_app(settings)
+                        keys=keys.live, tier=args.tier, database=args.database, blobs=args.blobs,
+                        training_workers=args.training_workers, training_lease_s=args.training_lease)
+    if shared and not args.blobs:
+        logging.getLogger("cvlocal").warning("blobs are in %s, which only this replica sees: give every replica "
+                                             "the same --blobs to run more than one", args.data_dir / "blobs")
+    try:
+        app = create_app(settings)
+    except (ValueError, StoreUnavailable, SchemaTooNew) as exc:
+        fail(str(exc), code=1)
     print(banner(args.host, args.port, settings, keys.sources, service_version()), flush=True)
     print(f"Tier {args.tier.summary()}", flush=True)
     # proxy headers from the trusted proxies only, the host included (uvicorn's own takes only the scheme)
     uvicorn.run(ForwardedHeaders(app.asgi, args.forwarded_allow_ips), host=args.host, port=args.port,
                 log_level=args.log_level, access_log=False, timeout_graceful_shutdown=5, proxy_headers=False)
-    lock.close()
+    if lock:
+        lock.close()
 
 
 def main(argv: list[str] | None = None) -> None:

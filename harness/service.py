@@ -25,8 +25,26 @@ def _key() -> str:
     return secrets.token_hex(16)
 
 
+class ServiceAddress:
+    """What a client needs of a Custom Vision service: `endpoint`, the keys, the prediction resource id."""
+
+    endpoint: str
+    training_key: str
+    prediction_key: str
+
+    @property
+    def prediction_resource_id(self) -> str:
+        return PREDICTION_RESOURCE_ID
+
+    def environment(self) -> dict[str, str]:
+        """The CUSTOM_VISION_* variables the pipeline's configs read."""
+        return settings.environment({"training_endpoint": self.endpoint, "training_key": self.training_key,
+                                     "prediction_endpoint": self.endpoint, "prediction_key": self.prediction_key,
+                                     "prediction_resource_id": self.prediction_resource_id})
+
+
 @dataclass
-class RunningService(ChildProcess):
+class RunningService(ServiceAddress, ChildProcess):
     """A `cvlocal serve` child process; restartable on the same data directory, port and keys."""
 
     data_dir: Path
@@ -50,16 +68,6 @@ class RunningService(ChildProcess):
     @property
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def prediction_resource_id(self) -> str:
-        return PREDICTION_RESOURCE_ID
-
-    def environment(self) -> dict[str, str]:
-        """The CUSTOM_VISION_* variables the pipeline's configs read."""
-        return settings.environment({"training_endpoint": self.endpoint, "training_key": self.training_key,
-                            "prediction_endpoint": self.endpoint, "prediction_key": self.prediction_key,
-                            "prediction_resource_id": self.prediction_resource_id})
 
     def command(self) -> list[str]:
         # Keys by flag, as the tests of the service's start-up banner expect of every test service.

@@ -1,4 +1,9 @@
-"""Shared fixtures: the real self-hosted service over HTTP, the official SDK clients, the shared datasets."""
+"""Shared fixtures: the real self-hosted service over HTTP, the official SDK clients, the shared datasets.
+
+A test (or module) marked `also_on_cluster` runs twice: against one service (SQLite and a folder) and against
+three replicas sharing one PostgreSQL database and one Azurite container behind a round-robin balancer
+(harness/cluster.py): `cvlocal_service` and `fresh_service` are then the cluster.
+"""
 from __future__ import annotations
 
 import sys
@@ -22,10 +27,34 @@ def datasets() -> Path:
     return found
 
 
+def pytest_generate_tests(metafunc):
+    if "service_kind" in metafunc.fixturenames:
+        kinds = ["single", "cluster"] if metafunc.definition.get_closest_marker("also_on_cluster") else ["single"]
+        metafunc.parametrize("service_kind", kinds, indirect=True, scope="session")
+
+
 @pytest.fixture(scope="session")
-def cvlocal_service(tmp_path_factory) -> RunningService:
-    """One service for the whole session (tests use unique project names)."""
-    with RunningService(tmp_path_factory.mktemp("cvlocal") / "data", extra_args=["--allow-private-urls"]) as service:
+def service_kind(request) -> str:
+    """single: one `cvlocal serve`; cluster: three replicas on PostgreSQL and Azurite behind a balancer."""
+    return request.param
+
+
+def _cluster(request, folder: Path):
+    from harness.cluster import Cluster
+
+    return Cluster.on(request.getfixturevalue("postgres"), request.getfixturevalue("azurite"), folder)
+
+
+@pytest.fixture(scope="session")
+def cvlocal_service(request, service_kind, tmp_path_factory):
+    """One service (or cluster) for the whole session (tests use unique project names)."""
+    folder = tmp_path_factory.mktemp("cvlocal")
+    if service_kind == "cluster":
+        service = _cluster(request, folder)
+        service.extra_args = ["--allow-private-urls"]
+    else:
+        service = RunningService(folder / "data", extra_args=["--allow-private-urls"])
+    with service:
         yield service
 
 
@@ -45,9 +74,9 @@ def service_env(pipeline_service, datasets) -> dict[str, str]:
 
 
 @pytest.fixture
-def fresh_service(tmp_path) -> RunningService:
-    """A service of the test's own, on its own data directory (for restarts, kills, faults)."""
-    service = RunningService(tmp_path / "data")
+def fresh_service(request, service_kind, tmp_path):
+    """A service (or cluster) of the test's own, on its own data (for restarts, kills, faults); not started."""
+    service = _cluster(request, tmp_path / "cluster") if service_kind == "cluster" else RunningService(tmp_path / "data")
     yield service
     service.stop()
 

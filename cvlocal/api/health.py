@@ -1,8 +1,9 @@
 """`/health` (liveness: the process answers) and `/ready` (readiness: it can serve Custom Vision requests now).
 
 Both answer without a key, outside the Custom Vision routes, for load balancers, orchestrators and scripts.
-`/ready` answers 503 with the reason while any check fails: the store does not answer, the backbone graph is
-not built yet, or the data directory cannot be written.
+`/ready` answers 503 with the reason while any check fails: the store does not answer (its database or its
+blobs: `Store.ping`), the backbone graph is not built yet, or the data directory cannot be written (in cluster
+mode there is none: the database and the blob container are the store's).
 
 The backbone graph is built on first need (a few seconds): by the first training or prediction, or by the first
 `/ready`, which starts the build in the background and answers "building" until it is done, so that traffic a
@@ -31,7 +32,7 @@ OK = "ok"
 class Readiness:
     """Answers what `/ready` reports; builds the backbone in the background when first asked."""
 
-    def __init__(self, store: Store, data_dir: Path):
+    def __init__(self, store: Store, data_dir: Path | None):
         self.store, self.data_dir = store, data_dir
         self._backbone = "building"
         self._thread = threading.Thread(target=self._build_backbone, name="cvlocal-backbone-build", daemon=True)
@@ -54,14 +55,18 @@ class Readiness:
     def checks(self) -> dict[str, str]:
         """Each check's result: "ok", or why it fails."""
         self.start()
-        return {"store": self._store(), "backbone": self._backbone, "dataDir": self._data_dir()}
+        checks = {"store": self._store(), "backbone": self._backbone}
+        if self.data_dir is not None:
+            checks["dataDir"] = self._data_dir()
+        return checks
 
     def _store(self) -> str:
         try:
             self.store.ping()
             return OK
         except Exception as exc:
-            return f"the store does not answer: {type(exc).__name__}: {exc}"
+            first_line = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""  # Azure's run on
+            return f"the store does not answer: {type(exc).__name__}: {first_line}"
 
     def _data_dir(self) -> str:
         try:

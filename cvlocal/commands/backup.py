@@ -8,7 +8,7 @@ from ..settings import service_version
 from ..store import open_store
 from ..store.backup import BackupError, backup, restore
 from ..store.keyfile import KeyFile
-from .common import add_data_dir, fail, size, with_store
+from .common import add_data_dir, add_store_location, fail, size, with_store
 
 
 def add_parsers(sub) -> None:
@@ -17,6 +17,7 @@ def add_parsers(sub) -> None:
                                         "into the new folder DEST. Safe while the service serves.")
     parser.add_argument("destination", type=Path, metavar="DEST", help="a new (or empty) folder for the backup")
     add_data_dir(parser)
+    add_store_location(parser)  # a cluster's is refused, with what backs it up instead
     parser.set_defaults(run=run_backup)
     parser = sub.add_parser("restore", help="make a new data directory from a backup",
                             description="Check the backup in SRC (its database and every blob's digest) and make "
@@ -28,7 +29,7 @@ def add_parsers(sub) -> None:
 
 
 def run_backup(args: argparse.Namespace) -> None:
-    manifest = with_store(args.data_dir, lambda store: backup(store, KeyFile(args.data_dir).path, args.destination,
+    manifest = with_store(args, lambda store: backup(store, KeyFile(args.data_dir).path, args.destination,
                                                               service_version()))
     keys = "and the keys (keep the backup as secret as the data directory)" if manifest.keys else "(no keys.json)"
     print(f"Backed up {args.data_dir} into {args.destination}: the database as of {manifest.created}, "

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import fcntl
+import os
 import sys
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import NoReturn
 
@@ -31,17 +32,30 @@ def add_data_dir(parser, help: str = "the service's data directory (default .cvl
     parser.add_argument("--data-dir", type=Path, default=Path(".cvlocal"), help=help)
 
 
-def with_store(data_dir: Path, work):
-    """`work(store)` on the data directory's store, under its maintenance lock; a ValueError (BackupError
-    included) is the one-line error of bad input."""
-    from ..store import open_existing_store
+def add_store_location(parser) -> None:
+    """--database and --blobs, as `cvlocal serve` takes them: a cluster's store instead of the data directory's."""
+    parser.add_argument("--database", default=os.environ.get("CVLOCAL_DATABASE"), metavar="URL",
+                        help="a cluster's postgresql://... database (default $CVLOCAL_DATABASE, else the data dir's)")
+    parser.add_argument("--blobs", default=os.environ.get("CVLOCAL_BLOBS"), metavar="URL",
+                        help="its blobs, azureblob://ACCOUNT/CONTAINER[/PREFIX] or a folder (default $CVLOCAL_BLOBS, "
+                             "else DATA_DIR/blobs)")
 
+
+def with_store(args, work):
+    """`work(store)` on the store `args` name (--data-dir, or --database and --blobs), under the data
+    directory's maintenance lock; a ValueError (BackupError included) is the one-line error of bad input."""
+    from ..store import SchemaTooNew, StoreUnavailable, open_existing_store
+
+    database, blobs = getattr(args, "database", None), getattr(args, "blobs", None)
     try:
-        store = open_existing_store(data_dir)
-    except ValueError as exc:
+        store = open_existing_store(args.data_dir, database, blobs)
+    except (ValueError, StoreUnavailable, SchemaTooNew) as exc:
         fail(str(exc))
+    # A cluster's store has no backup to race (PostgreSQL's own tools make those), and two collections at
+    # once are safe: each blob store's delete_stale looks again as it deletes.
+    lock = nullcontext() if database else maintenance_lock(args.data_dir)
     try:
-        with maintenance_lock(data_dir):
+        with lock:
             return work(store)
     except ValueError as exc:
         fail(str(exc))

@@ -75,13 +75,28 @@ def _exports(names: dict[str, str], values: dict[str, str]) -> list[str]:
     return [f"export {names[setting]}={values[setting]}" for setting in names]
 
 
+def where(settings: Settings) -> str:
+    """Where the data is, without the database's password."""
+    from ..store import redacted
+
+    if not settings.database:
+        return f"data in {settings.data_dir}" + (f", blobs in {settings.blobs}" if settings.blobs else "")
+    return f"database {redacted(settings.database)}, blobs in {settings.blobs or settings.data_dir / 'blobs'}"
+
+
+def _keys_line(settings: Settings, keys_file) -> str:
+    if settings.database:  # cluster mode (settings.cluster_keys)
+        return ("Keys: from flags and the environment, the same on every replica (key 2: $CVLOCAL_TRAINING_KEY2, "
+                "$CVLOCAL_PREDICTION_KEY2; see docs/scale.md)")
+    return f"Keys: two of each kind in {keys_file} (see {program()} keys --help)"
+
+
 def banner(host: str, port: int, settings: Settings, sources: dict[str, str], version: str) -> str:
     url = endpoint(host, port)
     keys_file = (settings.data_dir / "keys.json").resolve()
     listening = f"listening on {host or '0.0.0.0'}:{port}, " if host in ALL_INTERFACES else ""
-    lines = [f"cvlocal {version}: serving Custom Vision on {url} ({listening}data in {settings.data_dir})",
-             f"Liveness: {url}health  readiness: {url}ready",
-             f"Keys: two of each kind in {keys_file} (see {program()} keys --help)"]
+    lines = [f"cvlocal {version}: serving Custom Vision on {url} ({listening}{where(settings)})",
+             f"Liveness: {url}health  readiness: {url}ready", _keys_line(settings, keys_file)]
     if "generated" in sources.values():
         lines.append(f"New keys were generated and kept (mode 0600) in {keys_file}; they are shown this once. "
                      f"Key 2 of each kind: {program()} keys show --data-dir {settings.data_dir.resolve()} --values")

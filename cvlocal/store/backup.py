@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .blobs import FolderBlobStore, write_durably
-from .sqlite.db import utcnow
+from .sql.db import utcnow
 from .interface import Store
 from .keyfile import KEYS_FILE
 

@@ -1,8 +1,8 @@
 """Content-addressed bytes: images, trained heads, held-out evaluations and exports, named by their SHA-256.
 
-`BlobStore` is what the rest of the service relies on; `FolderBlobStore` keeps blobs as files on local disk
-(an Azure Blob Storage container can implement the same methods). `put` returns only once the bytes are
-durable, and callers commit the metadata row that names a blob after it, so a crash never leaves a row
+`BlobStore` is what the rest of the service relies on; `FolderBlobStore` keeps blobs as files on local disk,
+`AzureBlobStore` (azure_blobs.py) in an Azure Blob Storage container. `put` returns only once the bytes
+are durable, and callers commit the metadata row that names a blob after it, so a crash never leaves a row
 pointing at missing bytes.
 
 Garbage collection (store/gc.py) removes blobs no row names, and only those not written for a grace period:
@@ -69,6 +69,9 @@ class BlobStore(Protocol):
     def exists(self, digest: str) -> bool:
         ...
 
+    def ping(self) -> None:
+        """Raise unless blobs can be read and written now (readiness)."""
+
     def listing(self) -> Iterator[StoredBlob]:
         """Every blob stored."""
 
@@ -103,6 +106,10 @@ class FolderBlobStore:
 
     def exists(self, digest: str) -> bool:
         return self.path(digest).exists()
+
+    def ping(self) -> None:
+        if not os.access(self.root, os.R_OK | os.W_OK | os.X_OK):
+            raise OSError(f"the blob folder {self.root} is not readable and writable")
 
     @staticmethod
     def _freshen(target: Path) -> bool:

@@ -1,7 +1,7 @@
 """The store's contract: every read and write of the service's data, whatever keeps it.
 
-`store/sqlite/` implements it on one SQLite file; a PostgreSQL backend would be a second folder beside it
-with the same methods and records (store/records.py). The rules a backend enforces are the ones that need
+`store/sql/` implements it once on any engine: `store/sqlite/` runs it on one SQLite file, `store/postgres/`
+on a PostgreSQL database replicas share, with the same methods and records (store/records.py). The rules a backend enforces are the ones that need
 its transactions: existence (`NotFound*`), uniqueness (`...NameNotUnique`), and the checks that must see the
 same state as the write they guard (one training of a project at a time, nothing changed since the last
 iteration, the quotas of a pricing tier, a published iteration cannot be deleted). Each raises Custom Vision's
@@ -10,8 +10,13 @@ iterations the tier allows, how many metadata pairs) come in as arguments from w
 (cvlocal/tiers, the request models); None is no limit.
 
 The training queue reads a job with `training_job` and writes its result with `finish_training` or
-`fail_training`; a shared database can turn `training_job` into "claim the oldest Training row" for many
-workers without changing its callers.
+`fail_training`. Where several replicas share the database (PostgreSQL), `claims` hands trainings out: a
+replica claims one with a lease it renews, and only the lease's holder can read the job or write its result,
+so a training whose replica died is finished by another (training/claimed.py). `claims` is None where one
+process trains (SQLite: the in-process queue, training/queue.py).
+
+Adding a method: declare it here, write it once in the table module of store/sql/ (both engines run it), and
+keep engine differences to the `Database` methods of store/sql/db.py.
 """
 from __future__ import annotations
 
@@ -27,8 +32,20 @@ from .records import (ExportRecord, ImageQuery, ImageRecord, IterationRecord, Me
                       StoredPredictionRecord, TagChanges, TagRecord, TagRef, TrainingJob, TrainingSet)
 
 
+class TrainingClaims(Protocol):
+    owner: str                            # this replica, as lease_owner records it
+
+    def claim_training(self, lease_s: float) -> str | None:
+        """The oldest training nobody holds (never claimed, or its lease ran out), now leased to this replica."""
+    def renew_trainings(self, lease_s: float) -> int:
+        """Extend the leases this replica holds (the heartbeat); how many it still holds."""
+    def release_trainings(self) -> int:
+        """Hand every lease of this replica back (graceful shutdown): another replica claims them at once."""
+
+
 class Store(Protocol):
     blobs: BlobStore
+    claims: TrainingClaims | None
 
     # ---- projects
     def create_project(self, name: str, description: str, domain_id: str, classification_type: str,
@@ -68,8 +85,9 @@ class Store(Protocol):
     def training_job(self, iteration_id: str) -> TrainingJob | None:
         """The iteration to train, or None when it is no longer Training (deleted with its project)."""
     def finish_training(self, iteration_id: str, model_digest: str, heldout_digest: str, seconds: float,
-                        timings: Mapping[str, float]) -> None: ...
-    def fail_training(self, iteration_id: str, reason: str) -> None: ...
+                        timings: Mapping[str, float]) -> bool:
+        """Completed with its result, atomically; False when the training is not (any more) this process's."""
+    def fail_training(self, iteration_id: str, reason: str) -> bool: ...
     def fail_interrupted(self) -> int: ...
     def iterations(self, project_id: str) -> list[IterationRecord]: ...
     def iteration(self, project_id: str, iteration_id: str) -> IterationRecord: ...
@@ -102,7 +120,7 @@ class Store(Protocol):
 
     # ---- operating the service (/ready, cvlocal backup, restore and gc: store/backup.py, store/gc.py)
     def ping(self) -> None:
-        """Raise when the metadata store does not answer."""
+        """Raise unless the database and the blobs answer now (the readiness check)."""
     def referenced_blobs(self, now: float | None = None) -> set[str]:
         """Every blob a row names, read as of one moment: images, stored predictions, iterations' heads and
         held-out files, exports whose link lasts beyond `now`, and the images of trainings in progress. A new
@@ -110,7 +128,8 @@ class Store(Protocol):
     def delete_expired_exports(self, now: float | None = None) -> int: ...
     def backup_metadata(self, destination: Path) -> set[str]:
         """A consistent copy of the metadata (as of one moment, taken while serving) into the folder
-        `destination`, in this backend's format; the blobs that copy names."""
+        `destination`, in this backend's format; the blobs that copy names. BackupError where the backend's
+        own tools make backups instead (PostgreSQL: the message says which)."""
     def restore_metadata(self, source: Path) -> set[str]:
         """Replace this store's (empty) metadata with the copy in `source`; the blobs it names."""
 

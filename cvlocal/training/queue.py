@@ -1,8 +1,9 @@
-"""Training in the background: one worker thread takes iterations in the order they were asked for.
+"""Training in the background: worker threads take iterations in the order they were asked for.
 
-An iteration answers `Training` at once; the worker runs its job (training/jobs.py), which marks it
+An iteration answers `Training` at once; a worker runs its job (training/jobs.py), which marks it
 `Completed`, or `Failed` with the reason. The queue holds iteration ids only: the job itself (the training
-set) is read from the store, so a store shared by several services can hand jobs out instead.
+set) is read from the store. Where replicas share the store, they hand the jobs out among themselves
+instead (training/claimed.py); `training_queue` picks the one the store supports.
 """
 from __future__ import annotations
 
@@ -17,24 +18,36 @@ from .jobs import train_iteration
 log = logging.getLogger("cvlocal.training")
 
 
+def training_queue(store: Store, workers: int = 1, lease_s: float = 30.0, start_delay_s: float = 0.0):
+    """This process's queue where it alone trains; claimed jobs where the store hands trainings out."""
+    if store.claims is None:
+        return TrainingQueue(store, start_delay_s, workers)
+    from .claimed import ClaimedTrainingQueue
+
+    return ClaimedTrainingQueue(store, store.claims, workers, lease_s, start_delay_s=start_delay_s)
+
+
 class TrainingQueue:
-    def __init__(self, store: Store, start_delay_s: float = 0.0):
+    def __init__(self, store: Store, start_delay_s: float = 0.0, workers: int = 1):
         """`start_delay_s`: how long a submitted iteration waits before it is queued (the fault `train-delay`,
         gateway/faults.py), so it stays `Training` at least that long."""
         self.store = store
         self.features = FeatureCache(store)
         self.start_delay_s = start_delay_s
         self._queue: queue.Queue[str | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._work, name="cvlocal-trainer", daemon=True)
+        self._threads = [threading.Thread(target=self._work, name=f"cvlocal-trainer-{n}", daemon=True)
+                         for n in range(workers)]
 
     def start(self) -> None:
         failed = self.store.fail_interrupted()
         if failed:
             log.warning("marked %d iteration(s) interrupted by a restart as Failed", failed)
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
 
     def stop(self) -> None:
-        self._queue.put(None)
+        for _ in self._threads:
+            self._queue.put(None)
 
     def submit(self, iteration_id: str) -> None:
         if self.start_delay_s:

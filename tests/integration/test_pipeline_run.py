@@ -1,5 +1,7 @@
 """`cvops` end to end against the real self-hosted service, through the official SDK over HTTP (no mocks):
-publish, no-op rerun, incremental upload and retraining, failing gates, rollback, classify, throttling."""
+publish, no-op rerun, incremental upload and retraining, failing gates, rollback, classify, throttling. The
+lifecycle also runs against three replicas behind a balancer (tests/conftest.py); uploads interrupted on a
+cluster are tests/reliability/test_cluster.py's (a replica killed, not the client)."""
 from __future__ import annotations
 
 import json
@@ -33,6 +35,7 @@ def no_secrets(service, *texts):
         assert service.training_key not in text and service.prediction_key not in text
 
 
+@pytest.mark.also_on_cluster
 def test_groceries_lifecycle(fresh_service, datasets, tmp_path):
     fresh_service.tier = "S0"  # Azure's quotas and request rates, as the pipeline meets them
     service = fresh_service.start()

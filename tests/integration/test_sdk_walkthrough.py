@@ -1,4 +1,5 @@
-"""The seed's walkthrough with the official SDK, unchanged, against the real service over HTTP."""
+"""The seed's walkthrough with the official SDK, unchanged, against the real service over HTTP (one service,
+and three replicas behind a balancer: tests/conftest.py)."""
 from __future__ import annotations
 
 import time
@@ -9,6 +10,7 @@ import pytest
 from azure.cognitiveservices.vision.customvision.prediction.models import CustomVisionErrorException
 from azure.cognitiveservices.vision.customvision.training.models import ImageFileCreateBatch, ImageFileCreateEntry
 
+pytestmark = [pytest.mark.also_on_cluster]
 FOOD = "c151d5b5-dd07-472a-acc8-15d29dea8518"
 
 

@@ -1,5 +1,6 @@
 """The load test, short: 8 clients for 10 s (`python -m bench.soak` runs 32 for 60 s; see
-docs/reliability.md). No 5xx, nothing lost or stored twice, every training Completed, the database intact."""
+docs/reliability.md), against one service and against three replicas on PostgreSQL + Azurite behind a
+balancer. No 5xx, nothing lost or stored twice, every training Completed, the data intact."""
 from __future__ import annotations
 
 import pytest
@@ -9,8 +10,10 @@ from bench.soak import markdown, run_soak
 pytestmark = [pytest.mark.slow]
 
 
-def test_eight_clients_for_ten_seconds(tmp_path):
-    result = run_soak(seconds=10, clients=8, projects=2, data_dir=tmp_path)
+@pytest.mark.parametrize("replicas", [0, 3], ids=["one service", "three replicas"])
+def test_eight_clients_for_ten_seconds(tmp_path, request, replicas):
+    engines = (request.getfixturevalue("postgres"), request.getfixturevalue("azurite")) if replicas else None
+    result = run_soak(seconds=10, clients=8, projects=2, data_dir=tmp_path, replicas=replicas, engines=engines)
     print("\n" + markdown(result))
     assert result.ok, "\n".join(result.failures)
     assert result.requests > 100 and result.trainings >= 1 and result.publishes >= 1

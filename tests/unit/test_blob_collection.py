@@ -12,7 +12,8 @@ import pytest
 from cvlocal.store import SqliteStore
 from cvlocal.store.gc import collect_garbage
 from cvlocal.store.records import NewImage
-from cvlocal.store.sqlite.maintenance import REFERENCED_BLOBS
+from cvlocal.store.sql.maintenance import referenced_blobs_sql
+from cvlocal.store.sqlite.db import SqliteDatabase
 
 GENERAL = "ee85a74c-405e-4adc-bb47-ffa8ca0c9f31"
 HOUR = 3600.0
@@ -123,7 +124,7 @@ def test_every_column_that_names_a_blob_is_in_the_collection_query(store):
     tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
     columns = {(t, c[1]) for t in tables for c in db.execute(f"PRAGMA table_info({t})")
                if c[1] == "sha256" or c[1].endswith("digest") or c[1] == "snapshot"}
-    query = " ".join(REFERENCED_BLOBS.split())
+    query = " ".join(referenced_blobs_sql(SqliteDatabase).split())
     missing = {(t, c) for t, c in columns - NOT_BLOB_REFERENCES
                if not re.search(rf"\b{c}\b.*\bFROM {t}\b|\bFROM {t}\b.*\b{c}\b", query)}
     assert not missing, f"columns naming blobs that gc does not read: {missing}"

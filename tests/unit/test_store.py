@@ -1,24 +1,40 @@
-"""The SQLite store on a real database file: records out, training sets in, images and tags as an iteration
-trained on them, and the conflict checks that live in its transactions."""
+"""The store on each engine (a real SQLite file; a real PostgreSQL database): records out, training sets in,
+images and tags as an iteration trained on them, and the conflict checks that live in its transactions."""
 from __future__ import annotations
 
 import hashlib
 import json
 
+import uuid
+
 import pytest
 
 from cvlocal.errors import CustomVisionError
 from cvlocal.store import SqliteStore
+from cvlocal.store.blobs import FolderBlobStore
 from cvlocal.store.records import ImageQuery, NewImage, ProjectChanges, ProjectRecord, TagChanges
 
 GENERAL = "ee85a74c-405e-4adc-bb47-ffa8ca0c9f31"
 
 
-@pytest.fixture
-def store(tmp_path):
-    s = SqliteStore(tmp_path / "data")
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request, tmp_path):
+    if request.param == "sqlite":
+        s = SqliteStore(tmp_path / "data")
+    else:
+        from cvlocal.store.postgres import PostgresStore
+
+        url = request.getfixturevalue("postgres").create_database(f"store_{uuid.uuid4().hex[:12]}")
+        s = PostgresStore(url, FolderBlobStore(tmp_path / "blobs"), pool_size=2)
     yield s
     s.close()
+
+
+def _claimed(store, iteration_id: str) -> str:
+    """Where replicas share the store, a training's job is read by the replica that claimed it."""
+    if store.claims is not None:
+        assert store.claims.claim_training(60) == iteration_id
+    return iteration_id
 
 
 def _image(store, n: int, tag_ids=()) -> NewImage:
@@ -59,7 +75,7 @@ def test_an_iteration_keeps_the_images_and_tags_it_trained_on(store):
     assert training_set.image_counts() == {red: 3, blue: 3}
     iteration = store.create_iteration(project, training_set, "Regular", 0, False, max_iterations=20)
     assert iteration.status == "Training" and iteration.tags == ((red, "red"), (blue, "blue"))
-    job = store.training_job(iteration.id)
+    job = store.training_job(_claimed(store, iteration.id))
     assert job is not None and len(job.snapshot) == 6
 
     # After training: one more red image, a new tag, a red image untagged, the blue tag renamed.
@@ -91,12 +107,12 @@ def test_conflicts_are_checked_in_the_transaction_that_creates_the_iteration(sto
     first = store.create_iteration(project, training_set, "Regular", 0, False, max_iterations=2)
     assert _code(lambda: store.create_iteration(project, training_set, "Regular", 0, True, 2)) == \
         "BadRequestTrainingAlreadyInProgress"
-    store.finish_training(first.id, "m", "h", 1.0, {"total_s": 1.0})
+    assert store.finish_training(_claimed(store, first.id), "m", "h", 1.0, {"total_s": 1.0})
     assert store.training_job(first.id) is None  # no longer waits
     assert _code(lambda: store.create_iteration(project, training_set, "Regular", 0, False, 2)) == \
         "BadRequestTrainingNotNeeded"
     second = store.create_iteration(project, training_set, "Regular", 0, True, 2)
-    store.fail_training(second.id, "why")
+    assert store.fail_training(_claimed(store, second.id), "why")
     assert store.iteration(project.id, second.id).error_details == "why"
     assert _code(lambda: store.create_iteration(project, training_set, "Regular", 0, True, 2)) == \
         "BadRequestExceedIterationPerProjectLimit"
@@ -148,3 +164,78 @@ def test_concurrent_creates_cannot_pass_a_quota_together(store):
         results = list(pool.map(create, range(16)))
     assert len(store.projects()) == 3
     assert sorted(results).count("BadRequestExceedProjectLimit") == 13
+
+
+def test_concurrent_uploads_cannot_pass_the_image_quota_together(store):
+    from concurrent.futures import ThreadPoolExecutor
+
+    project = store.create_project("p", "", GENERAL, "Multiclass", ())
+    with ThreadPoolExecutor(6) as pool:
+        batches = list(pool.map(lambda n: store.add_images(project.id, [_image(store, 10 * n + i) for i in range(4)],
+                                                           None, max_images=10), range(6)))
+    added = [record for batch in batches for record, _ in batch if record is not None]
+    assert len(added) == 10 and store.image_count(project.id, ImageQuery()) == 10
+
+
+def _stored(store, project_id: str, n: int, iteration_id: str, probabilities: dict[str, float], created: str):
+    predictions = [{"tagId": tag_id, "tagName": tag_id.upper(), "probability": p}
+                   for tag_id, p in sorted(probabilities.items(), key=lambda kv: -kv[1])]
+    store.store_prediction(f"pred-{n}", project_id, iteration_id, "app" if n % 2 else None,
+                           store.blobs.put(f"predicted {n}".encode()), predictions, created)
+
+
+def test_stored_predictions_are_filtered_ordered_and_continued(store):
+    from cvlocal.store.records import PredictionFilter
+
+    project = store.create_project("p", "", GENERAL, "Multiclass", ())
+    tops = [0.9, 0.5, 0.7, 0.3, 0.8]
+    for n, top in enumerate(tops):
+        _stored(store, project.id, n, "it-a" if n < 4 else "it-b", {"red": top, "blue": 1 - top},
+                f"2024-01-0{n + 1}T00:00:00.000000Z")
+    ids = lambda records: [r.id for r in records]  # noqa: E731
+
+    assert ids(store.query_predictions(project.id, PredictionFilter())) == [f"pred-{n}" for n in (4, 3, 2, 1, 0)]
+    assert ids(store.query_predictions(project.id, PredictionFilter(order="oldest", limit=2))) == ["pred-0", "pred-1"]
+    suggested = store.query_predictions(project.id, PredictionFilter(order="suggested"))
+    assert ids(suggested) == ["pred-1", "pred-2", "pred-3", "pred-4", "pred-0"]  # least certain first
+    page = store.query_predictions(project.id, PredictionFilter(order="suggested", limit=2))
+    after = (page[-1].top_probability, page[-1].id)
+    assert ids(store.query_predictions(project.id, PredictionFilter(order="suggested", after=after))) == \
+        ["pred-3", "pred-4", "pred-0"]
+    newest = store.query_predictions(project.id, PredictionFilter(limit=2))
+    assert ids(store.query_predictions(project.id, PredictionFilter(after=(newest[-1].created, newest[-1].id)))) == \
+        ["pred-2", "pred-1", "pred-0"]
+
+    red_at_least = PredictionFilter(tags=(("red", 0.6, 1.0),), order="oldest")
+    assert ids(store.query_predictions(project.id, red_at_least)) == ["pred-0", "pred-2", "pred-4"]
+    assert ids(store.query_predictions(project.id, PredictionFilter(iteration_id="it-b"))) == ["pred-4"]
+    assert ids(store.query_predictions(project.id, PredictionFilter(application="app", order="oldest"))) == \
+        ["pred-1", "pred-3"]
+    window = PredictionFilter(start="2024-01-02T00:00:00.000000Z", end="2024-01-03T00:00:00.000000Z")
+    assert ids(store.query_predictions(project.id, window)) == ["pred-2", "pred-1"]
+
+    record = store.prediction_by_id("pred-2")
+    assert record.domain_id == GENERAL and [(p.tag_id, p.probability) for p in record.predictions] == \
+        [("red", 0.7), ("blue", pytest.approx(0.3))]
+    assert sorted(ids(store.predictions_by_ids(project.id, ["pred-1", "pred-4", "unknown"]))) == ["pred-1", "pred-4"]
+    store.delete_predictions(project.id, ["pred-1", "unknown"])
+    store.delete_predictions(project.id, [])
+    assert store.prediction_by_id("pred-1") is None and len(store.query_predictions(project.id, PredictionFilter())) == 4
+
+
+def test_the_blobs_rows_name_and_expired_exports(store):
+    project, red, blue = _project(store)
+    images = {i.sha256 for i in store.images(project.id, ImageQuery())}
+    iteration = store.create_iteration(project, store.training_set(project.id, None), "Regular", 0, False, 20)
+    store.delete_images(project.id, [store.images(project.id, ImageQuery(take=1))[0].id])
+    assert store.referenced_blobs() == images  # the training in progress still reads the deleted image
+    head, held_out = store.blobs.put(b"head"), store.blobs.put(b"held out")
+    assert store.finish_training(_claimed(store, iteration.id), head, held_out, 1.0, {})
+    _stored(store, project.id, 1, iteration.id, {red: 0.9}, "2024-01-01T00:00:00.000000Z")
+    lasting, expired = store.blobs.put(b"export 1"), store.blobs.put(b"export 2")
+    store.create_export(iteration.id, "ONNX", None, "t1", lasting, lifetime_s=3600)
+    store.create_export(iteration.id, "CoreML", None, "t2", expired, lifetime_s=-1)
+    now = {i.sha256 for i in store.images(project.id, ImageQuery())}
+    assert store.referenced_blobs() == now | {head, held_out, lasting, store.blobs.put(b"predicted 1")}
+    assert store.delete_expired_exports() == 1 and [e.platform for e in store.exports(iteration.id)] == ["ONNX"]
+    store.ping()

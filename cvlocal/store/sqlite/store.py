@@ -3,27 +3,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..blobs import FolderBlobStore
-from .db import Database
-from .exports import ExportTables
-from .features import FeatureTables
-from .images import ImageTables
-from .iterations import IterationTables
-from .maintenance import DATABASE_FILE, MaintenanceTables
-from .predictions import PredictionTables
-from .projects import ProjectTables
-from .tags import TagTables
+from ..blobs import BlobStore, FolderBlobStore
+from ..sql import SqlTables
+from .backup import DATABASE_FILE, SqliteBackup
+from .db import SqliteDatabase
 
 
-class SqliteStore(ProjectTables, TagTables, ImageTables, IterationTables, ExportTables, PredictionTables,
-                  FeatureTables, MaintenanceTables):
-    """cvlocal.store.interface.Store on `DATA_DIR/cvlocal.db` and `DATA_DIR/blobs/`."""
+class SqliteStore(SqlTables, SqliteBackup):
+    """cvlocal.store.interface.Store on `DATA_DIR/cvlocal.db` and, unless given other blobs, `DATA_DIR/blobs/`."""
 
-    def __init__(self, data_dir: Path):
+    claims = None  # one process trains: the in-process queue (training/queue.py)
+
+    def __init__(self, data_dir: Path, blobs: BlobStore | None = None):
         self.data_dir = data_dir
         data_dir.mkdir(parents=True, exist_ok=True)
-        self.blobs = FolderBlobStore(data_dir / "blobs")
-        self.db = Database(data_dir / DATABASE_FILE)
+        self.blobs = blobs or FolderBlobStore(data_dir / "blobs")
+        self.db = SqliteDatabase(data_dir / DATABASE_FILE)
 
     def close(self) -> None:
         self.db.close()

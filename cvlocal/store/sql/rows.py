@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 
 from ..records import (ExportRecord, ImageRecord, ImageTagRecord, IterationRecord, ProjectRecord, SnapshotEntry,
                        TagRecord, TagRef)
+from .db import Row
 
 # Columns of `iterations` that records carry (not the training snapshot, which can be large).
 ITERATION_COLUMNS = ("id, project_id, name, status, created, last_modified, trained_at, domain_id, "
@@ -13,30 +13,30 @@ ITERATION_COLUMNS = ("id, project_id, name, status, created, last_modified, trai
                      "publish_resource_id, error_details, tags, model_digest, heldout_digest, timings")
 
 
-def project(row: sqlite3.Row) -> ProjectRecord:
+def project(row: Row) -> ProjectRecord:
     return ProjectRecord(id=row["id"], name=row["name"], description=row["description"],
                          domain_id=row["domain_id"], classification_type=row["classification_type"],
                          target_export_platforms=tuple(json.loads(row["target_export_platforms"])),
                          created=row["created"], last_modified=row["last_modified"])
 
 
-def tag(row: sqlite3.Row, image_count: int | None = None) -> TagRecord:
+def tag(row: Row, image_count: int | None = None) -> TagRecord:
     return TagRecord(id=row["id"], project_id=row["project_id"], name=row["name"], description=row["description"],
                      type=row["type"], created=row["created"],
                      image_count=row["image_count"] if image_count is None else image_count)
 
 
-def image(row: sqlite3.Row, tags: tuple[ImageTagRecord, ...] = ()) -> ImageRecord:
+def image(row: Row, tags: tuple[ImageTagRecord, ...] = ()) -> ImageRecord:
     return ImageRecord(id=row["id"], project_id=row["project_id"], sha256=row["sha256"], width=row["width"],
                        height=row["height"], size=row["size"], metadata=json.loads(row["metadata"]),
                        created=row["created"], tags=tags)
 
 
-def image_tag(row: sqlite3.Row) -> ImageTagRecord:
+def image_tag(row: Row) -> ImageTagRecord:
     return ImageTagRecord(tag_id=row["tag_id"], tag_name=row["name"], created=row["created"])
 
 
-def iteration(row: sqlite3.Row) -> IterationRecord:
+def iteration(row: Row) -> IterationRecord:
     return IterationRecord(
         id=row["id"], project_id=row["project_id"], name=row["name"], status=row["status"],
         created=row["created"], last_modified=row["last_modified"], trained_at=row["trained_at"],
@@ -56,7 +56,7 @@ def snapshot(stored: str) -> tuple[SnapshotEntry, ...]:
     return tuple((sha, tuple(tag_ids)) for sha, tag_ids in json.loads(stored))
 
 
-def export(row: sqlite3.Row) -> ExportRecord:
+def export(row: Row) -> ExportRecord:
     return ExportRecord(id=row["id"], iteration_id=row["iteration_id"], platform=row["platform"],
                         flavor=row["flavor"], status=row["status"], token=row["token"],
                         blob_digest=row["blob_digest"], created=row["created"], expires=row["expires"])

@@ -6,13 +6,19 @@ import json
 from ..records import PredictedTag, PredictionFilter, StoredPredictionRecord
 from .db import Database, marks
 
-# Each prediction's highest probability (the predictions column is a JSON list of {tagId, probability, ...}).
-_TOP = "(SELECT MAX(json_extract(e.value, '$.probability')) FROM json_each(p.predictions) e)"
 _SELECT = ("SELECT p.id, p.project_id, p.iteration_id, p.application, p.sha256, p.predictions, p.created, "
            "COALESCE(it.domain_id, pr.domain_id) AS domain_id FROM predictions p "
            "JOIN projects pr ON pr.id = p.project_id LEFT JOIN iterations it ON it.id = p.iteration_id")
-# order -> (sort key, direction): keys and ids run the same way, so one row-value comparison continues a listing.
-_ORDERS = {"newest": ("p.created", "DESC"), "oldest": ("p.created", "ASC"), "suggested": (_TOP, "ASC")}
+
+
+def _order(db: Database, order: str) -> tuple[str, str]:
+    """(sort key, direction): keys and ids run the same way, so one row-value comparison continues a listing.
+    "suggested" sorts by each prediction's highest probability (the predictions column is a JSON list of
+    {tagId, probability, ...})."""
+    if order == "suggested":
+        return (f"(SELECT MAX({db.json_number('e.value', 'probability')}) FROM "
+                f"{db.json_elements('p.predictions', 'e')})", "ASC")
+    return "p.created", "DESC" if order == "newest" else "ASC"
 
 
 def _record(row) -> StoredPredictionRecord:
@@ -43,10 +49,11 @@ class PredictionTables:
                 sql.append("AND " + clause)
                 params.append(value)
         for tag_id, lowest, highest in query.tags:
-            sql.append("AND EXISTS (SELECT 1 FROM json_each(p.predictions) e WHERE json_extract(e.value, '$.tagId') "
-                       "= ? AND json_extract(e.value, '$.probability') BETWEEN ? AND ?)")
+            sql.append(f"AND EXISTS (SELECT 1 FROM {self.db.json_elements('p.predictions', 'e')} WHERE "
+                       f"{self.db.json_text('e.value', 'tagId')} = ? AND "
+                       f"{self.db.json_number('e.value', 'probability')} BETWEEN ? AND ?)")
             params += [tag_id, lowest, highest]
-        key, direction = _ORDERS[query.order]
+        key, direction = _order(self.db, query.order)
         if query.after is not None:
             sql.append(f"AND ({key}, p.id) {'<' if direction == 'DESC' else '>'} (?, ?)")
             params += list(query.after)
@@ -69,6 +76,8 @@ class PredictionTables:
     def delete_predictions(self, project_id: str, prediction_ids: list[str]) -> None:
         """Deletes those of the project's stored predictions; unknown ids are no error (already gone)."""
         self.project(project_id)
+        if not prediction_ids:
+            return
         with self.db.transaction() as c:
             c.execute(f"DELETE FROM predictions WHERE project_id = ? AND id IN ({marks(prediction_ids)})",
                       [project_id, *prediction_ids])

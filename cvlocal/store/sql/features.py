@@ -24,5 +24,6 @@ class FeatureTables:
 
     def cache_features(self, version: str, vectors: Mapping[str, np.ndarray]) -> None:
         with self.db.transaction() as c:
-            c.executemany("INSERT OR REPLACE INTO features (sha256, backbone, vector) VALUES (?,?,?)",
+            c.executemany("INSERT INTO features (sha256, backbone, vector) VALUES (?,?,?) "
+                          "ON CONFLICT (sha256, backbone) DO UPDATE SET vector = excluded.vector",
                           [(h, version, v.astype(np.float32).tobytes()) for h, v in vectors.items()])

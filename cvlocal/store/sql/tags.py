@@ -18,6 +18,7 @@ class TagTables:
         self.project(project_id)
         tid = new_id()
         with self.db.transaction() as c:
+            self.db.lock_project(c, project_id)
             self._require_unique_tag_name(c, project_id, name)
             if max_tags is not None and c.execute("SELECT COUNT(*) FROM tags WHERE project_id = ?",
                                                   (project_id,)).fetchone()[0] >= max_tags:
@@ -34,7 +35,7 @@ class TagTables:
         if iteration_id:
             return self._iteration_tags(project_id, iteration_id)
         return [rows.tag(r) for r in self.db.query(_TAG_SELECT + " WHERE t.project_id = ? ORDER BY t.created, "
-                                                   "t.rowid", (project_id,))]
+                                                   "t.id", (project_id,))]
 
     def tag(self, project_id: str, tag_id: str, iteration_id: str | None = None) -> TagRecord:
         self.project(project_id)
@@ -70,6 +71,7 @@ class TagTables:
     def update_tag(self, project_id: str, tag_id: str, changes: TagChanges) -> TagRecord:
         current = self.tag(project_id, tag_id)
         with self.db.transaction() as c:
+            self.db.lock_project(c, project_id)
             if changes.name and changes.name != current.name:
                 self._require_unique_tag_name(c, project_id, changes.name)
             c.execute("UPDATE tags SET name = ?, description = ?, type = ? WHERE id = ?",

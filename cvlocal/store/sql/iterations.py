@@ -1,4 +1,8 @@
-"""The `iterations` table: training sets, the training lifecycle, renaming, deleting and publishing."""
+"""The `iterations` table: training sets, the training lifecycle, renaming, deleting and publishing.
+
+A training's result is written only where `_holds_training` says this process holds it: always, when one
+process trains (SQLite); the holder of its lease, when replicas claim trainings (store/postgres/claims.py).
+"""
 from __future__ import annotations
 
 import hashlib
@@ -21,7 +25,7 @@ class IterationTables:
     # ---- training
     def training_set(self, project_id: str, selected_tags: list[str] | None) -> TrainingSet:
         tags = tuple((r["id"], r["name"]) for r in self.db.query(
-            "SELECT id, name FROM tags WHERE project_id = ? AND type != 'Negative' ORDER BY created, rowid",
+            "SELECT id, name FROM tags WHERE project_id = ? AND type != 'Negative' ORDER BY created, id",
             (project_id,)) if not selected_tags or r["id"] in selected_tags)
         wanted = {t for t, _ in tags}
         by_image: dict[str, list[str]] = {}
@@ -38,6 +42,7 @@ class IterationTables:
                          budget_hours: int, force: bool, max_iterations: int | None) -> IterationRecord:
         pid, iid, now = project.id, new_id(), utcnow()
         with self.db.transaction() as c:
+            self.db.lock_project(c, pid)  # the checks below see every training started before this one
             if c.execute("SELECT 1 FROM iterations WHERE project_id = ? AND status = 'Training'", (pid,)).fetchone():
                 raise errors.bad_request("A training of this project is already in progress.",
                                          "BadRequestTrainingAlreadyInProgress")
@@ -62,26 +67,36 @@ class IterationTables:
                        json.dumps([[sha, list(tids)] for sha, tids in training_set.snapshot])))
         return self.iteration(pid, iid)
 
+    def _holds_training(self) -> tuple[str, tuple]:
+        """(SQL condition on an iteration row, its parameters): this process holds the row's training."""
+        return "", ()
+
     def training_job(self, iteration_id: str) -> TrainingJob | None:
-        row = self.db.query_one(f"SELECT {rows.ITERATION_COLUMNS}, snapshot FROM iterations WHERE id = ?",
-                                (iteration_id,))
-        if row is None or row["status"] != "Training":
+        held, params = self._holds_training()
+        row = self.db.query_one(f"SELECT {rows.ITERATION_COLUMNS}, snapshot FROM iterations WHERE id = ? "
+                                f"AND status = 'Training'{held}", (iteration_id, *params))
+        if row is None:
             return None
         return TrainingJob(rows.iteration(row), rows.snapshot(row["snapshot"]))
 
     def finish_training(self, iteration_id: str, model_digest: str, heldout_digest: str, seconds: float,
-                        timings: Mapping[str, float]) -> None:
+                        timings: Mapping[str, float]) -> bool:
+        """Completed, in one statement: all of the result or none of it. False: not ours to finish (any more)."""
         now = utcnow()
+        held, params = self._holds_training()
         with self.db.transaction() as c:
-            c.execute("UPDATE iterations SET status = 'Completed', trained_at = ?, last_modified = ?, "
-                      "training_seconds = ?, model_digest = ?, heldout_digest = ?, timings = ? WHERE id = ? "
-                      "AND status = 'Training'",
-                      (now, now, seconds, model_digest, heldout_digest, json.dumps(dict(timings)), iteration_id))
+            return c.execute("UPDATE iterations SET status = 'Completed', trained_at = ?, last_modified = ?, "
+                             "training_seconds = ?, model_digest = ?, heldout_digest = ?, timings = ?, "
+                             f"lease_expires = NULL WHERE id = ? AND status = 'Training'{held}",
+                             (now, now, seconds, model_digest, heldout_digest, json.dumps(dict(timings)),
+                              iteration_id, *params)).rowcount == 1
 
-    def fail_training(self, iteration_id: str, reason: str) -> None:
+    def fail_training(self, iteration_id: str, reason: str) -> bool:
+        held, params = self._holds_training()
         with self.db.transaction() as c:
-            c.execute("UPDATE iterations SET status = 'Failed', error_details = ?, last_modified = ? "
-                      "WHERE id = ? AND status = 'Training'", (reason, utcnow(), iteration_id))
+            return c.execute("UPDATE iterations SET status = 'Failed', error_details = ?, last_modified = ?, "
+                             f"lease_expires = NULL WHERE id = ? AND status = 'Training'{held}",
+                             (reason, utcnow(), iteration_id, *params)).rowcount == 1
 
     def fail_interrupted(self) -> int:
         """At start-up: nothing trains yet, so any 'Training' row was cut short by a crash."""
@@ -137,20 +152,26 @@ class IterationTables:
         return self.iteration(project_id, iteration_id)
 
     def delete_iteration(self, project_id: str, iteration_id: str) -> None:
-        iteration = self.iteration(project_id, iteration_id)
-        if iteration.publish_name:
-            raise errors.bad_request(f"{iteration.name} is published as '{iteration.publish_name}'; unpublish it "
-                                     "first.", "BadRequestIterationIsPublished")
-        if iteration.status == "Training":
-            raise errors.bad_request(f"{iteration.name} is still training; a started training cannot be "
-                                     "cancelled.", "BadRequestTrainingAlreadyInProgress")
+        self.iteration(project_id, iteration_id)
         with self.db.transaction() as c:
+            self.db.lock_project(c, project_id)  # not published meanwhile
+            iteration = c.execute("SELECT name, status, publish_name FROM iterations WHERE id = ?",
+                                  (iteration_id,)).fetchone()
+            if iteration is None:
+                raise errors.not_found_iteration(iteration_id)
+            if iteration["publish_name"]:
+                raise errors.bad_request(f"{iteration['name']} is published as '{iteration['publish_name']}'; "
+                                         "unpublish it first.", "BadRequestIterationIsPublished")
+            if iteration["status"] == "Training":
+                raise errors.bad_request(f"{iteration['name']} is still training; a started training cannot be "
+                                         "cancelled.", "BadRequestTrainingAlreadyInProgress")
             c.execute("DELETE FROM iterations WHERE id = ?", (iteration_id,))
 
     # ---- publishing
     def publish(self, project_id: str, iteration_id: str, name: str, resource_id: str, overwrite: bool) -> None:
         iteration = self.completed_iteration(project_id, iteration_id)
         with self.db.transaction() as c:
+            self.db.lock_project(c, project_id)  # one holder of a publish name
             holder = c.execute("SELECT id, name FROM iterations WHERE project_id = ? AND publish_name = ?",
                                (project_id, name)).fetchone()
             if holder and holder["id"] != iteration_id:

@@ -16,32 +16,38 @@ class ImageTables:
     def add_images(self, project_id: str, images: list[NewImage], metadata: Mapping[str, str] | None,
                    max_images: int | None = None) -> list[tuple[ImageRecord | None, bool]]:
         """Insert images (their blobs are already durable); one transaction for the batch. A duplicate (same
-        bytes) keeps its row and gains any new tags. A new image past `max_images` in the project is not added
-        (its record is None)."""
+        bytes) keeps its row and gains any new tags: the unique index on (project, content hash) decides, so
+        two replicas storing the same bytes at once keep one image. A new image past `max_images` in the
+        project is not added (its record is None)."""
         now, results = utcnow(), []
         meta_json = json.dumps(dict(metadata or {}))
         with self.db.transaction() as c:
+            # `seq` (the listing order) counts up without gaps or ties, and the count sees every image added
+            # before this batch, on any replica
+            self.db.lock_project(c, project_id)
             seq, held = c.execute("SELECT COALESCE(MAX(seq), 0), COUNT(*) FROM images WHERE project_id = ?",
                                   (project_id,)).fetchone()
             for image in images:
-                row = c.execute("SELECT id FROM images WHERE project_id = ? AND sha256 = ?",
-                                (project_id, image.sha256)).fetchone()
-                duplicate = row is not None
+                inserted = None
+                if max_images is None or held < max_images:
+                    inserted = c.execute("INSERT INTO images (id, project_id, sha256, width, height, size, "
+                                         "metadata, created, seq) VALUES (?,?,?,?,?,?,?,?,?) "
+                                         "ON CONFLICT (project_id, sha256) DO NOTHING RETURNING id",
+                                         (new_id(), project_id, image.sha256, image.width, image.height,
+                                          image.size, meta_json, now, seq + 1)).fetchone()
+                duplicate = inserted is None
                 if duplicate:
-                    image_id = row["id"]
-                elif max_images is not None and held >= max_images:
-                    results.append((None, False))
-                    continue
+                    kept = c.execute("SELECT id FROM images WHERE project_id = ? AND sha256 = ?",
+                                     (project_id, image.sha256)).fetchone()
+                    if kept is None:  # new, and the project holds `max_images` already
+                        results.append((None, False))
+                        continue
+                    image_id = kept["id"]
                 else:
-                    held += 1
-                    image_id, seq = new_id(), seq + 1
-                    c.execute("INSERT INTO images (id, project_id, sha256, width, height, size, metadata, created, "
-                              "seq) VALUES (?,?,?,?,?,?,?,?,?)",
-                              (image_id, project_id, image.sha256, image.width, image.height, image.size,
-                               meta_json, now, seq))
+                    image_id, seq, held = inserted["id"], seq + 1, held + 1
                 for tid in image.tag_ids:
-                    c.execute("INSERT OR IGNORE INTO image_tags (image_id, tag_id, created) VALUES (?,?,?)",
-                              (image_id, tid, now))
+                    c.execute("INSERT INTO image_tags (image_id, tag_id, created) VALUES (?,?,?) "
+                              "ON CONFLICT DO NOTHING", (image_id, tid, now))
                 results.append((image_id, duplicate))
             self.touch_project(c, project_id)
         found = {r.id: r for r in self._with_tags(self._image_rows(project_id, [i for i, _ in results if i]))}
@@ -75,7 +81,7 @@ class ImageTables:
             wanted = set(query.tag_ids)
             # An iteration trains on tagged images only: none of its images is untagged.
             shas = [] if query.tagged is False else [sha for sha, tids in entries if not wanted or wanted & set(tids)]
-            sql += " AND i.sha256 IN (SELECT value FROM json_each(?))"
+            sql += f" AND i.sha256 IN ({self.db.json_strings()})"
             params.append(json.dumps(shas))
             trained = (created, dict(refs), snapshot)
         else:
@@ -131,6 +137,7 @@ class ImageTables:
         self.project(project_id)
         results = []
         with self.db.transaction() as c:
+            self.db.lock_project(c, project_id)  # merges read, then write: one at a time
             for image_id in image_ids:
                 row = c.execute("SELECT metadata FROM images WHERE project_id = ? AND id = ?",
                                 (project_id, image_id)).fetchone()
@@ -158,8 +165,8 @@ class ImageTables:
                 if not c.execute("SELECT 1 FROM tags WHERE project_id = ? AND id = ?",
                                  (project_id, tag_id)).fetchone():
                     raise errors.not_found_tag(tag_id)
-                cur = c.execute("INSERT OR IGNORE INTO image_tags (image_id, tag_id, created) VALUES (?,?,?)",
-                                (image_id, tag_id, now))
+                cur = c.execute("INSERT INTO image_tags (image_id, tag_id, created) VALUES (?,?,?) "
+                                "ON CONFLICT DO NOTHING", (image_id, tag_id, now))
                 (created if cur.rowcount else duplicated).append((image_id, tag_id))
             self.touch_project(c, project_id)
         return created, duplicated

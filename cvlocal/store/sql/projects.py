@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 
 from ... import errors
 from ..records import ProjectChanges, ProjectRecord
 from . import rows
-from .db import Database, new_id, utcnow
+from .db import Database, Transaction, new_id, utcnow
 
 
 class ProjectTables:
@@ -17,6 +16,7 @@ class ProjectTables:
                        target_export_platforms: tuple[str, ...], max_projects: int | None = None) -> ProjectRecord:
         pid, now = new_id(), utcnow()
         with self.db.transaction() as c:
+            self.db.lock_projects(c)  # the count below sees every project created before this one
             self._require_unique_name(c, name)
             if max_projects is not None and \
                     c.execute("SELECT COUNT(*) FROM projects").fetchone()[0] >= max_projects:
@@ -56,6 +56,7 @@ class ProjectTables:
     def delete_project(self, project_id: str) -> None:
         self.project(project_id)
         with self.db.transaction() as c:
+            self.db.lock_project(c, project_id)
             published = c.execute("SELECT name, publish_name FROM iterations WHERE project_id = ? "
                                   "AND publish_name IS NOT NULL", (project_id,)).fetchone()
             if published:
@@ -65,10 +66,10 @@ class ProjectTables:
             c.execute("DELETE FROM projects WHERE id = ?", (project_id,))
 
     @staticmethod
-    def touch_project(c: sqlite3.Connection, project_id: str) -> None:
+    def touch_project(c: Transaction, project_id: str) -> None:
         c.execute("UPDATE projects SET last_modified = ? WHERE id = ?", (utcnow(), project_id))
 
     @staticmethod
-    def _require_unique_name(c: sqlite3.Connection, name: str) -> None:
+    def _require_unique_name(c: Transaction, name: str) -> None:
         if c.execute("SELECT 1 FROM projects WHERE name = ?", (name,)).fetchone():
             raise errors.bad_request(f"A project named '{name}' already exists.", "BadRequestProjectNameNotUnique")
