@@ -111,6 +111,13 @@ def _load(values) -> str:
     return ", ".join(f"{v:.1f}" for v in values)
 
 
+def _plain(value):
+    """numpy's scalars (a check's `met` may be numpy.bool_) as the Python values JSON knows."""
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description="Run the benchmarks; write "
                                      "docs/benchmarks.md.")
@@ -150,9 +157,10 @@ def main(argv: list[str] | None = None) -> int:
     run["load_average_end"] = list(__import__("os").getloadavg())
 
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "latest.json").write_text(json.dumps(run, indent=1) + "\n")
+    kept = json.dumps(run, indent=1, default=_plain) + "\n"
+    (RESULTS / "latest.json").write_text(kept)
     if args.label:
-        (RESULTS / f"{args.label}.json").write_text(json.dumps(run, indent=1) + "\n")
+        (RESULTS / f"{args.label}.json").write_text(kept)
     before = json.loads(args.before.read_text()) if args.before.exists() and args.label != "before" else None
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(render(run, before))
