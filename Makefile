@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export CVOPS_DATASETS ?= $(abspath ../shared/datasets)
 
-.PHONY: install test demo serve bench soak schema lint-workflows clean
+.PHONY: install engines test demo serve bench soak schema lint-workflows clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@# A venv left half-made by an interrupted install (no pip) is made again, not reused.
@@ -15,6 +15,9 @@ $(STAMP): pyproject.toml constraints.txt
 	@touch $(STAMP)
 
 install: $(STAMP)  ## create .venv and install the project with pinned versions
+
+engines: install  ## install the pinned Azurite into .engines/ with npm (needs Node.js 20+ and npm)
+	$(BIN)/python -c "from harness.azurite import ensure_installed; print('azurite:', ensure_installed())"
 
 test: install  ## run the whole test suite
 	$(BIN)/python -m pytest
