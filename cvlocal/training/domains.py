@@ -1,18 +1,19 @@
-"""Custom Vision's domains with their real ids and names.
+"""Custom Vision's domains with their real ids and names, and what each does here.
 
 All classification domains share one backbone here (EfficientNet-Lite0, ImageNet weights); the domain only
 decides what the project reports (exportable or not). Object detection domains are listed, so clients that
-look them up find them, but detection projects cannot be trained by this service.
+look them up find them, but marked `enabled: false` while this service cannot train detection projects.
+A domain advertises exactly the export platforms `export_iteration` accepts (training/platforms.py).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from ..errors import bad_request, not_found_domain
+from .platforms import EXPORTS
 
-# Azure's export platforms, as compact domains list them; this service builds ONNX and DockerFile
-# (training/export.py).
-EXPORT_PLATFORMS = ["CoreML", "TensorFlow", "DockerFile", "ONNX", "VAIDK", "OpenVino"]
+# The project types this service trains: a domain of another type is listed with `enabled: false`.
+TRAINABLE_TYPES = frozenset({"Classification"})
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,16 @@ class Domain:
     exportable: bool
     description: str
     size_mb: int
+
+    @property
+    def enabled(self) -> bool:
+        """Whether a project on this domain can be trained here (Azure's `enabled`)."""
+        return self.type in TRAINABLE_TYPES
+
+    @property
+    def exportable_platforms(self) -> list[str]:
+        """The platforms `export_iteration` accepts for this domain's iterations, nothing more."""
+        return list(EXPORTS) if self.exportable and self.enabled else []
 
 
 DOMAINS: list[Domain] = [

@@ -23,8 +23,7 @@ from ..model.head import Head
 from ..store import Store
 from ..store.records import ExportRecord, IterationRecord
 from .domains import get_domain
-
-PLATFORMS = {"ONNX": (None,), "DockerFile": (None, "Linux")}  # platform -> the flavors it takes
+from .platforms import EXPORTS as PLATFORMS  # platform -> the flavors it takes
 README = """Exported by cvlocal (self-hosted Custom Vision).
 model.onnx: input '{input}', float32 [N, 3, {size}, {size}], RGB, values 0..255 ({how}); first output '{output}',
 float32 [N, K]: the probability of each tag, in the order of labels.txt. The metadata props say the same

@@ -7,7 +7,8 @@ from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from ... import errors
 from ...store.records import ProjectRecord
-from ...training.domains import EXPORT_PLATFORMS, Domain, classification_domain
+from ...training.domains import Domain, classification_domain
+from ...training.platforms import AZURE_PLATFORMS
 from .common import IdList, Wire, name_of
 
 CLASSIFICATION_TYPES = ("Multiclass", "Multilabel")
@@ -36,8 +37,8 @@ def _domain_id(value: str | None) -> str | None:
 
 def _export_platforms(platforms: list[str] | None) -> list[str] | None:
     for platform in platforms or ():
-        if platform not in EXPORT_PLATFORMS:
-            raise errors.bad_request(f"Unknown export platform '{platform}'; use one of {', '.join(EXPORT_PLATFORMS)}.",
+        if platform not in AZURE_PLATFORMS:
+            raise errors.bad_request(f"Unknown export platform '{platform}'; use one of {', '.join(AZURE_PLATFORMS)}.",
                                      "BadRequestProjectUnsupportedExportPlatform")
     return platforms
 
@@ -108,7 +109,7 @@ class DomainPublic(Wire):
     @classmethod
     def of(cls, domain: Domain) -> "DomainPublic":
         return cls(id=domain.id, name=domain.name, type=domain.type, exportable=domain.exportable,
-                   exportable_platforms=EXPORT_PLATFORMS if domain.exportable else [],
+                   enabled=domain.enabled, exportable_platforms=domain.exportable_platforms,
                    model_information=ModelInformation(estimated_model_size_in_megabytes=domain.size_mb,
                                                       description=domain.description))
 

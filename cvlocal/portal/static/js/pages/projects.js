@@ -10,7 +10,7 @@ const CLASSIFICATION_TYPES = [
 
 let domainsCache = null;
 export async function classificationDomains() {
-  if (!domainsCache) domainsCache = (await api.getDomains()).filter((d) => d.type === "Classification");
+  if (!domainsCache) domainsCache = (await api.getDomains()).filter((d) => d.type === "Classification" && d.enabled);
   return domainsCache;
 }
 
