@@ -34,6 +34,12 @@ def not_supported(message: str, code: str = "BadRequestNotSupported") -> CustomV
     return CustomVisionError(400, code, message)
 
 
+def wrong_project_type(message: str) -> CustomVisionError:
+    """A call for the other project type: classification-only calls on object detection projects (classify,
+    image tags), detection-only calls on classification projects (detect, regions, region proposals)."""
+    return CustomVisionError(400, "BadRequestOperationNotSupported", message)
+
+
 def not_found(message: str = "The requested resource was not found.", code: str = "NotFound") -> CustomVisionError:
     return CustomVisionError(404, code, message)
 

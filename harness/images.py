@@ -26,6 +26,28 @@ def photo(colour: str, seed: int, size: tuple[int, int] = (96, 72), fmt: str = "
     return out.getvalue()
 
 
+Box = tuple[float, float, float, float]
+
+
+def scene(colour: str, seed: int, size: tuple[int, int] = (160, 120)) -> tuple[bytes, Box]:
+    """A grey, noisy picture with one block of `colour` somewhere on it: (JPEG bytes, the block's box as Custom
+    Vision takes a region: left, top, width, height normalised to the image). Different for every seed."""
+    rng = random.Random(f"scene-{colour}-{seed}")
+    img = Image.new("RGB", size, (128, 128, 128))
+    draw = ImageDraw.Draw(img)
+    for _ in range(20):  # clutter that is no object
+        x, y, r = rng.randrange(size[0]), rng.randrange(size[1]), rng.randint(2, 8)
+        grey = rng.randint(80, 180)
+        draw.ellipse((x - r, y - r, x + r, y + r), fill=(grey, grey, grey))
+    w, h = rng.randint(size[0] // 4, size[0] // 2), rng.randint(size[1] // 4, size[1] // 2)
+    x, y = rng.randrange(size[0] - w), rng.randrange(size[1] - h)
+    base = COLOURS[colour]
+    draw.rectangle((x, y, x + w - 1, y + h - 1), fill=tuple(max(0, min(255, c + rng.randint(-20, 20))) for c in base))
+    out = io.BytesIO()
+    img.save(out, "JPEG", quality=90)
+    return out.getvalue(), (x / size[0], y / size[1], w / size[0], h / size[1])
+
+
 def decompression_bomb() -> bytes:
     """A tiny PNG that claims 20,000 x 20,000 pixels."""
     out = io.BytesIO()

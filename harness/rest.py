@@ -6,8 +6,11 @@ import uuid
 
 import httpx
 
-from harness.images import photo
+from harness.images import photo, scene
 from harness.service import PREDICTION_ROOT, TRAINING_ROOT, RunningService
+
+
+GENERAL_COMPACT_OD = "a27d5ca5-bb19-49d8-a70a-fec086c47f5b"  # General (compact), object detection
 
 
 class Rest:
@@ -50,6 +53,25 @@ class Rest:
             r = self.upload(pid, tags[c], [photo(c, i) for i in range(per_tag)])
             assert r.status_code == 200, r.text
         return pid, tags, self.train(pid)
+
+    def detection_project(self, colours=("red", "blue"), per_tag: int = 15,
+                          domain_id: str = GENERAL_COMPACT_OD) -> tuple[str, dict[str, str]]:
+        """An object detection project of generated scenes, each with one box of its colour's tag: (project id,
+        {colour: tag id}), not trained."""
+        import base64
+        pid = self.project(domain_id=domain_id)
+        tags = {c: self.tag(pid, c) for c in colours}
+        entries = []
+        for colour in colours:
+            for seed in range(per_tag):
+                data, (left, top, width, height) = scene(colour, seed)
+                entries.append({"name": f"{colour}{seed}.jpg", "contents": base64.b64encode(data).decode(),
+                                "regions": [{"tagId": tags[colour], "left": left, "top": top, "width": width,
+                                             "height": height}]})
+        for start in range(0, len(entries), 64):
+            r = self.training("POST", f"/projects/{pid}/images/files", json={"images": entries[start:start + 64]})
+            assert r.status_code == 200, r.text
+        return pid, tags
 
     def train(self, project_id: str, **params) -> str:
         r = self.training("POST", f"/projects/{project_id}/train", params=params)

@@ -170,9 +170,11 @@ def _tag_counts(tags: dict[str, int]) -> str:
 
 def exported(result: dict[str, Any]) -> None:
     p = result["project"]
-    lines = [f"ok: exported {p['name']!r} ({p['classification_type']}, domain {p['domain']}) to {result['folder']}",
+    kind = "object detection" if p.get("project_type") == "ObjectDetection" else p["classification_type"]
+    lines = [f"ok: exported {p['name']!r} ({kind}, domain {p['domain']}) to {result['folder']}",
              f"images: {result['images']} ({result['untagged']} untagged), {result['bytes'] / 1e6:.1f} MB; "
-             f"tags {_tag_counts(result['tags'])}",
+             f"tags {_tag_counts(result['tags'])}"
+             + (f"; {result['regions']} regions" if result.get("regions") else ""),
              f"this run: {result['downloaded']} downloaded, {result['kept']} already here (hashes checked), "
              f"{result['moved']} moved (tags changed), {result['removed']} removed (gone from the project)"]
     if "container" in result:
@@ -220,7 +222,8 @@ def migrated(result: dict[str, Any]) -> None:
              f"({t['endpoint']}), by way of {result['folder']}",
              f"images: source {c['source']['images']}, target {c['target']['images']}; by SHA-256 "
              + ("equal" if c["equal"] else f"NOT equal: {c['missing_on_target']} missing on the target, "
-                f"{c['tags_differ']} with other tags, {c['unreadable_on_target']} unreadable"),
+                f"{c['tags_differ']} with other tags, {c.get('regions_differ', 0)} with other regions, "
+                f"{c['unreadable_on_target']} unreadable"),
              "tags (source / target): " + ", ".join(
                  f"{tag} {n}/{c['target']['tags'].get(tag, 0)}" for tag, n in c["source"]["tags"].items())]
     if c["only_on_target"]:

@@ -11,15 +11,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import errors
 from ..portal import MOUNT_PATH as PORTAL_PATH, mount_portal, wants_portal
-from . import (domains, downloads, exports, images, iterations, prediction, projects, quicktest, stored_predictions,
-               tags)
+from . import (domains, downloads, exports, images, iterations, prediction, projects, quicktest, regions,
+               stored_predictions, suggestions, tags)
 from .deps import Services
 from .schemas.common import describe
 
 log = logging.getLogger("cvlocal")
 STATUS_CODES = {404: "NotFound", 405: "BadRequestNotSupported", 413: "BadRequestImageSizeBytes",
                 415: "UnsupportedMediaType"}
-ROUTERS = (domains, projects, tags, images, iterations, exports, quicktest, stored_predictions, prediction, downloads)
+ROUTERS = (domains, projects, tags, images, regions, suggestions, iterations, exports, quicktest, stored_predictions,
+           prediction, downloads)
 
 
 def _json_error(error: errors.CustomVisionError) -> JSONResponse:

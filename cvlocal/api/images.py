@@ -12,13 +12,14 @@ from fastapi.responses import JSONResponse
 from .. import errors
 from ..net.bodies import image_bodies
 from ..net.fetch import UrlRejected
+from ..training.domains import require_project_type
 from .deps import Svc, base_url
 from .schemas.common import IdList, json_model
 from .schemas.images import (MAX_METADATA_PAIRS, Image, ImageCountQuery, ImageDeleteQuery, ImageFileBatch,
                              ImageIdCreateBatch, ImageIdsQuery, ImageListQuery, ImageMetadataBody, ImageMetadataQuery,
                              ImageMetadataUpdateEntry, ImageMetadataUpdateSummary, ImageTagBatch,
                              ImageTagCreateSummary, ImageTagDeleteQuery, ImageTagEntry, ImageUrlBatch)
-from .uploads import Upload, add_batch, batch_body_limit, check_batch
+from .uploads import Upload, add_batch, batch_body_limit, check_batch, region_tags
 
 router = APIRouter(prefix="/training/projects/{project_id}/images", tags=["images"])
 BATCH_SHAPE = 'The body must be JSON: {"images": [{"%s": ...}], "tagIds": [...]}.'
@@ -49,13 +50,13 @@ async def create_images_from_files(svc: Svc, project_id: str, request: Request,
                                                                       required=BATCH_SHAPE % "contents")):
     uploads = []
     for entry in batch.images:
-        upload = Upload(entry.name, None, _tags_of(entry.tag_ids, batch.tag_ids))
+        upload = Upload(entry.name, None, _tags_of(entry.tag_ids, batch.tag_ids), entry.regions or [])
         try:
             upload.data = base64.b64decode(entry.contents, validate=True)
         except (binascii.Error, ValueError):
-            upload.status, upload.message = "ErrorImageFormat", "contents is not standard base64."
+            upload.fail("ErrorImageFormat", "contents is not standard base64.")
         uploads.append(upload)
-    check_batch(svc, project_id, len(uploads), [t for u in uploads for t in u.tag_ids])
+    check_batch(svc, project_id, len(uploads), [t for u in uploads for t in u.tag_ids], region_tags(uploads))
     return await run_in_threadpool(add_batch, svc, project_id, uploads, batch.metadata, base_url(request))
 
 
@@ -63,15 +64,15 @@ async def create_images_from_files(svc: Svc, project_id: str, request: Request,
 async def create_images_from_urls(svc: Svc, project_id: str, request: Request,
                                   batch: ImageUrlBatch = json_model(ImageUrlBatch, code="BadRequestImageBatch",
                                                                     required=BATCH_SHAPE % "url")):
-    uploads = [Upload(e.url, None, _tags_of(e.tag_ids, batch.tag_ids)) for e in batch.images]
-    check_batch(svc, project_id, len(uploads), [t for u in uploads for t in u.tag_ids])
+    uploads = [Upload(e.url, None, _tags_of(e.tag_ids, batch.tag_ids), e.regions or []) for e in batch.images]
+    check_batch(svc, project_id, len(uploads), [t for u in uploads for t in u.tag_ids], region_tags(uploads))
 
     def fetch_all() -> JSONResponse:
         for upload in uploads:
             try:
                 upload.data = svc.fetcher.fetch(upload.source or "", svc.settings.max_training_image_bytes)
             except UrlRejected as exc:
-                upload.status, upload.message = "ErrorSource", str(exc)
+                upload.fail("ErrorSource", str(exc))
         return add_batch(svc, project_id, uploads, batch.metadata, base_url(request))
 
     return await run_in_threadpool(fetch_all)
@@ -82,20 +83,19 @@ async def create_images_from_predictions(svc: Svc, project_id: str, request: Req
                                          batch: ImageIdCreateBatch = json_model(
                                              ImageIdCreateBatch, code="BadRequestImageBatch",
                                              required=BATCH_SHAPE % "id")):
-    """The images of stored predictions become training images (the portal's "active learning" loop); the
-    predictions stay until deleted, as on Azure."""
-    check_batch(svc, project_id, len(batch.images), [t for e in batch.images for t in e.tag_ids] + batch.tag_ids)
+    """The images of stored predictions become training images (the portal's "active learning" loop), with the
+    tags or regions each entry gives (an object detection client sends the predicted boxes it accepts as
+    regions); the predictions stay until deleted, as on Azure."""
+    uploads = [Upload(e.id, None, _tags_of(e.tag_ids, batch.tag_ids), e.regions or []) for e in batch.images]
+    check_batch(svc, project_id, len(uploads), [t for u in uploads for t in u.tag_ids], region_tags(uploads))
     found = {p.id: p for p in svc.store.predictions_by_ids(project_id, [e.id for e in batch.images])}
 
     def add_all() -> JSONResponse:
-        uploads = []
-        for entry in batch.images:
-            upload = Upload(entry.id, None, _tags_of(entry.tag_ids, batch.tag_ids))
-            if entry.id in found:
-                upload.data = svc.store.blobs.get(found[entry.id].sha256)
+        for upload in uploads:
+            if upload.source in found:
+                upload.data = svc.store.blobs.get(found[upload.source].sha256)
             else:
-                upload.status, upload.message = "ErrorSource", f"No stored prediction {entry.id!r} in this project."
-            uploads.append(upload)
+                upload.fail("ErrorSource", f"No stored prediction {upload.source!r} in this project.")
         return add_batch(svc, project_id, uploads, batch.metadata, base_url(request))
 
     return await run_in_threadpool(add_all)
@@ -174,6 +174,7 @@ def update_image_metadata(svc: Svc, project_id: str, q: Annotated[ImageMetadataQ
 def create_image_tags(svc: Svc, project_id: str,
                       body: ImageTagBatch = json_model(ImageTagBatch, required='The body must be {"tags": '
                                                        '[{"imageId": ..., "tagId": ...}]}.')) -> ImageTagCreateSummary:
+    require_project_type(svc.store.project(project_id).domain_id, False, "create_image_tags (image-level tags)")
     created, duplicated = svc.store.add_image_tags(project_id, [(e.image_id, e.tag_id) for e in body.tags])
     entries = lambda pairs: [ImageTagEntry(image_id=i, tag_id=t) for i, t in pairs]  # noqa: E731
     return ImageTagCreateSummary(created=entries(created), duplicated=entries(duplicated))
@@ -181,5 +182,6 @@ def create_image_tags(svc: Svc, project_id: str,
 
 @router.delete("/tags", status_code=204)
 def delete_image_tags(svc: Svc, project_id: str, q: Annotated[ImageTagDeleteQuery, Query()]):
+    require_project_type(svc.store.project(project_id).domain_id, False, "delete_image_tags (image-level tags)")
     svc.store.remove_image_tags(project_id, q.image_ids, q.tag_ids)
     return Response(status_code=204)

@@ -5,8 +5,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
+from .. import errors
 from ..store.records import ProjectChanges
-from ..training.domains import DEFAULT_DOMAIN_ID
+from ..training.domains import DEFAULT_DOMAIN_ID, get_domain
 from .deps import Svc
 from .schemas.common import json_model
 from .schemas.projects import Project, ProjectCreate, ProjectCreateOptions, ProjectUpdate
@@ -36,6 +37,13 @@ def get_project(svc: Svc, project_id: str) -> Project:
 @router.patch("/{project_id}")
 def update_project(svc: Svc, project_id: str, body: ProjectUpdate | None = json_model(ProjectUpdate)) -> Project:
     body = body or ProjectUpdate()  # an empty body changes nothing
+    new_domain = body.settings.domain_id
+    if new_domain:
+        current = get_domain(svc.store.project(project_id).domain_id)
+        if get_domain(new_domain).type != current.type:  # its images, tags and iterations are of that type
+            raise errors.bad_request(f"A {current.type} project cannot move to a {get_domain(new_domain).type} "
+                                     "domain; create a new project instead.",
+                                     "BadRequestProjectUnsupportedDomainTypeChange")
     platforms = body.settings.target_export_platforms
     changes = ProjectChanges(name=body.name, description=body.description, domain_id=body.settings.domain_id,
                              classification_type=body.settings.classification_type,

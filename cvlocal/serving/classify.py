@@ -37,6 +37,11 @@ async def predict(predictor: Predictor, project_id: str, iteration: IterationRec
     return await run_in_threadpool(predictor.classify, project_id, iteration, data, store, application)
 
 
+async def detect(predictor: Predictor, project_id: str, iteration: IterationRecord | PublishedIteration,
+                 data: bytes, store: bool, application: str | None) -> dict:
+    return await run_in_threadpool(predictor.detect, project_id, iteration, data, store, application)
+
+
 async def classify_published(predictor: Predictor, request: Request, project_id: str, published_name: str,
                              store: bool, application: str | None) -> dict:
     """Classify the posted image with the iteration published under `published_name`."""

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 
 TagRef = tuple[str, str]                       # (tag id, tag name), in a model's output order
 SnapshotEntry = tuple[str, tuple[str, ...]]    # (image sha256, the tag ids it was trained with)
+# An object detection region as a training set keeps it: (region id, tag id, left, top, width, height).
+TrainedRegion = tuple[str, str, float, float, float, float]
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,20 @@ class ImageTagRecord:
 
 
 @dataclass(frozen=True)
+class RegionRecord:
+    """A box on an image of an object detection project, normalised to the image as displayed (EXIF
+    orientation applied): left, top, width and height in [0, 1]."""
+    id: str
+    tag_id: str
+    tag_name: str
+    left: float
+    top: float
+    width: float
+    height: float
+    created: str
+
+
+@dataclass(frozen=True)
 class ImageRecord:
     id: str
     project_id: str
@@ -52,6 +68,7 @@ class ImageRecord:
     metadata: Mapping[str, str]
     created: str
     tags: tuple[ImageTagRecord, ...] = ()
+    regions: tuple[RegionRecord, ...] = ()   # object detection projects' (their tags are their regions' tags)
 
 
 @dataclass(frozen=True)
@@ -84,15 +101,19 @@ class PublishedIteration:
     project_id: str
     name: str
     model_digest: str
+    domain_id: str = ""                   # what kind of model it is (classifier or detector)
 
 
 @dataclass(frozen=True)
 class TrainingSet:
-    """What a training would use: the tags and, per image, the tags it carries (images without one are left out).
-    Two equal fingerprints mean nothing changed."""
+    """What a training would use: the tags and, per image, the tags it carries (images without one are left out);
+    for object detection also each image's regions (by content hash). Two equal fingerprints mean nothing
+    changed."""
     tags: tuple[TagRef, ...]
     snapshot: tuple[SnapshotEntry, ...]
     fingerprint: str
+    regions: Mapping[str, tuple[TrainedRegion, ...]] = field(default_factory=dict)
+    negative_tags_with_regions: tuple[str, ...] = ()  # names: object detection trains on no Negative tag
 
     def image_counts(self) -> dict[str, int]:
         counts = {tag_id: 0 for tag_id, _ in self.tags}
@@ -107,6 +128,7 @@ class TrainingJob:
     """An iteration waiting to be trained, with the training set it was created with."""
     iteration: IterationRecord
     snapshot: tuple[SnapshotEntry, ...]
+    regions: Mapping[str, tuple[TrainedRegion, ...]] = field(default_factory=dict)  # object detection's
 
 
 @dataclass(frozen=True)
@@ -123,13 +145,45 @@ class ExportRecord:
 
 
 @dataclass(frozen=True)
+class NewRegion:
+    """A region to add to an image: a tag and a box normalised to the image as displayed, already checked."""
+    tag_id: str
+    left: float
+    top: float
+    width: float
+    height: float
+
+    def key(self) -> tuple:
+        """What makes two regions the same region (Azure answers the second one as a duplicate)."""
+        return (self.tag_id, *(round(v, 6) for v in (self.left, self.top, self.width, self.height)))
+
+
+@dataclass(frozen=True)
 class NewImage:
-    """An image whose bytes are already durable in the blob store, to be recorded with its tags."""
+    """An image whose bytes are already durable in the blob store, to be recorded with its tags (classification)
+    or its regions (object detection)."""
     sha256: str
     width: int
     height: int
     size: int
     tag_ids: tuple[str, ...] = ()
+    regions: tuple[NewRegion, ...] = ()
+
+
+@dataclass(frozen=True)
+class RegionEntry:
+    """One entry of create_image_regions: a region for an image of the project."""
+    image_id: str
+    region: NewRegion
+
+
+@dataclass(frozen=True)
+class RegionsAdded:
+    """create_image_regions' outcome, per entry: created (with its record), duplicated, or exceeded (the image
+    holds the most regions Azure allows)."""
+    created: tuple[tuple[RegionEntry, RegionRecord], ...]
+    duplicated: tuple[RegionEntry, ...]
+    exceeded: tuple[RegionEntry, ...]
 
 
 @dataclass(frozen=True)
@@ -174,6 +228,7 @@ class PredictedTag:
     tag_name: str
     tag_type: str
     probability: float
+    bounding_box: tuple[float, float, float, float] | None = None  # object detection: left, top, width, height
 
 
 @dataclass(frozen=True)
@@ -191,6 +246,16 @@ class StoredPredictionRecord:
     @property
     def top_probability(self) -> float:
         return max((p.probability for p in self.predictions), default=0.0)
+
+
+@dataclass(frozen=True)
+class SuggestionRecord:
+    """What an iteration suggested for an untagged image (suggest_tags_and_regions), highest first."""
+    image: ImageRecord
+    iteration_id: str
+    predictions: tuple[PredictedTag, ...]
+    uncertainty: float
+    created: str
 
 
 # The orders a prediction listing can take, each with the key its keyset cursor holds.

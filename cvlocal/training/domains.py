@@ -1,19 +1,24 @@
 """Custom Vision's domains with their real ids and names, and what each does here.
 
-All classification domains share one backbone here (EfficientNet-Lite0, ImageNet weights); the domain only
-decides what the project reports (exportable or not). Object detection domains are listed, so clients that
-look them up find them, but marked `enabled: false` while this service cannot train detection projects.
-A domain advertises exactly the export platforms `export_iteration` accepts (training/platforms.py).
+A domain's type is its project's type: a project created on an object detection domain is an object detection
+project (regions, detect_image), one on a classification domain a classification project (image tags,
+classify_image). All classification domains share one model recipe here (model/training_types.py) and all
+object detection domains another (model/detection/); the domain only decides what the project reports
+(exportable or not). The ids and names are Microsoft's ("Select a domain for a Custom Vision project",
+docs/self-hosted.md). A domain advertises exactly the export platforms `export_iteration` accepts for its
+project type (training/platforms.py).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import bad_request, not_found_domain
-from .platforms import EXPORTS
+from ..errors import bad_request, not_found_domain, wrong_project_type
+from .platforms import exports_for
 
-# The project types this service trains: a domain of another type is listed with `enabled: false`.
-TRAINABLE_TYPES = frozenset({"Classification"})
+CLASSIFICATION = "Classification"
+OBJECT_DETECTION = "ObjectDetection"
+# The project types this service trains: a domain of another type would be listed with `enabled: false`.
+TRAINABLE_TYPES = frozenset({CLASSIFICATION, OBJECT_DETECTION})
 
 
 @dataclass(frozen=True)
@@ -33,7 +38,11 @@ class Domain:
     @property
     def exportable_platforms(self) -> list[str]:
         """The platforms `export_iteration` accepts for this domain's iterations, nothing more."""
-        return list(EXPORTS) if self.exportable and self.enabled else []
+        return list(exports_for(self.type)) if self.exportable and self.enabled else []
+
+    @property
+    def detection(self) -> bool:
+        return self.type == OBJECT_DETECTION
 
 
 DOMAINS: list[Domain] = [
@@ -59,13 +68,17 @@ DOMAINS: list[Domain] = [
            "Optimized for recognizable landmarks, exportable to edge devices.", 19),
     Domain("6b4faeda-8396-481b-9f8b-177b9fa3097f", "Retail (compact)", "Classification", True,
            "Optimized for shopping catalog images, exportable to edge devices.", 19),
-    Domain("da2e3a8a-40a5-4171-82f4-58522f70fbc1", "General", "ObjectDetection", False,
+    Domain("da2e3a8a-40a5-4171-82f4-58522f70fbc1", "General", OBJECT_DETECTION, False,
            "Optimized for a broad range of object detection tasks.", 0),
-    Domain("1d8ffafe-ec40-4fb2-8f90-72b3b6cecea4", "Logo", "ObjectDetection", False,
+    Domain("9c616dff-2e7d-ea11-af59-1866da359ce6", "General [A1]", OBJECT_DETECTION, False,
+           "Optimized for better accuracy with comparable inference time as General domain.", 0),
+    Domain("1d8ffafe-ec40-4fb2-8f90-72b3b6cecea4", "Logo", OBJECT_DETECTION, False,
            "Optimized for finding brand logos in images.", 0),
-    Domain("a27d5ca5-bb19-49d8-a70a-fec086c47f5b", "General (compact)", "ObjectDetection", True,
+    Domain("3780a898-81c3-4516-81ae-3a139614e1f3", "Products on Shelves", OBJECT_DETECTION, False,
+           "Optimized for detecting and classifying products on shelves.", 0),
+    Domain("a27d5ca5-bb19-49d8-a70a-fec086c47f5b", "General (compact)", OBJECT_DETECTION, True,
            "Optimized for real-time object detection on edge devices.", 45),
-    Domain("7ec2ac80-887b-48a6-8df9-8b1357765430", "General (compact) [S1]", "ObjectDetection", True,
+    Domain("7ec2ac80-887b-48a6-8df9-8b1357765430", "General (compact) [S1]", OBJECT_DETECTION, True,
            "Optimized for real-time object detection on edge devices, without post-processing.", 14),
 ]
 
@@ -80,10 +93,25 @@ def get_domain(domain_id: str) -> Domain:
     return domain
 
 
-def classification_domain(domain_id: str | None) -> Domain:
-    """The domain a new project asks for; this service trains classifiers only."""
+def project_domain(domain_id: str | None) -> Domain:
+    """The domain a project asks for (the default: General classification), of a type this service trains."""
     domain = get_domain(domain_id) if domain_id else _BY_ID[DEFAULT_DOMAIN_ID]
-    if domain.type != "Classification":
+    if not domain.enabled:
         raise bad_request(f"Domain '{domain.name}' ({domain.type}) is not supported: this service trains "
-                          "image classification projects only.", "BadRequestUnsupportedDomain")
+                          f"{' and '.join(sorted(TRAINABLE_TYPES))} projects.", "BadRequestUnsupportedDomain")
     return domain
+
+
+def is_detection(domain_id: str) -> bool:
+    """Whether a project (or iteration) on this domain is an object detection one. An id that is not in the
+    catalogue (none is stored: create_project checks) counts as classification, as every older project was."""
+    found = _BY_ID.get((domain_id or "").lower())
+    return found is not None and found.detection
+
+
+def require_project_type(domain_id: str, detection: bool, operation: str) -> None:
+    """Refuse `operation` on a project of the other type (classification-only calls on object detection
+    projects, and the other way round)."""
+    if is_detection(domain_id) != detection:
+        need, have = ("object detection", "a classification") if detection else ("classification", "an object detection")
+        raise wrong_project_type(f"{operation} is for {need} projects; this is {have} project (its domain's type).")

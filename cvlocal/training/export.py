@@ -4,6 +4,7 @@
   (model/onnx_export.py): what Microsoft's export samples read as they are.
 - `DockerFile` (flavor `Linux`, the default): the same model in a container that answers Custom Vision's
   prediction JSON on `/image` and `/url`, as Azure's exported container does (training/container/).
+Object detection iterations export their detector in Azure's object detection layout (training/detection_export.py).
 
 A training-side job: it turns a training result into an artefact, as Azure's export does (`Exporting` then
 `Done`). It runs within the request today (a few seconds); it can become a queued job like training without
@@ -23,7 +24,7 @@ from ..model.head import Head
 from ..store import Store
 from ..store.records import ExportRecord, IterationRecord
 from .domains import get_domain
-from .platforms import EXPORTS as PLATFORMS  # platform -> the flavors it takes
+from .platforms import exports_for
 README = """Exported by cvlocal (self-hosted Custom Vision).
 model.onnx: input '{input}', float32 [N, 3, {size}, {size}], RGB, values 0..255 ({how}); first output '{output}',
 float32 [N, K]: the probability of each tag, in the order of labels.txt. The metadata props say the same
@@ -57,16 +58,18 @@ CMD ["python", "/app/server.py", "--host", "0.0.0.0", "--port", "80"]
 
 
 def check_exportable(iteration: IterationRecord, platform: str, flavor: str | None) -> None:
-    if platform not in PLATFORMS:
+    domain = get_domain(iteration.domain_id)
+    platforms = exports_for(domain.type)  # platform -> the flavors it takes
+    if platform not in platforms:
         raise errors.bad_request(f"Export to '{platform}' is not supported by this service; use platform="
-                                 f"{' or '.join(PLATFORMS)}.", "BadRequestExportValidationFailed")
-    if flavor not in PLATFORMS[platform]:
+                                 f"{' or '.join(platforms)}.", "BadRequestExportValidationFailed")
+    if flavor not in platforms[platform]:
         # ONNX10 / ONNX12 ask for an older opset than the one model this service builds
-        takes = ", ".join(repr(f) for f in PLATFORMS[platform] if f) or "none"
+        takes = ", ".join(repr(f) for f in platforms[platform] if f) or "none"
         raise errors.bad_request(f"Export flavor '{flavor}' is not supported for {platform}: this service exports "
                                  f"one ONNX model (opset {OPSET}, float32); flavors taken: {takes} (or leave "
                                  "flavor out).", "BadRequestExportValidationFailed")
-    if not get_domain(iteration.domain_id).exportable:
+    if not domain.exportable:
         raise errors.bad_request(f"{iteration.name} was trained on a domain that cannot be exported; use a compact "
                                  "domain.", "BadRequestExportValidationFailed")
 
@@ -83,11 +86,9 @@ def onnx_package(head: Head, names: list[str]) -> tuple[bytes, str, str]:
     return model.SerializeToString(), "\n".join(names) + "\n", readme
 
 
-def docker_package(iteration: IterationRecord, head: Head) -> bytes:
+def docker_package(iteration: IterationRecord, model: bytes, labels: str, task: str = "Classification") -> bytes:
     """The DockerFile export: Dockerfile, requirements.txt, app/ (server, model, labels, tags), README."""
-    names = [name for _, name in iteration.tags]
-    model, labels, _ = onnx_package(head, names)
-    tags = {"project": iteration.project_id, "iteration": iteration.id,
+    tags = {"project": iteration.project_id, "iteration": iteration.id, "type": task,
             "tags": [{"id": tag_id, "name": name} for tag_id, name in iteration.tags]}
     server = resources.files(__package__).joinpath("container", "server.py").read_text()
     buf = io.BytesIO()
@@ -110,11 +111,19 @@ class Exporter:
     def export(self, iteration: IterationRecord, platform: str, flavor: str | None) -> ExportRecord:
         """The platform's package, behind an unguessable link."""
         check_exportable(iteration, platform, flavor)
-        head = Head.from_bytes(self.store.blobs.get(iteration.model_digest))
-        if platform == "DockerFile":
-            package = docker_package(iteration, head)
+        if get_domain(iteration.domain_id).detection:
+            from .detection_export import detection_onnx_package
+
+            model, labels, readme = detection_onnx_package(self.store.blobs.get(iteration.model_digest),
+                                                           [name for _, name in iteration.tags])
+            task = "ObjectDetection"
         else:
+            head = Head.from_bytes(self.store.blobs.get(iteration.model_digest))
             model, labels, readme = onnx_package(head, [name for _, name in iteration.tags])
+            task = "Classification"
+        if platform == "DockerFile":
+            package = docker_package(iteration, model, labels, task)
+        else:
             buf = io.BytesIO()
             with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
                 z.writestr("model.onnx", model)

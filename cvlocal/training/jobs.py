@@ -1,5 +1,6 @@
 """One training job: the training type's features (cached), its head and the head's cross-validated
-evaluation, both stored as blobs, within the iteration's reserved budget."""
+evaluation, both stored as blobs, within the iteration's reserved budget. An object detection iteration trains
+a detector instead (training/detection.py)."""
 from __future__ import annotations
 
 import logging
@@ -7,6 +8,8 @@ import time
 
 from ..model.training_types import training_type
 from ..store import Store
+from .detection import train_detection
+from .domains import is_detection
 from .features import Budget, FeatureCache
 from .rules import label_matrix
 
@@ -18,6 +21,8 @@ def train_iteration(store: Store, features: FeatureCache, iteration_id: str) -> 
     job = store.training_job(iteration_id)
     if job is None:
         return  # deleted with its project meanwhile
+    if is_detection(job.iteration.domain_id):
+        return train_detection(store, job)
     started = time.perf_counter()
     iteration, snapshot = job.iteration, job.snapshot
     kind = training_type(iteration.training_type)

@@ -3,6 +3,8 @@
 Checked when `train` is called, in this order:
 - the training type (`Regular` or `Advanced`, which needs a budget of at least an hour) - `check_training_type`;
 - the training set: at least MIN_TAGS tags with at least MIN_IMAGES_PER_TAG images each - `check_training_set`;
+  object detection: at least one tag, each with at least MIN_DETECTION_IMAGES_PER_TAG images that have regions
+  of it, and no Negative tag with regions - `check_detection_set`;
 - then, atomically with creating the iteration (the store checks them in its transaction): one training of a
   project at a time, nothing changed since the last trained iteration unless forced, at most the pricing
   tier's iterations kept (cvlocal/tiers: 20 on every tier).
@@ -19,6 +21,9 @@ from ..store.records import SnapshotEntry, TagRef, TrainingSet
 TRAINING_TYPES = ("Regular", "Advanced")
 MIN_TAGS = 2
 MIN_IMAGES_PER_TAG = 5
+# Azure's "Limits and quotas": "Min labeled images per Tag, Object Detection (50+ recommended)": 15.
+MIN_DETECTION_TAGS = 1
+MIN_DETECTION_IMAGES_PER_TAG = 15
 
 
 def check_training_type(training_type: str, reserved_budget_hours: int) -> None:
@@ -37,6 +42,24 @@ def check_training_set(training_set: TrainingSet) -> None:
                   f"{MIN_IMAGES_PER_TAG} images each. ")
         reason += (f"Tags short of images: {', '.join(short)}." if short
                    else f"The project has {len(training_set.tags)} tag(s).")
+        raise errors.bad_request(reason, "BadRequestTrainingValidationFailed")
+
+
+def check_detection_set(training_set: TrainingSet) -> None:
+    """An object detection training set: each tag it trains (every Regular tag, or the selected ones) has regions
+    on at least MIN_DETECTION_IMAGES_PER_TAG images."""
+    if training_set.negative_tags_with_regions:
+        raise errors.bad_request(f"Object detection does not train on Negative tags, and regions carry "
+                                 f"{', '.join(repr(n) for n in training_set.negative_tags_with_regions)}; delete "
+                                 "those regions or leave the tag out (selectedTags).",
+                                 "BadRequestDetectionTrainingNotAllowNegativeTag")
+    counts = training_set.image_counts()
+    short = [f"'{name}' ({counts[tid]})" for tid, name in training_set.tags
+             if counts[tid] < MIN_DETECTION_IMAGES_PER_TAG]
+    if len(training_set.tags) < MIN_DETECTION_TAGS or short:
+        reason = (f"Not enough images with regions: object detection needs at least "
+                  f"{MIN_DETECTION_IMAGES_PER_TAG} images with regions of each tag it trains. ")
+        reason += (f"Tags short of images: {', '.join(short)}." if short else "The project has no tag.")
         raise errors.bad_request(reason, "BadRequestTrainingValidationFailed")
 
 

@@ -33,11 +33,12 @@ def migrate(source: Endpoint, target: Endpoint, project: str, ui: Progress, trai
     target_trainer = training_client(target.service)
     imported = import_folder(target_trainer, export, target.label, ui, name, domain, merge, training.upload)
     ui.info("comparing both sides by content hash ...")
-    contents, unread = remote_contents(target_trainer, imported.project["id"])
+    regions: dict[str, list[tuple]] = {}
+    contents, unread = remote_contents(target_trainer, imported.project["id"], regions=regions)
     summary = {"source": {**exported.project, "endpoint": source.label},
                "target": {**imported.project, "endpoint": target.label, "created": imported.created},
                "folder": str(where), "export": exported.to_dict(), "import": imported.to_dict(),
-               "comparison": compare(exported.images, contents, unread), "metrics": None, "note": NOT_COPIED,
+               "comparison": compare(exported.images, contents, unread, regions), "metrics": None, "note": NOT_COPIED,
                "exit_code": 0}
     refused(imported, summary)
     if not summary["comparison"]["equal"] and not imported.failures:

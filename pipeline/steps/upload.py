@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
 from pipeline.config import UploadConfig
 from pipeline.dataset import Dataset, DatasetImage
@@ -17,7 +17,8 @@ from pipeline.steps import image_map
 
 PAGE = 256  # images a listing call returns at most
 OK_STATUSES = {"OK", "OKDuplicate"}
-INPUT_STATUSES = {"ErrorImageFormat", "ErrorImageSize", "ErrorSource", "ErrorNegativeAndRegularTagOnSameImage"}
+INPUT_STATUSES = {"ErrorImageFormat", "ErrorImageSize", "ErrorSource", "ErrorNegativeAndRegularTagOnSameImage",
+                  "ErrorInvalidRegion", "ErrorRegionLimitExceed"}
 
 
 @dataclass
@@ -58,21 +59,29 @@ def batches(images: list[DatasetImage], config: UploadConfig) -> Iterator[list[D
 
 
 def upload(trainer: Any, project_id: str, dataset: Dataset, images: list[DatasetImage], tag_ids: dict[str, str],
-           config: UploadConfig, metadata: dict[str, dict[str, str]], bar: Any = None) -> UploadResult:
+           config: UploadConfig, metadata: dict[str, dict[str, str]], bar: Any = None,
+           regions: Mapping[str, list[dict[str, Any]]] | None = None) -> UploadResult:
     """Send `images` in batches, each carrying the previous batch's map; failures are listed by file name.
 
     `metadata` (image id -> metadata pairs of every image in the project) is kept up to date: the last map is
-    written where there is room."""
+    written where there is room. `regions` (an object detection project's: image sha256 -> [{tag, left, top,
+    width, height}]) are sent instead of image tags."""
     from azure.cognitiveservices.vision.customvision.training.models import ImageFileCreateBatch, \
-        ImageFileCreateEntry
+        ImageFileCreateEntry, Region
+
+    def entry(name: str, image: DatasetImage) -> Any:
+        if regions is None:
+            return ImageFileCreateEntry(name=name, contents=Path(image.path).read_bytes(),
+                                        tag_ids=[tag_ids[t] for t in image.tags])
+        boxes = [Region(tag_id=tag_ids[r["tag"]], left=r["left"], top=r["top"], width=r["width"], height=r["height"])
+                 for r in regions.get(image.sha256, [])]
+        return ImageFileCreateEntry(name=name, contents=Path(image.path).read_bytes(), regions=boxes or None)
 
     result = UploadResult()
     pending: list[image_map.Entry] = []  # entries no image of the project carries yet
     for batch in batches(images, config):
         names = [relative(dataset, image) for image in batch]
-        entries = [ImageFileCreateEntry(name=name, contents=Path(image.path).read_bytes(),
-                                        tag_ids=[tag_ids[t] for t in image.tags])
-                   for name, image in zip(names, batch)]
+        entries = [entry(name, image) for name, image in zip(names, batch)]
         carried = image_map.pack(pending, image_map.UPLOAD_SLOT) if pending else None
         summary = trainer.create_images_from_files(project_id, ImageFileCreateBatch(images=entries, metadata=carried))
         result.batches += 1

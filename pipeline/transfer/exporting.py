@@ -44,6 +44,7 @@ class ExportResult:
                 tags[tag] = tags.get(tag, 0) + 1
         return {"folder": str(self.folder), "project": self.project, "images": len(self.images),
                 "untagged": sum(1 for image in self.images if not image.tags), "tags": dict(sorted(tags.items())),
+                "regions": sum(len(image.regions) for image in self.images),
                 "downloaded": self.downloaded, "kept": self.kept, "moved": self.moved, "removed": self.removed,
                 "downloaded_bytes": self.downloaded_bytes, "bytes": sum(image.size for image in self.images)}
 
@@ -58,14 +59,16 @@ def export_project(trainer: Any, project_ref: str, folder: Path, source: Endpoin
     known = out.start_journal({"endpoint": description["source"]["endpoint"], "project_id": project.id,
                                "project_name": project.name})
     result = ExportResult(out.root, {"name": project.name, "id": project.id, **{
-        k: settings[k] for k in ("classification_type", "domain")}})
+        k: settings[k] for k in ("classification_type", "domain", "project_type")}})
     ui.info(f"project {project.name!r} ({project.id}): {len(images)} images, {len(description['tags'])} tags, "
             f"{len(description['iterations'])} iterations")
     folders = folder_names(sorted({t["name"] for t in description["tags"]} |
                                   {t for image in images for t in remote.tag_names(image)}))
 
+    kind = "ObjectDetection" if settings["project_type"] == "ObjectDetection" else settings["classification_type"]
+
     def place(image: Any, ext: str) -> str:
-        return out.relative_path(settings["classification_type"], image.id, remote.tag_names(image), ext, folders)
+        return out.relative_path(kind, image.id, remote.tag_names(image), ext, folders)
 
     entries: dict[str, ExportedImage] = {}
     to_fetch = []
@@ -75,12 +78,13 @@ def export_project(trainer: Any, project_ref: str, folder: Path, source: Endpoin
             to_fetch.append(image)
             continue
         wanted = place(image, Path(entry.path).suffix)
-        if entry.path != wanted or entry.tags != remote.tag_names(image):
+        if entry.path != wanted or entry.tags != remote.tag_names(image) or entry.regions != remote.regions_of(image):
             if entry.path != wanted:
                 (out.root / wanted).parent.mkdir(parents=True, exist_ok=True)
                 os.replace(out.root / entry.path, out.root / wanted)
                 result.moved += 1
-            entry = ExportedImage(image.id, wanted, remote.tag_names(image), entry.sha256, entry.size)
+            entry = ExportedImage(image.id, wanted, remote.tag_names(image), entry.sha256, entry.size,
+                                  remote.regions_of(image))
             out.record(entry)
         entries[image.id] = entry
         result.kept += 1
@@ -122,7 +126,7 @@ def _download(trainer: Any, project_id: str, images: list[Any], out: ProjectFold
                     failed[image.id] = str(data)
                     continue
                 entry = ExportedImage(image.id, place(image, extension(data)), remote.tag_names(image),
-                                      hashlib.sha256(data).hexdigest(), len(data))
+                                      hashlib.sha256(data).hexdigest(), len(data), remote.regions_of(image))
                 write_atomically(out.root / entry.path, data)
                 out.record(entry)
                 entries[image.id] = entry

@@ -4,7 +4,8 @@
     FOLDER/manifest.json     every image: path, tags, sha256, size, source id ({"images": [...]}, the manifest
                              layout of the pipeline, so the folder is also a dataset: `layout: manifest`)
     FOLDER/images/TAG/ID.jpg a Multiclass project's images, one folder per tag (`layout: folder-per-tag`)
-    FOLDER/images/ID.jpg     a Multilabel project's images (their tags are in the manifest)
+    FOLDER/images/ID.jpg     a Multilabel or object detection project's images (their tags, and an object
+                             detection image's regions, are in the manifest)
     FOLDER/untagged/ID.jpg   images without tags
     FOLDER/.cvops-export.jsonl  the journal: one line per image once its bytes are on disk
 
@@ -40,6 +41,8 @@ class ExportedImage:
     tags: list[str] = field(default_factory=list)
     sha256: str = ""
     size: int = 0
+    # object detection: [{tag, left, top, width, height}], normalised to the image (its tags are these regions')
+    regions: list[dict[str, Any]] = field(default_factory=list)
 
 
 def extension(data: bytes) -> str:
@@ -72,7 +75,8 @@ class ProjectFolder:
 
     def relative_path(self, classification_type: str, image_id: str, tags: list[str], ext: str,
                       tag_folders: dict[str, str]) -> str:
-        """Where an image goes: its tag's folder (Multiclass), `images/` (Multilabel) or `untagged/`."""
+        """Where an image goes: its tag's folder (Multiclass), `images/` (Multilabel, or "ObjectDetection") or
+        `untagged/`."""
         if not tags:
             return f"{UNTAGGED_DIR}/{image_id}{ext}"
         if classification_type == "Multiclass" and len(tags) == 1:
@@ -161,7 +165,8 @@ class ProjectFolder:
         body = self._read_json(self.manifest_path)
         try:
             return [ExportedImage(id=str(item.get("id", "")), path=item["path"], tags=list(item.get("tags", [])),
-                                  sha256=item.get("sha256", ""), size=int(item.get("size", 0)))
+                                  sha256=item.get("sha256", ""), size=int(item.get("size", 0)),
+                                  regions=[_region(r) for r in item.get("regions") or []])
                     for item in body["images"]]
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise DatasetError(f"{self.manifest_path}: an entry lacks {exc}; expected "
@@ -175,3 +180,8 @@ class ProjectFolder:
             raise DatasetError(f"{path}: not found") from None
         except (ValueError, OSError) as exc:
             raise DatasetError(f"{path}: cannot be read: {exc}") from None
+
+
+def _region(found: Any) -> dict[str, Any]:
+    """A manifest's region, checked: {tag, left, top, width, height} (KeyError/TypeError/ValueError if not)."""
+    return {"tag": str(found["tag"]), **{k: float(found[k]) for k in ("left", "top", "width", "height")}}

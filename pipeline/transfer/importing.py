@@ -4,7 +4,9 @@ name, the tags are created with their descriptions and types, and the images go 
 upload step (steps/upload.py), so an import is incremental exactly as `cvops run` is: a rerun sends nothing.
 
 An existing project is used when its tags are among the export's (an import that was interrupted left it so);
-one with other tags is refused unless `merge`, and one of the other classification type always."""
+one with other tags is refused unless `merge`, and one of the other classification type always. An object
+detection export makes an object detection project (on the object detection domain of that name) and its
+images carry their regions."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -19,6 +21,7 @@ from pipeline.steps.project import ensure_project, find_project
 from pipeline.steps.tags import existing_tags
 from pipeline.steps import sync
 from pipeline.steps.upload import input_problem, relative, upload
+from pipeline.transfer import remote
 from pipeline.transfer.folder import ExportedImage, ProjectFolder
 
 
@@ -31,6 +34,10 @@ class ExportedFolder:
     description: dict[str, Any]
     images: list[ExportedImage]
     dataset: Dataset
+
+    @property
+    def detection(self) -> bool:
+        return self.description["project"].get("project_type") == "ObjectDetection"
 
     @property
     def tags(self) -> list[dict[str, Any]]:
@@ -94,6 +101,9 @@ def import_folder(trainer: Any, export: ExportedFolder, where: str, ui: Any, nam
     if existing is not None:
         _check_existing(trainer, existing, wanted, export, where, merge)
         project, created = existing, False
+    elif export.detection:
+        project, created = trainer.create_project(wanted.name, description=wanted.description,
+                                                  domain_id=_detection_domain(trainer, wanted.domain).id), True
     else:
         try:
             project, created, _ = ensure_project(trainer, wanted)
@@ -112,18 +122,34 @@ def import_folder(trainer: Any, export: ExportedFolder, where: str, ui: Any, nam
     result.skipped = len(upload_plan.present)
     result.tags_differ = [retag.describe() for retag in upload_plan.retag]
     with ui.bar("uploading images", len(upload_plan.to_upload)) as bar:
+        regions = {image.sha256: image.regions for image in export.images} if export.detection else None
         uploaded = upload(trainer, project.id, export.dataset, upload_plan.to_upload, tag_ids, config or UploadConfig(),
-                          state.metadata, bar)
+                          state.metadata, bar, regions)
     result.uploaded, result.duplicates, result.failures = uploaded.uploaded, uploaded.duplicates, uploaded.failures
     ui.info(f"images: {len(result.uploaded)} uploaded, {len(result.duplicates)} already there, "
             f"{result.skipped} unchanged" + (f", {len(result.failures)} refused" if result.failures else ""))
     return result
 
 
+def _detection_domain(trainer: Any, name: str) -> Any:
+    """The target's object detection domain called `name` (case-insensitive)."""
+    domains = [d for d in trainer.get_domains() if d.type == "ObjectDetection"]
+    for domain in domains:
+        if (domain.name or "").lower() == name.lower():
+            return domain
+    raise ConfigError(f"no object detection domain called {name!r} on the target (the export's domain; choose "
+                      f"another with --domain NAME): it has {', '.join(sorted(d.name for d in domains)) or 'none'}")
+
+
 def _check_existing(trainer: Any, project: Any, wanted: ProjectConfig, export: ExportedFolder, where: str,
                     merge: bool) -> None:
+    domain = remote.domain_of(trainer, project.settings.domain_id if project.settings else None)
+    if domain is not None and (domain.type == "ObjectDetection") != export.detection:
+        theirs = "an object detection" if export.detection else "a classification"
+        raise TargetRefused(f"project {wanted.name!r} at {where} is a {domain.type} project and the export is "
+                            f"{theirs} one: import it under another name (--project NAME)")
     kind = project.settings.classification_type if project.settings else None
-    if kind and kind != wanted.classification_type:
+    if kind and kind != wanted.classification_type and not export.detection:
         raise TargetRefused(f"project {wanted.name!r} at {where} is {kind}, the export is "
                             f"{wanted.classification_type}: import it under another name (--project NAME)")
     others = sorted(set(existing_tags(trainer, project.id)) - {t["name"] for t in export.tags})

@@ -57,6 +57,19 @@ def tag_names(image: Any) -> list[str]:
     return sorted(t.tag_name for t in (image.tags or []) if t.tag_name)
 
 
+def regions_of(image: Any) -> list[dict[str, Any]]:
+    """An object detection image's regions as project folders keep them: {tag, left, top, width, height}, by
+    tag and position (a classification image has none)."""
+    return sorted(({"tag": r.tag_name, "left": r.left, "top": r.top, "width": r.width, "height": r.height}
+                   for r in (getattr(image, "regions", None) or []) if r.tag_name),
+                  key=lambda r: (r["tag"], r["left"], r["top"], r["width"], r["height"]))
+
+
+def region_keys(regions: list[dict[str, Any]]) -> list[tuple]:
+    """Regions compared across services: tag and box to 6 decimals (each service stores its own floats)."""
+    return sorted((r["tag"], *(round(float(r[k]), 6) for k in ("left", "top", "width", "height"))) for r in regions)
+
+
 def domain_of(trainer: Any, domain_id: str | None) -> Any | None:
     return next((d for d in trainer.get_domains() if d.id == domain_id), None) if domain_id else None
 
@@ -65,9 +78,6 @@ def describe(trainer: Any, project: Any, endpoint: str, images: list[Any]) -> di
     """project.json: the project's settings, tags, images in numbers, and each iteration with its performance."""
     settings = project.settings
     domain = domain_of(trainer, settings.domain_id if settings else None)
-    if domain is not None and domain.type == "ObjectDetection":
-        raise DatasetError(f"project {project.name!r} is an object detection project; export moves "
-                           "classification projects (regions are not exported)")
     domains = {d.id: d.name for d in trainer.get_domains()}
     tags = trainer.get_tags(project.id)
     return {
@@ -78,11 +88,13 @@ def describe(trainer: Any, project: Any, endpoint: str, images: list[Any]) -> di
                     "classification_type": (settings.classification_type if settings else None) or "Multiclass",
                     "domain": domain.name if domain else None,
                     "domain_id": settings.domain_id if settings else None,
+                    "project_type": (domain.type if domain else None) or "Classification",
                     "target_export_platforms": list((settings.target_export_platforms or []) if settings else []),
                     "created": _when(project.created)},
         "tags": [{"name": t.name, "description": t.description or "", "type": t.type or "Regular",
                   "image_count": t.image_count} for t in sorted(tags, key=lambda t: t.name)],
-        "images": {"count": len(images), "untagged": sum(1 for im in images if not im.tags)},
+        "images": {"count": len(images), "untagged": sum(1 for im in images if not im.tags),
+                   "regions": sum(len(im.regions or []) for im in images)},
         "iterations": [_iteration(trainer, project.id, i, domains) for i in
                        sorted(trainer.get_iterations(project.id), key=lambda i: _when(i.created) or "")],
         "note": "Iterations are a record of what was: trained models stay on the service that trained them. "

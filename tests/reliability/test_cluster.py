@@ -13,7 +13,7 @@ import pytest
 
 from cvlocal.store.sql.schema import LATEST
 from harness.cluster import Cluster
-from harness.images import photo
+from harness.images import photo, scene
 from harness.rest import Rest
 
 pytestmark = [pytest.mark.slow]
@@ -62,6 +62,14 @@ def training_claimed(cluster: Cluster) -> tuple[Rest, str, str, int]:
     return rest, pid, iteration_id, claimed(cluster, iteration_id)
 
 
+def detection_training_claimed(cluster: Cluster) -> tuple[Rest, str, str, int]:
+    """An object detection training (generated scenes, 15 a tag) asked of the balancer and claimed by a replica."""
+    rest = Rest(cluster)
+    pid, _ = rest.detection_project(per_tag=15)
+    iteration_id = rest.training("POST", f"/projects/{pid}/train").json()["id"]
+    return rest, pid, iteration_id, claimed(cluster, iteration_id)
+
+
 def lease_of(cluster: Cluster, iteration_id: str) -> tuple[str, int, str]:
     return cluster.query("SELECT status, attempts, lease_owner FROM iterations WHERE id = %s", (iteration_id,))[0]
 
@@ -94,6 +102,31 @@ def test_kill_9_of_the_training_replica_the_training_completes_on_another(all_up
     assert status == "Completed" and attempts == 2 and owner != first_owner
     performance = rest.training("GET", f"/projects/{pid}/iterations/{iteration_id}/performance").json()
     assert performance["precision"] > 0.9 and len(performance["perTagPerformance"]) == 2
+    assert cluster.integrity_check() == "ok"
+
+
+def test_kill_9_of_an_object_detection_training_replica_another_finishes_it(all_up):
+    cluster = all_up
+    rest, pid, iteration_id, holder = detection_training_claimed(cluster)
+    first_owner = lease_of(cluster, iteration_id)[2]
+    cluster.kill(holder)
+
+    assert rest.wait(pid, iteration_id, timeout=120) == iteration_id  # Completed, not Failed
+    status, attempts, owner = lease_of(cluster, iteration_id)
+    assert status == "Completed" and attempts == 2 and owner != first_owner
+    performance = rest.training("GET", f"/projects/{pid}/iterations/{iteration_id}/performance",
+                                params={"overlapThreshold": 0.3}).json()
+    assert {t["name"] for t in performance["perTagPerformance"]} == {"red", "blue"}
+    rest.training("POST", f"/projects/{pid}/iterations/{iteration_id}/publish",
+                  params={"publishName": "blocks", "predictionId": cluster.prediction_resource_id})
+    for replica in cluster.replicas:  # the detector the survivor trained serves on every replica
+        if replica.process.poll() is not None:
+            continue
+        with httpx.Client(base_url=replica.endpoint, timeout=60) as http:
+            r = http.post(f"/customvision/v3.1/prediction/{pid}/detect/iterations/blocks/image/nostore",
+                          content=scene("red", 5)[0], headers={"Prediction-Key": cluster.prediction_key,
+                                                               "Content-Type": "application/octet-stream"})
+            assert r.status_code == 200 and r.json()["predictions"][0]["boundingBox"], r.text
     assert cluster.integrity_check() == "ok"
 
 

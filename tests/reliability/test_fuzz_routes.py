@@ -1,4 +1,6 @@
-"""Property-based fuzzing of every route: whatever arrives, the answer is never a 5xx and always JSON."""
+"""Property-based fuzzing of every route: whatever arrives, the answer is never a 5xx and always JSON; once with
+the ids of a trained classification project, once with those of a trained object detection project (and bodies
+of regions, with any numbers in them)."""
 from __future__ import annotations
 
 import json
@@ -18,7 +20,9 @@ JSONISH = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(all
                        max_leaves=12)
 QUERY_NAMES = ["name", "tagIds", "imageIds", "iterationId", "take", "skip", "threshold", "publishName",
                "predictionId", "platform", "forceTrain", "trainingType", "classificationType", "domainId",
-               "orderBy", "allImages", "overwrite", "store", "type", "reservedBudgetInHours"]
+               "orderBy", "allImages", "overwrite", "store", "type", "reservedBudgetInHours", "regionIds",
+               "overlapThreshold"]
+NUMBER = st.floats(allow_nan=True, allow_infinity=True) | st.integers(-2, 2) | st.sampled_from([0, 1, 0.5, 1e-9])
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +38,19 @@ def world(cvlocal_service):
                   "published_name": "fuzz"}, routes
 
 
+@pytest.fixture(scope="module")
+def detection_world(world, cvlocal_service):
+    """A trained, published object detection project (generated scenes), its ids and one of its images."""
+    rest, _, routes = world
+    pid, tags = rest.detection_project(per_tag=15)
+    iid = rest.train(pid)
+    rest.training("POST", f"/projects/{pid}/iterations/{iid}/publish",
+                  params={"publishName": "fuzz", "predictionId": cvlocal_service.prediction_resource_id})
+    image = rest.training("GET", f"/projects/{pid}/images", params={"take": 1}).json()[0]
+    return rest, {"project_id": pid, "iteration_id": iid, "tag_id": tags["red"], "published_name": "fuzz",
+                  "image_id": image["id"]}, routes, image["regions"][0]["regionId"]
+
+
 def _fill(path: str, ids: dict, junk: str, use_real: bool) -> str:
     def value(m):
         return ids.get(m.group(1), junk) if use_real else junk
@@ -46,15 +63,37 @@ def _fill(path: str, ids: dict, junk: str, use_real: bool) -> str:
 @given(data=st.data())
 def test_no_route_answers_5xx_or_non_json(world, data):
     rest, ids, routes = world
+    _fuzz(rest, ids, routes, data)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                     HealthCheck.too_slow])
+@given(data=st.data())
+def test_no_route_answers_5xx_or_non_json_for_an_object_detection_project(detection_world, data):
+    rest, ids, routes, region_id = detection_world
+    regions = st.lists(st.fixed_dictionaries({
+        "imageId": st.sampled_from([ids["image_id"], "x"]), "tagId": st.sampled_from([ids["tag_id"], "y"]),
+        "left": NUMBER, "top": NUMBER, "width": NUMBER, "height": NUMBER}), max_size=3)
+    entry = st.fixed_dictionaries({"name": TEXT, "contents": st.sampled_from(["", "AAAA"]), "regions": regions})
+    body = st.one_of(st.fixed_dictionaries({"regions": regions}), st.fixed_dictionaries({"images": st.lists(entry,
+                                                                                                   max_size=2)}))
+    _fuzz(rest, {**ids, "region_id": region_id}, routes, data, body)
+
+
+def _fuzz(rest, ids: dict, routes, data, json_body=None) -> None:
+    """One drawn request to one of `routes`: never a 5xx, and an error is Custom Vision's JSON."""
     method, template = data.draw(st.sampled_from(routes))
     path = _fill(template, ids, data.draw(TEXT.filter(lambda s: s.strip() not in ("", ".", ".."))),
                  data.draw(st.booleans()))
+    known = [",".join([ids["tag_id"]] * 3)] + ([ids["region_id"]] if "region_id" in ids else [])
     params = data.draw(st.dictionaries(st.sampled_from(QUERY_NAMES), TEXT | st.sampled_from(
-        ["true", "false", "-1", "1e309", "0.5", "ONNX", ",".join([ids["tag_id"]] * 3)]), max_size=4))
-    body_kind = data.draw(st.sampled_from(["none", "json", "bytes", "image", "multipart"]))
+        ["true", "false", "-1", "1e309", "0.5", "NaN", "ONNX", *known]), max_size=4))
+    body_kind = data.draw(st.sampled_from(["none", "json", "bytes", "image", "multipart"]
+                                          + (["regions"] if json_body is not None else [])))
     kwargs: dict = {"params": params}
-    if body_kind == "json":
-        kwargs["content"] = json.dumps(data.draw(JSONISH)).encode()
+    if body_kind in ("json", "regions"):
+        drawn = data.draw(JSONISH if body_kind == "json" else json_body)
+        kwargs["content"] = json.dumps(drawn).encode()  # NaN and Infinity as Python writes them
         kwargs["headers"] = {"Content-Type": "application/json"}
     elif body_kind == "bytes":
         kwargs["content"] = data.draw(st.binary(max_size=300))

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from cvlocal.store import SqliteStore
+from cvlocal.store.records import ImageQuery
 from cvlocal.store.sql.schema import LATEST, MIGRATIONS, SchemaTooNew, statements
 
 RELEASED = Path(__file__).resolve().parents[1] / "fixtures" / "data-folder-v1"
@@ -38,7 +39,13 @@ def test_a_released_data_folder_is_migrated_in_place(tmp_path):
         [project] = store.projects()
         assert project.name == "Colours" and len(store.iterations(project.id)) == 1
         columns = {r["name"] for r in store.db.query("PRAGMA table_info(iterations)")}
-        assert {"lease_owner", "lease_expires", "attempts"} <= columns
+        assert {"lease_owner", "lease_expires", "attempts", "regions"} <= columns
+        tables = {r[0] for r in store.db.query("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert {"regions", "suggestions"} <= tables
+        # the released iteration (a classifier) trained on no regions; its images have none
+        [iteration] = store.iterations(project.id)
+        assert store.trained_regions(project.id, iteration.id) == {}
+        assert all(not i.regions for i in store.images(project.id, ImageQuery(iteration_id=iteration.id)))
     finally:
         store.close()
 

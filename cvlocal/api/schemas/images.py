@@ -10,6 +10,7 @@ from ...store.records import ImageQuery, ImageRecord, MetadataUpdate, TagRef
 from ..links import Links
 from .common import Flag, IdList, Wire
 from .predictions import Prediction
+from .regions import ImageRegion, Region
 
 MAX_TAKE = 256            # images a listing returns at most (the SDK checks it too)
 MAX_METADATA_PAIRS = 10   # Azure's limits on image metadata: 10 pairs, keys up to 128, values up to 256
@@ -151,20 +152,11 @@ class ImageMetadataBody(RootModel[dict[str, str]]):
     root: Annotated[dict[str, str], BeforeValidator(check_metadata)]
 
 
-def _no_regions(regions: list[Any] | None) -> list[Any] | None:
-    if regions:
-        raise errors.not_supported("Regions are for object detection projects; this service trains image "
-                                   "classification projects only. Leave regions out.", "BadRequestImageRegions")
-    return regions
-
-
-Regions = Annotated[list[Any] | None, AfterValidator(_no_regions)]
-
-
 class _Entry(Wire):
-    """What every entry of an upload batch may carry besides its image."""
+    """What every entry of an upload batch may carry besides its image: tags (classification) or regions
+    (object detection; api/uploads.py checks which the project takes)."""
     tag_ids: list[str] = []
-    regions: Regions = None
+    regions: list[Region] | None = None
 
 
 class ImageFileEntry(_Entry):
@@ -233,7 +225,7 @@ class Image(Wire):
     thumbnail_uri: str
     original_image_uri: str
     tags: list[ImageTag]
-    regions: list[Any] = []
+    regions: list[ImageRegion] = []
     metadata: dict[str, str]
 
     @classmethod
@@ -243,12 +235,12 @@ class Image(Wire):
                    thumbnail_uri=links.image_url(base, image.id, "thumbnail"),
                    original_image_uri=links.image_url(base, image.id, "original"),
                    tags=[ImageTag(tag_id=t.tag_id, tag_name=t.tag_name, created=t.created) for t in image.tags],
-                   metadata=dict(image.metadata))
+                   regions=[ImageRegion.of(r) for r in image.regions], metadata=dict(image.metadata))
 
 
 class ImagePerformance(Wire):
-    """A held-out image of an iteration: its tags as the iteration trained on them, and what a head trained
-    without it predicted (highest first)."""
+    """A held-out image of an iteration: its tags (and regions) as the iteration trained on them, and what a
+    model trained without it predicted (highest first; object detection: the predicted boxes)."""
     predictions: list[Prediction]
     id: str
     created: str
@@ -257,18 +249,24 @@ class ImagePerformance(Wire):
     image_uri: str
     thumbnail_uri: str
     tags: list[ImageTag]
-    regions: list[Any] = []
+    regions: list[ImageRegion] = []
 
     @classmethod
     def of(cls, image: ImageRecord, probabilities, tags: tuple[TagRef, ...], links: Links,
            base: str) -> "ImagePerformance":
         order = sorted(range(len(tags)), key=lambda j: -float(probabilities[j]))
-        return cls(predictions=[Prediction(probability=float(probabilities[j]), tag_id=tags[j][0],
-                                           tag_name=tags[j][1], tag_type="Regular") for j in order],
-                   id=image.id, created=image.created, width=image.width, height=image.height,
-                   image_uri=links.image_url(base, image.id, "resized"),
+        return cls.with_predictions(image, [Prediction(probability=float(probabilities[j]), tag_id=tags[j][0],
+                                                       tag_name=tags[j][1], tag_type="Regular") for j in order],
+                                    links, base)
+
+    @classmethod
+    def with_predictions(cls, image: ImageRecord, predictions: list[Prediction], links: Links,
+                         base: str) -> "ImagePerformance":
+        return cls(predictions=predictions, id=image.id, created=image.created, width=image.width,
+                   height=image.height, image_uri=links.image_url(base, image.id, "resized"),
                    thumbnail_uri=links.image_url(base, image.id, "thumbnail"),
-                   tags=[ImageTag(tag_id=t.tag_id, tag_name=t.tag_name, created=t.created) for t in image.tags])
+                   tags=[ImageTag(tag_id=t.tag_id, tag_name=t.tag_name, created=t.created) for t in image.tags],
+                   regions=[ImageRegion.of(r) for r in image.regions])
 
 
 class ImageCreateResult(Wire):

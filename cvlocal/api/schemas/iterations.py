@@ -11,7 +11,6 @@ from ... import errors
 from ...store.records import ExportRecord, IterationRecord
 from ...training import rules
 from ...training.domains import get_domain
-from ...training.export import PLATFORMS
 from ..links import Links
 from .common import MAX_NAME, Flag, Wire, name_of
 
@@ -90,11 +89,19 @@ class IterationUpdate(Wire):
     name: Annotated[str, name_of("An iteration", "BadRequestIterationName")]
 
 
+DEFAULT_OVERLAP_THRESHOLD = 0.3  # Azure's default IoU for matching a predicted box to a labelled one
+
+
 class PerformanceQuery(Wire):
-    """get_iteration_performance. `overlapThreshold` (the box overlap of object detection) is checked and
-    ignored: classification has no boxes, and Azure ignores it for classification projects too."""
+    """get_iteration_performance. `overlapThreshold` is the IoU at which a predicted box matches a labelled
+    one (object detection; 0.3 when left out, as on Azure); classification has no boxes and ignores it, as Azure
+    does."""
     threshold: float = Field(0.5, ge=0.0, le=1.0)
     overlap_threshold: float | None = Field(None, ge=0.0, le=1.0)
+
+    @property
+    def overlap(self) -> float:
+        return DEFAULT_OVERLAP_THRESHOLD if self.overlap_threshold is None else self.overlap_threshold
 
 
 class PublishQuery(Wire):
@@ -132,12 +139,13 @@ class Iteration(Wire):
 
     @classmethod
     def of(cls, iteration: IterationRecord) -> "Iteration":
-        exportable = iteration.status == "Completed" and get_domain(iteration.domain_id).exportable
+        domain = get_domain(iteration.domain_id)
+        exportable = iteration.status == "Completed" and domain.exportable
         seconds = iteration.training_seconds
         return cls(id=iteration.id, name=iteration.name, status=iteration.status, created=iteration.created,
                    last_modified=iteration.last_modified, trained_at=iteration.trained_at,
                    project_id=iteration.project_id, exportable=exportable,
-                   exportable_to=list(PLATFORMS) if exportable else [], domain_id=iteration.domain_id,
+                   exportable_to=domain.exportable_platforms if exportable else [], domain_id=iteration.domain_id,
                    classification_type=iteration.classification_type, training_type=iteration.training_type,
                    reserved_budget_in_hours=iteration.reserved_budget_hours,
                    training_time_in_minutes=_minutes(seconds),

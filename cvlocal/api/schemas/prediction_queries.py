@@ -148,8 +148,7 @@ class StoredImagePrediction(Wire):
                    original_image_uri=links.prediction_url(base, record.id, "original"),
                    domain=record.domain_id, id=record.id, project=record.project_id, iteration=record.iteration_id,
                    created=record.created,
-                   predictions=[Prediction(probability=p.probability, tag_id=p.tag_id, tag_name=p.tag_name,
-                                           tag_type=p.tag_type) for p in record.predictions])
+                   predictions=[Prediction.of(p) for p in record.predictions])
 
 
 class PredictionQueryResult(Wire):

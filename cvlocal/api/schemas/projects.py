@@ -7,7 +7,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from ... import errors
 from ...store.records import ProjectRecord
-from ...training.domains import Domain, classification_domain
+from ...training.domains import Domain, project_domain
 from ...training.platforms import AZURE_PLATFORMS
 from .common import IdList, Wire, name_of
 
@@ -31,8 +31,8 @@ def _classification_type(value: str | None) -> str | None:
 
 
 def _domain_id(value: str | None) -> str | None:
-    """The canonical id of a classification domain (NotFoundDomain, or BadRequestUnsupportedDomain)."""
-    return classification_domain(value).id if value else None
+    """The canonical id of a domain this service trains (NotFoundDomain, or BadRequestUnsupportedDomain)."""
+    return project_domain(value).id if value else None
 
 
 def _export_platforms(platforms: list[str] | None) -> list[str] | None:

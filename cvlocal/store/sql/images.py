@@ -1,11 +1,12 @@
-"""The `images` and `image_tags` tables; images as an iteration trained on them come from its training set."""
+"""The `images` and `image_tags` tables; images as an iteration trained on them come from its training set (and,
+for object detection, the regions it trained on)."""
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
 
 from ... import errors
-from ..records import ImageQuery, ImageRecord, ImageTagRecord, MetadataUpdate, NewImage
+from ..records import ImageQuery, ImageRecord, ImageTagRecord, MetadataUpdate, NewImage, RegionRecord
 from . import rows
 from .db import Database, marks, new_id, utcnow
 
@@ -14,9 +15,11 @@ class ImageTables:
     db: Database
 
     def add_images(self, project_id: str, images: list[NewImage], metadata: Mapping[str, str] | None,
-                   max_images: int | None = None) -> list[tuple[ImageRecord | None, bool]]:
+                   max_images: int | None = None, max_regions: int | None = None
+                   ) -> list[tuple[ImageRecord | None, bool]]:
         """Insert images (their blobs are already durable); one transaction for the batch. A duplicate (same
-        bytes) keeps its row and gains any new tags: the unique index on (project, content hash) decides, so
+        bytes) keeps its row and gains any new tags and regions (none of its new regions when they would take it
+        past `max_regions`: its record then lacks them): the unique index on (project, content hash) decides, so
         two replicas storing the same bytes at once keep one image. A new image past `max_images` in the
         project is not added (its record is None)."""
         now, results = utcnow(), []
@@ -48,6 +51,7 @@ class ImageTables:
                 for tid in image.tag_ids:
                     c.execute("INSERT INTO image_tags (image_id, tag_id, created) VALUES (?,?,?) "
                               "ON CONFLICT DO NOTHING", (image_id, tid, now))
+                self._add_image_regions(c, image_id, image.regions, now, max_regions)
                 results.append((image_id, duplicate))
             self.touch_project(c, project_id)
         found = {r.id: r for r in self._with_tags(self._image_rows(project_id, [i for i, _ in results if i]))}
@@ -64,8 +68,15 @@ class ImageTables:
         created, names, snapshot = trained
         tagged_at = {(t.tag_id, image_id): t.created for image_id, tags in self._image_tags(
             [r["id"] for r in listed]).items() for t in tags}
+        boxes = self.trained_regions(project_id, query.iteration_id)
+        boxed_at = {region.id: region.created for found in self._image_regions([r["id"] for r in listed]).values()
+                    for region in found}
         return [rows.image(r, tuple(ImageTagRecord(tid, names.get(tid, ""), tagged_at.get((tid, r["id"]), created))
-                                    for tid in snapshot.get(r["sha256"], ()))) for r in listed]
+                                    for tid in snapshot.get(r["sha256"], ())),
+                           tuple(RegionRecord(rid, tid, names.get(tid, ""), left, top, width, height,
+                                              boxed_at.get(rid, created))
+                                 for rid, tid, left, top, width, height in boxes.get(r["sha256"], ())))
+                for r in listed]
 
     def image_count(self, project_id: str, query: ImageQuery) -> int:
         self.project(project_id)
@@ -105,8 +116,10 @@ class ImageTables:
                              [project_id, *image_ids])
 
     def _with_tags(self, image_rows) -> list[ImageRecord]:
-        tags = self._image_tags([r["id"] for r in image_rows])
-        return [rows.image(r, tuple(tags[r["id"]])) for r in image_rows]
+        """Records with their tags and regions."""
+        ids = [r["id"] for r in image_rows]
+        tags, regions = self._image_tags(ids), self._image_regions(ids)
+        return [rows.image(r, tuple(tags[r["id"]]), tuple(regions[r["id"]])) for r in image_rows]
 
     def _image_tags(self, image_ids: list[str]) -> dict[str, list[ImageTagRecord]]:
         out: dict[str, list[ImageTagRecord]] = {i: [] for i in image_ids}
@@ -118,8 +131,17 @@ class ImageTables:
         return out
 
     def image_by_id(self, image_id: str) -> ImageRecord | None:
+        """The image alone (its bytes' digest and size, for downloads): no tags or regions."""
         row = self.db.query_one("SELECT * FROM images WHERE id = ?", (image_id,))
         return rows.image(row) if row is not None else None
+
+    def image(self, project_id: str, image_id: str) -> ImageRecord:
+        """One image of the project with its tags and regions (NotFoundProject, NotFoundImage)."""
+        self.project(project_id)
+        found = self._with_tags(self._image_rows(project_id, [image_id]))
+        if not found:
+            raise errors.not_found_image(image_id)
+        return found[0]
 
     def delete_images(self, project_id: str, image_ids: list[str] | None) -> None:
         self.project(project_id)

@@ -10,8 +10,8 @@ import json
 from collections.abc import Mapping
 
 from ... import errors
-from ..records import (IterationRecord, ProjectRecord, PublishedIteration, SnapshotEntry, TagRef, TrainingJob,
-                       TrainingSet)
+from ..records import (IterationRecord, ProjectRecord, PublishedIteration, SnapshotEntry, TagRef, TrainedRegion,
+                       TrainingJob, TrainingSet)
 from . import rows
 from .db import Database, new_id, utcnow
 
@@ -23,10 +23,15 @@ class IterationTables:
     db: Database
 
     # ---- training
-    def training_set(self, project_id: str, selected_tags: list[str] | None) -> TrainingSet:
+    def training_set(self, project_id: str, selected_tags: list[str] | None, with_regions: bool = False
+                     ) -> TrainingSet:
+        """The images a training would use and their tags; `with_regions` (object detection): the images with
+        regions, each with its boxes."""
         tags = tuple((r["id"], r["name"]) for r in self.db.query(
             "SELECT id, name FROM tags WHERE project_id = ? AND type != 'Negative' ORDER BY created, id",
             (project_id,)) if not selected_tags or r["id"] in selected_tags)
+        if with_regions:
+            return self._detection_set(project_id, selected_tags, tags)
         wanted = {t for t, _ in tags}
         by_image: dict[str, list[str]] = {}
         for r in self.db.query("SELECT i.sha256, it.tag_id FROM images i JOIN image_tags it ON it.image_id = i.id "
@@ -37,6 +42,28 @@ class IterationTables:
         # The fingerprint is stored: its recipe stays, so "nothing changed" keeps working on old iterations.
         fingerprint = hashlib.sha256(json.dumps([snapshot, sorted(tags)]).encode()).hexdigest()
         return TrainingSet(tags, tuple((sha, tuple(tids)) for sha, tids in snapshot), fingerprint)
+
+    def _detection_set(self, project_id: str, selected_tags: list[str] | None, tags: tuple[TagRef, ...]
+                       ) -> TrainingSet:
+        wanted = {t for t, _ in tags}
+        boxes: dict[str, list[TrainedRegion]] = {}
+        negative: set[str] = set()
+        for r in self.db.query("SELECT i.sha256, r.id, r.tag_id, r.box_left, r.box_top, r.box_width, r.box_height, "
+                               "t.type, t.name FROM regions r JOIN images i ON i.id = r.image_id "
+                               "JOIN tags t ON t.id = r.tag_id WHERE i.project_id = ? ORDER BY i.seq, r.created, r.id",
+                               (project_id,)):
+            if r["type"] == "Negative" and (not selected_tags or r["tag_id"] in selected_tags):
+                negative.add(r["name"])
+            if r["tag_id"] in wanted:
+                boxes.setdefault(r["sha256"], []).append((r["id"], r["tag_id"], r["box_left"], r["box_top"],
+                                                          r["box_width"], r["box_height"]))
+        snapshot = sorted((sha, sorted({b[1] for b in found})) for sha, found in boxes.items())
+        # Regions without their ids: drawing the same box again changes nothing.
+        drawn = sorted([sha, sorted(b[1:] for b in found)] for sha, found in boxes.items())
+        recipe = ["ObjectDetection", snapshot, sorted(tags), drawn]
+        fingerprint = hashlib.sha256(json.dumps(recipe).encode()).hexdigest()
+        return TrainingSet(tags, tuple((sha, tuple(tids)) for sha, tids in snapshot), fingerprint,
+                           {sha: tuple(found) for sha, found in boxes.items()}, tuple(sorted(negative)))
 
     def create_iteration(self, project: ProjectRecord, training_set: TrainingSet, training_type: str,
                          budget_hours: int, force: bool, max_iterations: int | None) -> IterationRecord:
@@ -59,12 +86,13 @@ class IterationTables:
             number = c.execute("UPDATE projects SET iteration_counter = iteration_counter + 1 WHERE id = ? "
                                "RETURNING iteration_counter", (pid,)).fetchone()[0]
             c.execute("INSERT INTO iterations (id, project_id, name, status, created, last_modified, domain_id, "
-                      "classification_type, training_type, reserved_budget_hours, fingerprint, tags, snapshot) "
-                      "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                      "classification_type, training_type, reserved_budget_hours, fingerprint, tags, snapshot, "
+                      "regions) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                       (iid, pid, f"Iteration {number}", "Training", now, now, project.domain_id,
                        project.classification_type, training_type, budget_hours, training_set.fingerprint,
                        json.dumps([list(t) for t in training_set.tags]),
-                       json.dumps([[sha, list(tids)] for sha, tids in training_set.snapshot])))
+                       json.dumps([[sha, list(tids)] for sha, tids in training_set.snapshot]),
+                       json.dumps({sha: [list(b) for b in found] for sha, found in training_set.regions.items()})))
         return self.iteration(pid, iid)
 
     def _holds_training(self) -> tuple[str, tuple]:
@@ -73,11 +101,11 @@ class IterationTables:
 
     def training_job(self, iteration_id: str) -> TrainingJob | None:
         held, params = self._holds_training()
-        row = self.db.query_one(f"SELECT {rows.ITERATION_COLUMNS}, snapshot FROM iterations WHERE id = ? "
+        row = self.db.query_one(f"SELECT {rows.ITERATION_COLUMNS}, snapshot, regions FROM iterations WHERE id = ? "
                                 f"AND status = 'Training'{held}", (iteration_id, *params))
         if row is None:
             return None
-        return TrainingJob(rows.iteration(row), rows.snapshot(row["snapshot"]))
+        return TrainingJob(rows.iteration(row), rows.snapshot(row["snapshot"]), rows.trained_regions(row["regions"]))
 
     def finish_training(self, iteration_id: str, model_digest: str, heldout_digest: str, seconds: float,
                         timings: Mapping[str, float]) -> bool:
@@ -139,6 +167,14 @@ class IterationTables:
             raise errors.not_found_iteration(iteration_id)
         return row["created"], rows.tag_refs(row["tags"]), rows.snapshot(row["snapshot"])
 
+    def trained_regions(self, project_id: str, iteration_id: str) -> dict[str, tuple[TrainedRegion, ...]]:
+        """The regions an object detection iteration trained on, by image content hash ({} for classification)."""
+        row = self.db.query_one("SELECT regions FROM iterations WHERE project_id = ? AND id = ?",
+                                (project_id, iteration_id))
+        if row is None:
+            raise errors.not_found_iteration(iteration_id)
+        return rows.trained_regions(row["regions"])
+
     def model_tags(self, iteration_id: str) -> tuple[TagRef, ...]:
         row = self.db.query_one("SELECT tags FROM iterations WHERE id = ?", (iteration_id,))
         if row is None:
@@ -192,10 +228,10 @@ class IterationTables:
                       "WHERE id = ?", (utcnow(), iteration_id))
 
     def published(self, project_id: str, name: str) -> PublishedIteration:
-        """The iteration a prediction URL names (read on every prediction: four columns, nothing to decode)."""
-        row = self.db.query_one("SELECT id, project_id, name, model_digest FROM iterations "
+        """The iteration a prediction URL names (read on every prediction: five columns, nothing to decode)."""
+        row = self.db.query_one("SELECT id, project_id, name, model_digest, domain_id FROM iterations "
                                 "WHERE project_id = ? AND publish_name = ?", (project_id, name))
         if row is None:
             self.project(project_id)  # an unknown project says so first
             raise errors.not_published(project_id, name)
-        return PublishedIteration(row["id"], row["project_id"], row["name"], row["model_digest"])
+        return PublishedIteration(row["id"], row["project_id"], row["name"], row["model_digest"], row["domain_id"])

@@ -21,12 +21,21 @@ def _order(db: Database, order: str) -> tuple[str, str]:
     return "p.created", "DESC" if order == "newest" else "ASC"
 
 
+def _box(box: dict | None) -> tuple[float, float, float, float] | None:
+    return None if not box else (box["left"], box["top"], box["width"], box["height"])
+
+
+def decode_predictions(stored: str) -> tuple[PredictedTag, ...]:
+    """A predictions column: [{tagId, tagName, tagType, probability, boundingBox}, ...] as records."""
+    return tuple(PredictedTag(p["tagId"], p["tagName"], p.get("tagType") or "Regular", float(p["probability"]),
+                              _box(p.get("boundingBox"))) for p in json.loads(stored))
+
+
 def _record(row) -> StoredPredictionRecord:
     return StoredPredictionRecord(
         id=row["id"], project_id=row["project_id"], iteration_id=row["iteration_id"],
         application=row["application"], sha256=row["sha256"], created=row["created"], domain_id=row["domain_id"],
-        predictions=tuple(PredictedTag(p["tagId"], p["tagName"], p.get("tagType") or "Regular",
-                                       float(p["probability"])) for p in json.loads(row["predictions"])))
+        predictions=decode_predictions(row["predictions"]))
 
 
 class PredictionTables:

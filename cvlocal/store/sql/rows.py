@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import json
 
-from ..records import (ExportRecord, ImageRecord, ImageTagRecord, IterationRecord, ProjectRecord, SnapshotEntry,
-                       TagRecord, TagRef)
+from ..records import (ExportRecord, ImageRecord, ImageTagRecord, IterationRecord, ProjectRecord, RegionRecord,
+                       SnapshotEntry, TagRecord, TagRef, TrainedRegion)
 from .db import Row
 
-# Columns of `iterations` that records carry (not the training snapshot, which can be large).
+# Columns of `iterations` that records carry (not the training snapshot and regions, which can be large).
 ITERATION_COLUMNS = ("id, project_id, name, status, created, last_modified, trained_at, domain_id, "
                      "classification_type, training_type, reserved_budget_hours, training_seconds, publish_name, "
                      "publish_resource_id, error_details, tags, model_digest, heldout_digest, timings")
@@ -26,10 +26,16 @@ def tag(row: Row, image_count: int | None = None) -> TagRecord:
                      image_count=row["image_count"] if image_count is None else image_count)
 
 
-def image(row: Row, tags: tuple[ImageTagRecord, ...] = ()) -> ImageRecord:
+def image(row: Row, tags: tuple[ImageTagRecord, ...] = (), regions: tuple[RegionRecord, ...] = ()) -> ImageRecord:
     return ImageRecord(id=row["id"], project_id=row["project_id"], sha256=row["sha256"], width=row["width"],
                        height=row["height"], size=row["size"], metadata=json.loads(row["metadata"]),
-                       created=row["created"], tags=tags)
+                       created=row["created"], tags=tags, regions=regions)
+
+
+def region(row: Row) -> RegionRecord:
+    """A `regions` row joined with its tag's name (as `name`)."""
+    return RegionRecord(id=row["id"], tag_id=row["tag_id"], tag_name=row["name"], left=row["box_left"],
+                        top=row["box_top"], width=row["box_width"], height=row["box_height"], created=row["created"])
 
 
 def image_tag(row: Row) -> ImageTagRecord:
@@ -54,6 +60,12 @@ def tag_refs(stored: str) -> tuple[TagRef, ...]:
 
 def snapshot(stored: str) -> tuple[SnapshotEntry, ...]:
     return tuple((sha, tuple(tag_ids)) for sha, tag_ids in json.loads(stored))
+
+
+def trained_regions(stored: str) -> dict[str, tuple[TrainedRegion, ...]]:
+    """An iteration's `regions` column: {image sha256: ((region id, tag id, left, top, width, height), ...)}."""
+    return {sha: tuple((rid, tid, float(l), float(t), float(w), float(h)) for rid, tid, l, t, w, h in boxes)
+            for sha, boxes in json.loads(stored).items()}
 
 
 def export(row: Row) -> ExportRecord:

@@ -142,6 +142,35 @@ CREATE UNIQUE INDEX IF NOT EXISTS iterations_training ON iterations(project_id) 
     Migration(3, "stored predictions listed by project, newest or oldest first", """
 CREATE INDEX IF NOT EXISTS predictions_by_created ON predictions(project_id, created);
 """),
+    # An object detection image's tags are its regions' tags: the store keeps image_tags in step with regions,
+    # so tagged/untagged listings, tag filters and tags' image counts read the same rows for both project types.
+    Migration(4, "object detection: regions of images, the regions an iteration trained on; suggested tags and "
+                 "regions", """
+CREATE TABLE IF NOT EXISTS regions (
+    id TEXT PRIMARY KEY,
+    image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    tag_id TEXT NOT NULL REFERENCES tags(id) ON DELETE CASCADE,
+    box_left REAL NOT NULL,               -- normalised to the image as displayed (EXIF orientation applied)
+    box_top REAL NOT NULL,
+    box_width REAL NOT NULL,
+    box_height REAL NOT NULL,
+    created TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS regions_by_image ON regions(image_id);
+CREATE INDEX IF NOT EXISTS regions_by_tag ON regions(tag_id);
+-- {image sha256: [[region id, tag id, left, top, width, height], ...]}: an object detection training set's boxes
+ALTER TABLE iterations ADD COLUMN regions TEXT NOT NULL DEFAULT '{}';
+-- what an iteration predicted for an image when suggest_tags_and_regions asked (query_suggested_images reads it)
+CREATE TABLE IF NOT EXISTS suggestions (
+    image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    iteration_id TEXT NOT NULL REFERENCES iterations(id) ON DELETE CASCADE,
+    predictions TEXT NOT NULL,            -- [{tagId, tagName, tagType, probability, boundingBox}, ...] highest first
+    uncertainty REAL NOT NULL,
+    created TEXT NOT NULL,
+    PRIMARY KEY (image_id, iteration_id)
+);
+CREATE INDEX IF NOT EXISTS suggestions_by_iteration ON suggestions(iteration_id)
+"""),
 )
 LATEST = MIGRATIONS[-1].version
 

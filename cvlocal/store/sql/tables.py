@@ -9,9 +9,11 @@ from .iterations import IterationTables
 from .maintenance import MaintenanceTables
 from .predictions import PredictionTables
 from .projects import ProjectTables
+from .regions import RegionTables
+from .suggestions import SuggestionTables
 from .tags import TagTables
 
 
-class SqlTables(ProjectTables, TagTables, ImageTables, IterationTables, ExportTables, PredictionTables,
-                FeatureTables, MaintenanceTables):
+class SqlTables(ProjectTables, TagTables, ImageTables, RegionTables, IterationTables, ExportTables, PredictionTables,
+                SuggestionTables, FeatureTables, MaintenanceTables):
     db: Database

@@ -6,11 +6,14 @@ nothing but the Python standard library, onnxruntime, numpy and Pillow. Like the
     GET  /                                   a line saying what this is
     POST /image                              the image as the body (or multipart/form-data, file 'imageData')
     POST /url                                {"Url": "https://..."}: the image is fetched from there
-    and both under /<project>/classify/iterations/<name>/ (and /nostore), the prediction API's own paths
+    and both under /<project>/classify/iterations/<name>/ or /<project>/detect/iterations/<name>/ (and /nostore),
+    the prediction API's own paths
 
 Answers are Custom Vision's ImagePrediction: {"id", "project", "iteration", "created", "predictions": [{
-"probability", "tagId", "tagName", "boundingBox": null}, ...]} with the most probable tag first; bad input
-gets 400 with {"code", "message"}. The image is fed to the model as Azure's export samples feed it: EXIF
+"probability", "tagId", "tagName", "boundingBox"}, ...]} with the most probable first: a tag each (boundingBox
+null) from a classifier; from an object detector (tags.json says "type": "ObjectDetection"), a box each
+({"left", "top", "width", "height"}, normalised to the image) read from the graph's `detected_boxes`,
+`detected_classes` and `detected_scores`. Bad input gets 400 with {"code", "message"}. The image is fed to the model as Azure's export samples feed it: EXIF
 orientation applied, RGB, the whole image resized to the model's input size, NCHW float in the range the
 model's metadata names (`Image.NominalPixelRange`), channels swapped if it says Bgr8.
 """
@@ -37,7 +40,8 @@ from PIL import Image, ImageOps
 HERE = Path(__file__).resolve().parent
 MAX_BYTES = 4 * 1024 * 1024  # the prediction API's limit
 URL_TIMEOUT_S = 10
-ROUTE = re.compile(r"^(?:/[^/]+(?:/classify/iterations/[^/]+)?)?/(image|url)(?:/nostore)?/?$", re.IGNORECASE)
+ROUTE = re.compile(r"^(?:/[^/]+(?:/(?:classify|detect)/iterations/[^/]+)?)?/(image|url)(?:/nostore)?/?$",
+                   re.IGNORECASE)
 BANNER = "CustomVision.ai model host harness (exported by cvlocal)"
 
 
@@ -58,9 +62,11 @@ class Model:
         self.bgr = meta.get("Image.BitmapPixelFormat") == "Bgr8"
         self.range_255 = meta.get("Image.NominalPixelRange") == "NominalRange_0_255"
         self.output_name = self.session.get_outputs()[0].name
+        self.outputs = [o.name for o in self.session.get_outputs()]
         labels = (folder / "labels.txt").read_text().splitlines()
         about = json.loads((folder / "tags.json").read_text())
         self.project, self.iteration = about["project"], about["iteration"]
+        self.detection = about.get("type") == "ObjectDetection"
         self.tags = [(t["id"], t["name"]) for t in about["tags"]]
         if [name for _, name in self.tags] != labels:
             raise ValueError("tags.json and labels.txt name different tags")
@@ -81,12 +87,26 @@ class Model:
             x = x[:, ::-1]
         if not self.range_255:
             x = x / 255.0
+        answer = {"id": str(uuid.uuid4()), "project": self.project, "iteration": self.iteration,
+                  "created": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")}
+        if self.detection:
+            return {**answer, "predictions": self._boxes(np.ascontiguousarray(x))}
         p = self.session.run([self.output_name], {self.input_name: np.ascontiguousarray(x)})[0][0]
         order = np.argsort(-p, kind="stable")
-        return {"id": str(uuid.uuid4()), "project": self.project, "iteration": self.iteration,
-                "created": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-                "predictions": [{"probability": float(p[i]), "tagId": self.tags[i][0], "tagName": self.tags[i][1],
-                                 "boundingBox": None} for i in order]}
+        return {**answer, "predictions": [{"probability": float(p[i]), "tagId": self.tags[i][0],
+                                           "tagName": self.tags[i][1], "boundingBox": None} for i in order]}
+
+    def _boxes(self, x: np.ndarray) -> list[dict]:
+        found = dict(zip(self.outputs, self.session.run(self.outputs, {self.input_name: x})))
+        boxes, classes, scores = (found[k][0] for k in ("detected_boxes", "detected_classes", "detected_scores"))
+        out = []
+        for i in np.argsort(-scores, kind="stable"):
+            left, top = (float(np.clip(v, 0.0, 1.0)) for v in boxes[i][:2])
+            right, bottom = (float(np.clip(v, 0.0, 1.0)) for v in boxes[i][2:])
+            tag_id, name = self.tags[int(classes[i])]
+            out.append({"probability": float(scores[i]), "tagId": tag_id, "tagName": name,
+                        "boundingBox": {"left": left, "top": top, "width": right - left, "height": bottom - top}})
+        return out
 
 
 def image_from_form(content_type: str, body: bytes) -> bytes:

@@ -9,9 +9,25 @@ const CLASSIFICATION_TYPES = [
 ];
 
 let domainsCache = null;
-export async function classificationDomains() {
-  if (!domainsCache) domainsCache = (await api.getDomains()).filter((d) => d.type === "Classification" && d.enabled);
+async function allDomains() {
+  if (!domainsCache) domainsCache = (await api.getDomains()).filter((d) => d.enabled);
   return domainsCache;
+}
+
+/** The domains of one project type ("Classification" or "ObjectDetection"). New projects are classification
+ * projects here (the portal's object detection pages are still to come); an object detection project made with
+ * the SDK is shown and edited on its own type's domains. */
+export async function domainsOfType(type) {
+  return (await allDomains()).filter((d) => d.type === type);
+}
+
+export async function classificationDomains() {
+  return domainsOfType("Classification");
+}
+
+function projectType(domains, settings) {
+  const domain = domains.find((d) => d.id === settings.domainId);
+  return domain ? domain.type : "Classification";
 }
 
 export function domainName(domains, id) {
@@ -30,7 +46,7 @@ export async function renderProjects(main) {
   async function reload() {
     list.setAttribute("aria-busy", "true");
     try {
-      const [projects, domains] = await Promise.all([api.getProjects(), classificationDomains()]);
+      const [projects, domains] = await Promise.all([api.getProjects(), allDomains()]);
       projects.sort((a, b) => String(b.created).localeCompare(String(a.created)));  // newest first
       const details = await Promise.all(projects.map(async (project) => {
         const [count, iterations] = await Promise.all([api.getImageCount(project.id), api.getIterations(project.id)]);
@@ -61,7 +77,8 @@ function projectCard(project, {count, published}, domains, reload) {
     h("h2", {}, link),
     project.description ? h("p", {class: "description"}, project.description) : null,
     h("dl", {class: "facts"},
-      h("dt", {}, "Type"), h("dd", {}, `Classification · ${settings.classificationType || ""}`),
+      h("dt", {}, "Type"), h("dd", {}, projectType(domains, settings) === "ObjectDetection" ? "Object Detection"
+                                       : `Classification · ${settings.classificationType || ""}`),
       h("dt", {}, "Domain"), h("dd", {}, domainName(domains, settings.domainId)),
       h("dt", {}, "Images"), h("dd", {}, String(count)),
       h("dt", {}, "Prediction"), h("dd", {}, publishedText)),
@@ -89,8 +106,9 @@ function alertError(error) {
 
 /** Create (project null) or edit a project, as the Azure portal's "Create new project" dialog. */
 async function projectDialog(project, reload) {
-  const domains = await classificationDomains();
   const settings = (project && project.settings) || {};
+  const type = project ? projectType(await allDomains(), settings) : "Classification";
+  const domains = await domainsOfType(type);
   const name = h("input", {type: "text", required: true, value: project ? project.name : "", maxLength: 200});
   const description = h("textarea", {rows: 2}, project ? project.description || "" : "");
   const types = radioGroup("Classification Types", "classification-type", CLASSIFICATION_TYPES,
@@ -102,10 +120,12 @@ async function projectDialog(project, reload) {
   const note = messageArea();
   const submit = h("button", {type: "submit", class: "primary"}, project ? "Save changes" : "Create project");
   const cancel = h("button", {type: "button", onclick: () => dialog.close()}, "Cancel");
+  const detection = type === "ObjectDetection";
   const form = h("form", {class: "stack"},
     field("Name", name), field("Description", description),
-    h("p", {class: "hint"}, "Project type: Classification (this service trains image classifiers)."),
-    types.el, domainChoice.el, note.el, h("div", {class: "actions"}, cancel, submit));
+    h("p", {class: "hint"}, detection ? "Project type: Object Detection (its type cannot change)."
+                                      : "Project type: Classification (this service trains image classifiers)."),
+    detection ? null : types.el, domainChoice.el, note.el, h("div", {class: "actions"}, cancel, submit));
   const dialog = openDialog(project ? `Edit project ${project.name}` : "Create new project", form);
   name.focus();
   form.addEventListener("submit", (event) => {
@@ -116,7 +136,8 @@ async function projectDialog(project, reload) {
       if (!values.name) throw new Error("Give the project a name.");
       if (project) {
         await api.updateProject(project.id, {name: values.name, description: values.description,
-          settings: {...settings, domainId: values.domainId, classificationType: values.classificationType}});
+          settings: {...settings, domainId: values.domainId,
+                     classificationType: detection ? settings.classificationType : values.classificationType}});
       } else {
         const created = await api.createProject(values);
         dialog.close();
