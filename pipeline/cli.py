@@ -51,13 +51,18 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--allow-mass-delete", action="store_true",
                      help="with dataset.sync: mirror, delete even more images than dataset.max_delete allows")
     classify = sub.add_parser("classify", parents=[common],
-                              help="classify images (files, folders, URLs) with the published iteration")
+                              help="classify images (files, folders, URLs) with the published iteration (object detection: their boxes)")
     classify.add_argument("config", metavar="CONFIG", nargs="?")
     classify.add_argument("images", nargs="*", metavar="IMAGE_FOLDER_OR_URL")
     classify.add_argument("--config", dest="config_option", metavar="CONFIG", help=argparse.SUPPRESS)  # old form
     classify.add_argument("--output", choices=("text", "json", "csv"), default="text", help="result format")
     classify.add_argument("--json", action="store_true", help="same as --output json")
     classify.add_argument("--project-id", help="skip looking the project up by name (no training key needed)")
+    classify.add_argument("--threshold", type=_fraction, metavar="P",
+                          help="object detection: the least probability of an object shown (default: the "
+                               "config's evaluation.threshold)")
+    classify.add_argument("--draw", metavar="DIR", help="object detection: write each image with its boxes and "
+                                                        "labels drawn into DIR")
     status = sub.add_parser("status", parents=[common], help="the published iteration, its metrics, iterations")
     status.add_argument("config", metavar="CONFIG")
     status.add_argument("--json", action="store_true", help="print JSON")
@@ -79,6 +84,16 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--output", default=".", metavar="DIR", help="folder the package is written to")
     _transfer_parsers(sub, common)
     return parser
+
+
+def _fraction(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not 0.0 <= number <= 1.0:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a probability from 0 to 1")
+    return number
 
 
 def _platform(value: str) -> str:
@@ -194,8 +209,11 @@ def _command(args: argparse.Namespace, loaded: Any, ui: Progress) -> int:
         return report.exit_code
     if args.command == "classify":
         from pipeline.commands.classify import classify
-        results = classify(loaded, args.images, args.project_id)
-        {"json": render.as_json, "csv": render.classified_csv}.get(args.output, render.classified)(results)
+        results = classify(loaded, args.images, args.project_id, args.threshold, args.draw)
+        if loaded.config.detection:
+            {"json": render.as_json, "csv": render.detected_csv}.get(args.output, render.detected)(results)
+        else:
+            {"json": render.as_json, "csv": render.classified_csv}.get(args.output, render.classified)(results)
     elif args.command == "status":
         from pipeline.commands.status import status
         result = status(loaded)

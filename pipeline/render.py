@@ -25,7 +25,9 @@ def validated(config_path: str, project: str, dataset: Any, dataset_url: str | N
         out(f"ok: {config_path}: project {project!r}; the dataset at {dataset_url} is not downloaded yet "
             "(`cvops plan` or `run` fetches it)")
         return
-    out(f"ok: {config_path}: project {project!r}, {len(dataset.images)} images, "
+    regions = (f", {sum(len(image.regions) for image in dataset.images)} regions (boxes)"
+               if dataset.detection else "")
+    out(f"ok: {config_path}: project {project!r}, {len(dataset.images)} images{regions}, "
         f"tags {', '.join(f'{t} ({n})' for t, n in dataset.counts().items())}")
     if dataset.skipped:
         from pipeline.dataset.scan import skipped_name
@@ -115,6 +117,47 @@ def classified(results: list[dict[str, Any]]) -> None:
         console.print(table)
 
 
+def detected(results: list[dict[str, Any]]) -> None:
+    """One table an image: its objects, most probable first, with their boxes in pixels."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = Console(highlight=False, soft_wrap=True)
+    for result in results:
+        size = f" ({result['size'][0]}x{result['size'][1]} px)" if result["size"] else ""
+        title = f"{result['image']}{size}: {len(result['objects'])} object(s) at >= {result['threshold']:g}"
+        title += f", {result['below_threshold']} below" if result["below_threshold"] else ""
+        title += f" ({result['resized']})" if result.get("resized") else ""
+        title += f"; drawn: {result['drawn']}" if result.get("drawn") else ""
+        table = Table(title=escape(title), title_justify="left")
+        for column, justify in (("tag", "left"), ("probability", "right"), ("left", "right"), ("top", "right"),
+                                ("width", "right"), ("height", "right")):
+            table.add_column(column, justify=justify)  # type: ignore[arg-type]
+        for found in result["objects"]:
+            box = found["box"] or {k: f"{v:.4f}" for k, v in found["normalised"].items()}  # a URL: normalised
+            table.add_row(escape(found["tag"]), f"{found['probability']:.1%}",
+                          *(str(box[k]) for k in ("left", "top", "width", "height")))
+        console.print(table)
+
+
+def detected_csv(results: list[dict[str, Any]]) -> None:
+    """One row an object: image, tag, probability, the box in pixels, then normalised."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    keys = ("left", "top", "width", "height")
+    writer.writerow(["image", "tag", "probability", *keys, *(f"{k}_normalised" for k in keys)])
+    for result in results:
+        for found in result["objects"]:
+            pixels = found["box"] or {}
+            writer.writerow([result["image"], found["tag"], _fraction(found["probability"]),
+                             *(pixels.get(k, "") for k in keys), *(_fraction(found["normalised"][k]) for k in keys)])
+    out(buffer.getvalue().rstrip("\n"))
+
+
 def classified_csv(results: list[dict[str, Any]]) -> None:
     """One row an image: the top tag, its probability, then each tag's probability (one column a tag)."""
     import csv
@@ -145,7 +188,8 @@ def status(result: dict[str, Any]) -> None:
     perf = result["performance"]
     if perf:
         fmt = lambda m: " ".join(f"{k}={'n/a' if v is None else f'{v:.3f}'}" for k, v in m.items())  # noqa: E731
-        lines.append(f"performance at threshold {perf['threshold']:g}: {fmt(perf['overall'])}")
+        overlap = f", overlap {perf['overlap_threshold']:g}" if perf.get("overlap_threshold") is not None else ""
+        lines.append(f"performance at threshold {perf['threshold']:g}{overlap}: {fmt(perf['overall'])}")
         lines += [f"  {tag}: {fmt(m)}" for tag, m in perf["per_tag"].items()]
     lines.append(f"iterations ({len(result['iterations'])}):")
     lines += [f"  {i['name']}  {i['status']}  {i['created'] or ''}" + (f"  published as {i['published_as']!r}"

@@ -71,12 +71,7 @@ def to_markdown(report: RunReport) -> str:
                      (f" (was {p['previous']})" if p.get("previous") else "") +
                      (f"; deleted {', '.join(p['deleted'])}" if p.get("deleted") else ""))
     if report.performance:
-        perf = report.performance
-        lines += ["", f"### Performance of {perf['iteration']} at threshold {perf['threshold']:g}", "",
-                  "| tag | precision | recall | average precision |", "|---|---|---|---|"]
-        rows = [("**overall**", perf["overall"])] + list(perf["per_tag"].items())
-        lines += [f"| {name} | {_pct(m['precision'])} | {_pct(m['recall'])} | {_pct(m['average_precision'])} |"
-                  for name, m in rows]
+        lines += _performance_lines(report.performance)
     if report.gates:
         lines += ["", "### Gates", "", "| gate | value | needs | margin | result |", "|---|---|---|---|---|"]
         for g in data["gates"]:
@@ -97,12 +92,34 @@ def to_markdown(report: RunReport) -> str:
     return redact("\n".join(lines) + "\n")
 
 
+def _performance_lines(perf: dict[str, Any]) -> list[str]:
+    """Per-tag metrics; an object detection iteration's at its overlap threshold, its AP column the mAP overall."""
+    detection = perf.get("overlap_threshold") is not None
+    at = f"threshold {perf['threshold']:g}" + (f", overlap (IoU) {perf['overlap_threshold']:g}" if detection else "")
+    lines = ["", f"### Performance of {perf['iteration']} at {at}", "",
+             "| tag | precision | recall | average precision |", "|---|---|---|---|"]
+    overall = dict(perf["overall"])
+    if detection:
+        overall["average_precision"] = overall.pop("mean_average_precision", None)
+    name = "**overall** (AP: **mAP**)" if detection else "**overall**"
+    rows = [(name, overall)] + list(perf["per_tag"].items())
+    return lines + [f"| {tag} | {_pct(m['precision'])} | {_pct(m['recall'])} | {_pct(m['average_precision'])} |"
+                    for tag, m in rows]
+
+
 def _sync_lines(sync: dict[str, Any]) -> list[str]:
     """The sync in one line, then the drift it left alone (counts; the JSON report names every file)."""
     retag, only, unknown = sync["retag"], sync["only_in_project"], sync["unrecognised"]
     deleted, tags = sync.get("deleted", []), sync.get("tags_deleted", [])
+    boxes = sync.get("regions_updated", [])
     lines = [f"- Sync (`dataset.sync: {sync['mode']}`): {len(sync.get('retagged', []))} retagged, "
-             f"{len(deleted)} deleted" + (f", tags deleted: {', '.join(tags)}" if tags else "")]
+             + (f"regions of {len(boxes)} image(s) updated ({sync.get('regions_deleted', 0)} deleted, "
+                f"{sync.get('regions_created', 0)} created), " if boxes else "")
+             + f"{len(deleted)} deleted" + (f", tags deleted: {', '.join(tags)}" if tags else "")]
+    regions = sync.get("regions") or {}
+    if regions.get("images") and not regions.get("applied"):
+        lines.append(f"  - ⚠️ {regions['images']} image(s) with other regions in the project, left alone: "
+                     + "; ".join(f"`{f}`" for f in regions["files"][:10]))
     if retag["count"] and not retag["applied"]:
         lines.append(f"  - ⚠️ {retag['count']} image(s) tagged otherwise in the project, left alone: "
                      + "; ".join(f"`{f}`" for f in retag["files"][:10]))
@@ -140,9 +157,11 @@ def github_outputs(report: RunReport) -> dict[str, str]:
               "images_uploaded": report.uploads.get("uploaded", 0),
               "images_retagged": len(report.sync.get("retagged", [])),
               "images_deleted": len(report.sync.get("deleted", [])),
+              "regions_updated": len(report.sync.get("regions_updated", [])),
               "held": "true" if report.hold else "false",
               **{k: "" if overall.get(k) is None else f"{overall[k]:.4f}"
-                 for k in ("precision", "recall", "average_precision")}}
+                 for k in ("precision", "recall", "mean_average_precision" if "mean_average_precision" in overall
+                           else "average_precision")}}
     return {k: redact(str(v)).replace("\n", " ") for k, v in values.items()}
 
 

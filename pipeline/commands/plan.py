@@ -64,7 +64,7 @@ def make_plan(loaded: LoadedConfig, dataset: Dataset, trainer: Any) -> Plan:
     mode = config.dataset.sync
     project = find_project(trainer, config.project.name)
     if project is None:
-        resolve_domain(trainer, config.project.domain)
+        resolve_domain(trainer, config.project.domain, project_type=config.project.type)
         room_for_project(trainer, tier_named(config.service.tier))
         plan = sync.SyncPlan(mode, list(dataset.images), [], [], [], [])
         return Plan(config.project.name, None, config.project.domain, dataset.tags, plan,

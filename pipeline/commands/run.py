@@ -14,6 +14,7 @@ from pipeline.sdk.errors import as_pipeline_error
 from pipeline.sdk.tiers import tier as tier_named
 from pipeline.steps import gates as gate_checks
 from pipeline.steps import image_map, sync
+from pipeline.steps import regions as region_sync
 from pipeline.steps import project as project_step
 from pipeline.steps.hold import hold_on
 from pipeline.steps.performance import read_performance
@@ -39,6 +40,8 @@ def run(loaded: LoadedConfig, ui: Progress, allow_mass_delete: bool = False) -> 
             dataset = check(loaded)
         report.dataset = {"path": str(dataset.root), "images": len(dataset.images), "tags": dataset.counts(),
                           "bytes": dataset.total_bytes}
+        if dataset.detection:
+            report.dataset["regions"] = sum(len(image.regions or ()) for image in dataset.images)
         trainer = training_client(config.service)
         _steps(loaded, dataset, trainer, ui, watch, report, allow_mass_delete)
         report.exit_code = EXIT_OK
@@ -90,16 +93,18 @@ def _steps(loaded: LoadedConfig, dataset: Dataset, trainer: Any, ui: Progress, w
         report.training = {"trained": trained, "iteration": iteration.name, "iteration_id": iteration.id}
         ui.info(f"{iteration.name}: {'trained' if trained else 'no training needed, latest completed iteration'}")
     with watch.step("performance"):
-        performance = read_performance(trainer, project.id, iteration, config.evaluation.threshold)
+        overlap = config.evaluation.overlap_threshold if config.detection else None
+        performance = read_performance(trainer, project.id, iteration, config.evaluation.threshold, overlap)
         report.performance = performance.to_dict()
         before = None
         if published is not None and published.id != iteration.id and config.gates.no_regression:
-            before = read_performance(trainer, project.id, published, config.evaluation.threshold)
+            before = read_performance(trainer, project.id, published, config.evaluation.threshold, overlap)
             report.published_performance = before.to_dict()
     with watch.step("gates"):
         results = gate_checks.evaluate(config.gates, performance, before)
         if config.smoke_test:
-            results += smoke_test(trainer, project.id, iteration.id, config.smoke_test)
+            results += smoke_test(trainer, project.id, iteration.id, config.smoke_test, config.evaluation.threshold,
+                                  config.detection)
         _judge(results, iteration, published, ui, report)
     with watch.step("publish"):
         _publish(loaded, trainer, project.id, iteration, published, ui, report)
@@ -116,6 +121,8 @@ def _upload(loaded: LoadedConfig, dataset: Dataset, trainer: Any, project_id: st
     limit = sync.delete_limit(config.dataset.max_delete, len(state.listed))
     if before.deletes:  # what is known already is refused before anything changes
         sync.check_delete_limit(len(before.only_in_project), limit, allow_mass_delete, len(state.listed))
+    if before.retags and before.regions:
+        _check_region_limit(config.dataset.max_delete, before, state, allow_mass_delete)
     with ui.bar("uploading images", len(before.to_upload)) as bar:
         result = upload(trainer, project_id, dataset, before.to_upload, tag_ids, config.upload, state.metadata, bar)
     report.uploads = {"uploaded": len(result.uploaded), "duplicates": len(result.duplicates),
@@ -135,7 +142,16 @@ def _upload(loaded: LoadedConfig, dataset: Dataset, trainer: Any, project_id: st
         raise UploadError(f"{len(result.failures)} image(s) refused by the service: {listing}",
                           result.failures, input_problem(result.failures))
     after = sync.after_upload(dataset, state.images, result.images, tag_ids, config.dataset.sync, name)
+    if after.retags and after.regions:
+        _check_region_limit(config.dataset.max_delete, after, state, allow_mass_delete)
     return state, after, result, limit
+
+
+def _check_region_limit(max_delete: int | None, plan: sync.SyncPlan, state: sync.ProjectState,
+                        allow_mass_delete: bool) -> None:
+    project_regions = sum(len(image.regions) for image in state.images)
+    region_sync.check_delete_limit(plan.regions, region_sync.delete_limit(max_delete, project_regions),
+                                   allow_mass_delete, project_regions)
 
 
 def _sync(dataset: Dataset, trainer: Any, project_id: str, tag_ids: dict[str, str], state: sync.ProjectState,
@@ -154,7 +170,9 @@ def _sync(dataset: Dataset, trainer: Any, project_id: str, tag_ids: dict[str, st
         if orphaned:
             calls += image_map.record(trainer, project_id, orphaned, state.metadata).calls
     report.sync.update({"retagged": done.retagged[:MAX_LISTED], "deleted": done.deleted[:MAX_LISTED],
-                        "tags_deleted": done.tags_deleted, "requests": calls})
+                        "tags_deleted": done.tags_deleted, "requests": calls,
+                        "regions_updated": done.regions.updated[:MAX_LISTED],
+                        "regions_created": done.regions.created, "regions_deleted": done.regions.deleted})
     _say_sync(plan, done, ui, report)
 
 
@@ -169,6 +187,14 @@ def _say_sync(plan: sync.SyncPlan, done: sync.SyncResult, ui: Progress, report: 
         report.warnings.append(f"{len(plan.retag)} image(s) have other tags in the project than in the dataset, "
                                f"left alone (dataset.sync: {mode}; retag or mirror retags them)"
                                + names([r.describe() for r in plan.retag]))
+        ui.warn(report.warnings[-1])
+    if done.regions.updated:
+        ui.info(f"updated the regions of {len(done.regions.updated)} image(s) as the dataset says ("
+                f"{done.regions.deleted} deleted, {done.regions.created} created)" + names(done.regions.updated))
+    elif plan.regions:
+        report.warnings.append(f"{len(plan.regions)} image(s) have other regions in the project than in the "
+                               f"dataset, left alone (dataset.sync: {mode}; retag or mirror updates them)"
+                               + names([c.describe() for c in plan.regions]))
         ui.warn(report.warnings[-1])
     if done.deleted:
         ui.info(f"deleted {len(done.deleted)} image(s) that the dataset no longer has" + names(done.deleted))

@@ -20,7 +20,9 @@ def status(loaded: LoadedConfig) -> dict[str, Any]:
     published = published_under(iterations, config.publish.name)
     performance = None
     if published is not None:
-        performance = read_performance(trainer, project.id, published, config.evaluation.threshold).to_dict()
+        overlap = config.evaluation.overlap_threshold if config.detection else None
+        performance = read_performance(trainer, project.id, published, config.evaluation.threshold,
+                                       overlap).to_dict()
     hold = hold_on(project, config.publish.name)
     return {"project": {"name": project.name, "id": project.id}, "published_name": config.publish.name,
             "published": published.name if published else None, "hold": hold.to_dict() if hold else None,

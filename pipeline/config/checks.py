@@ -8,6 +8,7 @@ import difflib
 from pathlib import Path
 
 from pipeline.config.loader import LoadedConfig
+from pipeline.config.model import BOX_LAYOUTS
 from pipeline.config.settings import SETTINGS
 from pipeline.dataset import Dataset, local_root, require_images, scan, validate
 from pipeline.errors import ConfigError, DatasetError
@@ -25,7 +26,8 @@ def check(loaded: LoadedConfig, offline: bool = False) -> Dataset | None:
         root = local_root(config.dataset, allow_download=not offline)
     except (DatasetError, ConfigError) as exc:  # ConfigError: a blob container's credential settings
         raise DatasetError(f"{source.file}:{source.line(where)}: {exc}") from None
-    errors: list[ConfigError] = []
+    other_type = project_type_problems(loaded)
+    errors: list[ConfigError] = list(other_type)
     for setting in SETTINGS:
         if setting.needed_to and not getattr(config.service, setting.field):
             name, variable = setting.field, setting.variable
@@ -33,7 +35,7 @@ def check(loaded: LoadedConfig, offline: bool = False) -> Dataset | None:
                                                           f"`{name}: ${{{variable}}}` and set {variable}, "
                                                           "or use --stack NAME"))
     path = root if root is not None else Path(".")
-    wanted = "folder" if config.dataset.layout == "folder-per-tag" else "file"
+    wanted = "folder" if config.dataset.layout in ("folder-per-tag", "pascal-voc", "yolo") else "file"
     exists = root is None or (path.is_dir() if wanted == "folder" else path.is_file())
     if not exists:
         hint = "" if path.parent.exists() else " (its parent folder is missing too: is CVOPS_DATASETS right?)"
@@ -41,12 +43,12 @@ def check(loaded: LoadedConfig, offline: bool = False) -> Dataset | None:
     for index, test in enumerate(config.smoke_test):
         if not is_url(test.image) and not Path(test.image).is_file():
             errors.append(source.error(("smoke_test", index, "image"), f"no such file: {test.image}"))
-    if not exists or (root is None and errors):
-        raise _combined(errors)
+    if not exists or (root is None and errors) or other_type:
+        raise _combined(errors)  # settings of the other project type: the dataset would be read wrongly
     if root is None:
         return None
     try:
-        dataset = scan(config.dataset.model_copy(update={"path": root}), config.tag_name)
+        dataset = scan(config.dataset.model_copy(update={"path": root}), config.tag_name, config.detection)
         require_images(dataset)
     except DatasetError as exc:
         raise DatasetError(f"{source.file}:{source.line(where)}: {exc}") from None
@@ -72,6 +74,32 @@ def check(loaded: LoadedConfig, offline: bool = False) -> Dataset | None:
         raise DatasetError(f"{source.file}:{source.line(where)}: {exc}") from None
     _within_tier(loaded, dataset)
     return dataset
+
+
+def project_type_problems(loaded: LoadedConfig) -> list[ConfigError]:
+    """Settings that belong to the other project type (boxes on a classification project, mAP on one...)."""
+    config, source = loaded.config, loaded.source
+    layout, errors = config.dataset.layout, []
+    if config.detection:
+        if layout in ("folder-per-tag", "label-files"):
+            errors.append(source.error(("dataset", "layout"), f"an ObjectDetection project needs boxes and "
+                                                              f"layout {layout} has none: use pascal-voc, coco, "
+                                                              "yolo, or a JSON manifest with regions"))
+        if config.gates.average_precision is not None:
+            errors.append(source.error(("gates", "average_precision"), "an object detection project's is "
+                                       "gates.mean_average_precision (per tag: gates.per_tag.TAG.average_precision)"))
+        return errors
+    if layout in BOX_LAYOUTS:
+        errors.append(source.error(("dataset", "layout"), f"layout {layout} holds boxes: set project.type: "
+                                                          "ObjectDetection"))
+    if config.gates.mean_average_precision is not None:
+        errors.append(source.error(("gates", "mean_average_precision"), "is for ObjectDetection projects "
+                                                                        "(classification: gates.average_precision)"))
+    for index, test in enumerate(config.smoke_test):
+        for key in ("box", "count"):
+            if getattr(test, key) is not None:
+                errors.append(source.error(("smoke_test", index, key), f"`{key}` is for ObjectDetection projects"))
+    return errors
 
 
 def _within_tier(loaded: LoadedConfig, dataset: Dataset) -> None:

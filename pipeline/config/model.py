@@ -22,10 +22,15 @@ class ProjectConfig(_Section):
     domain: str = Field("General", description="Domain name as `get_domains` lists it (e.g. General, Food, "
                                                "Landmarks, Retail, General [A1], General (compact)).")
     classification_type: Literal["Multiclass", "Multilabel"] = Field(
-        "Multiclass", description="Multiclass: one tag an image. Multilabel: any number of tags an image.")
+        "Multiclass", description="Multiclass: one tag an image. Multilabel: any number of tags an image. "
+                                  "(Classification projects only.)")
     allow_domain_change: bool = Field(
         False, description="Move an existing project on another domain to `domain` (e.g. to a compact domain, "
                            "to export); its iterations keep the domain they were trained on.")
+    type: Literal["Classification", "ObjectDetection"] | None = Field(
+        None, description="Classification (tags on whole images) or ObjectDetection (tagged boxes, regions), as "
+                          "Custom Vision's domains are typed. Default: ObjectDetection for the box layouts "
+                          "(pascal-voc, coco, yolo), else Classification.")
 
 
 class ServiceConfig(_Section):
@@ -58,9 +63,13 @@ class ServiceConfig(_Section):
         return value
 
 
+BOX_LAYOUTS = ("pascal-voc", "coco", "yolo")
+
+
 class DatasetConfig(_Section):
-    """The labelled images: one folder per tag, or a CSV/JSON manifest of path and tags; on disk (`path`), in a
-    zip archive downloaded once (`url` + `sha256`), or in an Azure Blob Storage container (`container`)."""
+    """The labelled images: one folder per tag, a CSV/JSON manifest of path and tags (or regions), or images with
+    boxes as labelling tools write them (Pascal VOC, COCO, YOLO); on disk (`path`), in a zip archive downloaded
+    once (`url` + `sha256`), or in an Azure Blob Storage container (`container`)."""
 
     path: Path | None = Field(None, description="Folder of tag folders (folder-per-tag), or the manifest file "
                                                 "(manifest). Give `path`, `url` or `container`.")
@@ -72,10 +81,36 @@ class DatasetConfig(_Section):
                                            "(folder-per-tag) or the manifest file (manifest), e.g. training-images.")
     cache_dir: Path | None = Field(None, description="With `url`: where archives are kept and extracted "
                                                      "(default $CVOPS_CACHE, else ~/.cache/cvops).")
-    layout: Literal["folder-per-tag", "manifest", "label-files"] = Field(
+    layout: Literal["folder-per-tag", "manifest", "label-files", "pascal-voc", "coco", "yolo"] = Field(
         "folder-per-tag", description="folder-per-tag: PATH/TAG/IMAGE. manifest: a .csv (columns path,tags; "
-                                      "tags separated by ';') or .json ([{path, tags: [...]}]) file. label-files "
-                                      "(containers only): each IMAGE beside an IMAGE.labels blob, one tag a line.")
+                                      "tags separated by ';') or .json ([{path, tags: [...]}], or with "
+                                      "`regions: [{tag, left, top, width, height}]` normalised, as `cvops export` "
+                                      "writes for object detection) file. label-files (containers only): each "
+                                      "IMAGE beside an IMAGE.labels blob, one tag a line. Object detection: "
+                                      "pascal-voc (PATH/images + PATH/annotations/*.xml, pixel boxes), coco "
+                                      "(PATH is the COCO .json file), yolo (PATH/images + PATH/labels/*.txt, "
+                                      "normalised centre boxes, + `classes`).")
+    images: str | None = Field(None, description="pascal-voc, yolo: the images folder inside `path` (default "
+                                                 "`images` if there, else `path`). coco: the folder its file_names "
+                                                 "are relative to (default the .json file's folder).")
+    annotations: str | None = Field(None, description="pascal-voc: the folder of .xml files inside `path` (default "
+                                                      "`annotations` if there, else beside the images). yolo: the "
+                                                      "folder of .txt label files (default `labels`).")
+    classes: list[str] | str | None = Field(
+        None, description="The labels the boxes may use: a list, or a file in the dataset folder: one name a line "
+                          "(YOLO's classes.txt / obj.names: the class number is the line) or a YOLO data.yaml "
+                          "(its `names`). yolo: default classes.txt, obj.names or data.yaml in `path`. Other "
+                          "layouts: a label not in it is refused.")
+    split: str | None = Field(None, description="A file (relative to the dataset folder) naming the images to use, "
+                                                "one a line: a stem or a path (e.g. train.txt). Others are left out.")
+    include: list[str] = Field(default_factory=list, description="Globs of image paths relative to the images "
+                                                                 "folder (e.g. raccoon-*.jpg): only matching images "
+                                                                 "are used (with `split`: both must match).")
+    exclude: list[str] = Field(default_factory=list, description="Globs of image paths relative to the images "
+                                                                 "folder to leave out (e.g. a second copy of an "
+                                                                 "image annotated twice).")
+    require_boxes: bool = Field(True, description="Object detection: an image without boxes is an error (true), "
+                                                  "or is left out (false).")
     tag_names: dict[str, str] = Field(
         default_factory=dict, description="Folder or manifest tag -> Custom Vision tag name "
                                           "(e.g. Japanese_Cherry: Japanese Cherry).")
@@ -120,6 +155,9 @@ class DatasetConfig(_Section):
         if sum(value is not None for value in (self.path, self.url, self.container)) != 1:
             raise ValueError("give exactly one of `path` (a local folder or manifest), `url` (a zip archive) or "
                              "`container` (an Azure Blob Storage container)")
+        if self.layout in BOX_LAYOUTS and self.container is not None:
+            raise ValueError(f"layout `{self.layout}` is read from a `path` or `url` (a container holds "
+                             "folder-per-tag, manifest or label-files datasets)")
         if self.layout == "label-files" and self.container is None:
             raise ValueError("layout `label-files` (IMAGE.labels beside each image) is read from a `container`")
         if self.url is not None and self.sha256 is None:
@@ -143,6 +181,10 @@ class TrainingConfig(_Section):
 
 class EvaluationConfig(_Section):
     threshold: float = Field(0.5, ge=0.0, le=1.0, description="Probability threshold for precision and recall.")
+    overlap_threshold: float = Field(0.3, gt=0.0, le=1.0,
+                                     description="Object detection: the IoU at which a detected box matches a "
+                                                 "labelled one (mAP, per-tag AP, precision, recall); Azure's "
+                                                 "default is 0.3.")
 
 
 class MetricGates(_Section):
@@ -154,12 +196,17 @@ class MetricGates(_Section):
 class NoRegressionGate(_Section):
     tolerance: float = Field(0.02, ge=0.0, le=1.0,
                              description="Allowed drop of each metric against the iteration now published.")
-    metrics: list[Literal["precision", "recall", "average_precision"]] = Field(
-        default_factory=lambda: ["precision", "recall", "average_precision"], description="Metrics compared.")
+    metrics: list[Literal["precision", "recall", "average_precision", "mean_average_precision"]] = Field(
+        default_factory=lambda: ["precision", "recall", "average_precision"],
+        description="Metrics compared (object detection: mean_average_precision stands for average_precision).")
 
 
 class GatesConfig(MetricGates):
     """Overall thresholds, per-tag thresholds and no regression against the published iteration."""
+
+    mean_average_precision: float | None = Field(
+        None, ge=0.0, le=1.0, description="Object detection: minimum mAP (the mean of the tags' average precision "
+                                          "at evaluation.overlap_threshold).")
 
     per_tag: dict[str, MetricGates] = Field(default_factory=dict, description="Thresholds for one tag, by tag name.")
     no_regression: NoRegressionGate | None = Field(None, description="Compare with the iteration now published.")
@@ -167,8 +214,27 @@ class GatesConfig(MetricGates):
 
 class SmokeTest(_Section):
     image: str = Field(min_length=1, description="Image file or http(s) URL quick-tested against the new iteration.")
-    expect: str = Field(min_length=1, description="The tag that must come out on top.")
-    min_probability: float | None = Field(None, ge=0.0, le=1.0, description="Lowest acceptable top probability.")
+    expect: str = Field(min_length=1, description="The tag that must come out on top (object detection: the tag "
+                                                  "of an object that must be detected).")
+    min_probability: float | None = Field(None, ge=0.0, le=1.0, description="Lowest acceptable top probability "
+                                                                           "(object detection: of the object; "
+                                                                           "default evaluation.threshold).")
+    box: list[float] | None = Field(None, min_length=4, max_length=4,
+                                    description="Object detection: [left, top, width, height] normalised to the "
+                                                "image; a detected `expect` must overlap it by `min_iou`.")
+    min_iou: float = Field(0.5, gt=0.0, le=1.0, description="Object detection, with `box`: the least IoU.")
+    count: int | None = Field(None, ge=0, le=64, description="Object detection: exactly this many `expect` "
+                                                             "objects at `min_probability` (e.g. 3 apples).")
+
+    @field_validator("box")
+    @classmethod
+    def _normalised(cls, box: list[float] | None) -> list[float] | None:
+        if box is not None:
+            left, top, width, height = box
+            if min(box) < 0 or width <= 0 or height <= 0 or left + width > 1 + 1e-6 or top + height > 1 + 1e-6:
+                raise ValueError("a box is [left, top, width, height] normalised to the image: within 0 to 1, "
+                                 "with a positive width and height")
+        return box
 
 
 class PublishConfig(_Section):
@@ -196,6 +262,18 @@ class PipelineConfig(_Section):
     smoke_test: list[SmokeTest] = Field(default_factory=list, description="Images whose top tag must match.")
     publish: PublishConfig
     report: ReportConfig = Field(default_factory=ReportConfig)
+
+    @model_validator(mode="after")
+    def _project_type(self) -> "PipelineConfig":
+        """project.type left out: the dataset's layout says (boxes: ObjectDetection)."""
+        if self.project.type is None:
+            self.project.type = "ObjectDetection" if self.dataset.layout in BOX_LAYOUTS else "Classification"
+        return self
+
+    @property
+    def detection(self) -> bool:
+        """An object detection project."""
+        return self.project.type == "ObjectDetection"
 
     def tag_name(self, source_tag: str) -> str:
         """The Custom Vision tag name for a folder or manifest tag."""

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from pipeline.config import DatasetConfig
+from pipeline.dataset import jsonlines
+from pipeline.dataset.regions import Region
 from pipeline.errors import DatasetError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif"}
@@ -33,6 +35,8 @@ class DatasetImage:
     size: int
     sha256: str
     origin: str | None = field(default=None, compare=False)  # MANIFEST:LINE for a manifest's image
+    # object detection: the image's boxes (its tags are theirs), normalised, EXIF orientation applied
+    regions: tuple[Region, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,10 @@ class Dataset:
     images: list[DatasetImage]
     source_tags: set[str]  # folder or manifest tag names, before `tag_names`
     skipped: list[Skipped] = field(default_factory=list)  # files and folders passed over, with the reason
+
+    @property
+    def detection(self) -> bool:
+        return any(image.regions is not None for image in self.images)
 
     @property
     def tags(self) -> list[str]:
@@ -82,9 +90,15 @@ def manifest_paths(manifest: Path) -> list[Path]:
     return [path for path, _, _ in _manifest_entries(manifest)]
 
 
-def scan(config: DatasetConfig, tag_name: Callable[[str], str] = lambda t: t) -> Dataset:
-    """Every image of the dataset with its tags and content hash; raises DatasetError on unusable input."""
+def scan(config: DatasetConfig, tag_name: Callable[[str], str] = lambda t: t, detection: bool = False) -> Dataset:
+    """Every image of the dataset with its tags (or regions) and content hash; raises DatasetError on unusable
+    input."""
     root = Path(config.path)
+    if detection:
+        if not root.exists():
+            raise DatasetError(f"dataset not found: {root}")
+        from pipeline.dataset.annotations import scan_boxes
+        return scan_boxes(config, root, tag_name)
     skipped: list[Skipped] = []
     if config.layout == "folder-per-tag":
         if not root.is_dir():
@@ -141,6 +155,12 @@ def validate(dataset: Dataset, classification_type: str) -> None:
     """Refuse, naming the tag or file, what Custom Vision would refuse at upload or training time."""
     problems = []
     require_images(dataset)
+    if dataset.detection:
+        from pipeline.dataset.annotations import too_few
+        problems = too_few(dataset.counts())
+        if problems:
+            raise DatasetError(listing("the dataset cannot be trained", problems))
+        return
     if classification_type == "Multiclass":
         problems += [f"{image.origin + ': ' if image.origin else ''}{image.path}: {len(image.tags)} tags ({', '.join(image.tags) or 'none'}); a Multiclass "
                      "project takes exactly one tag an image" for image in dataset.images if len(image.tags) != 1]
@@ -211,39 +231,12 @@ def _manifest_entries(manifest: Path) -> Iterable[tuple[Path, tuple[str, ...], s
 
 def _json_rows(manifest: Path) -> list[tuple[object, int]]:
     """The manifest's items, each with the line it starts on: a list, or the list under "images"."""
-    text = manifest.read_text(encoding="utf-8")
-    data = json.loads(text)  # the errors, with their line, come from here; what follows reads valid JSON
+    text, data = jsonlines.load(manifest)
     if isinstance(data, dict) and isinstance(data.get("images"), list):
-        start = _value_of(text, "images")
-    elif isinstance(data, list):
-        start = _skip_space(text, 0)
-    else:
-        raise DatasetError(f"{manifest}:1: expected a JSON list of {{path, tags}} (or {{\"images\": [...]}})")
-    decoder, rows, i = json.JSONDecoder(), [], _skip_space(text, start + 1)
-    while text[i] != "]":
-        value, end = decoder.raw_decode(text, i)
-        rows.append((value, text.count("\n", 0, i) + 1))
-        i = _skip_space(text, end)
-        i = _skip_space(text, i + 1) if text[i] == "," else i
-    return rows
-
-
-def _value_of(text: str, wanted: str) -> int:
-    """Where the value of the top-level object's key `wanted` starts (in valid JSON)."""
-    decoder, i = json.JSONDecoder(), _skip_space(text, _skip_space(text, 0) + 1)
-    while True:
-        key, i = decoder.raw_decode(text, i)
-        i = _skip_space(text, _skip_space(text, i) + 1)  # past the colon
-        if key == wanted:
-            return i
-        _, i = decoder.raw_decode(text, i)
-        i = _skip_space(text, _skip_space(text, i) + 1)  # past the comma
-
-
-def _skip_space(text: str, i: int) -> int:
-    while i < len(text) and text[i] in " \t\r\n":
-        i += 1
-    return i
+        return jsonlines.items(text, "images")
+    if isinstance(data, list):
+        return jsonlines.items(text)
+    raise DatasetError(f"{manifest}:1: expected a JSON list of {{path, tags}} (or {{\"images\": [...]}})")
 
 
 def _without_copies(images: list[DatasetImage]) -> list[DatasetImage]:

@@ -1,5 +1,6 @@
-"""Step 6: the quality bar. Overall and per-tag thresholds, no regression beyond a tolerance against the
-iteration now published, and the smoke test's top tags. Each gate says whether it passed and by how much."""
+"""Step 6: the quality bar. Overall and per-tag thresholds (object detection: mAP and per-tag AP at the overlap
+threshold), no regression beyond a tolerance against the iteration now published, and the smoke tests. Each gate
+says whether it passed and by how much."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -42,7 +43,7 @@ def _check(gate: str, value: float | None, threshold: float) -> GateResult:
 def evaluate(gates: GatesConfig, candidate: Performance, published: Performance | None) -> list[GateResult]:
     """Every configured gate against the candidate iteration's performance."""
     results = [_check(metric, candidate.overall.get(metric), getattr(gates, metric))
-               for metric in METRICS if getattr(gates, metric) is not None]
+               for metric in (*METRICS, "mean_average_precision") if getattr(gates, metric) is not None]
     for tag, tag_gates in gates.per_tag.items():
         measured = candidate.per_tag.get(tag) or next(  # tag names match whatever their case, as Custom Vision's
             (m for name, m in candidate.per_tag.items() if name.casefold() == tag.casefold()), None)

@@ -51,17 +51,21 @@ def require_project(trainer: Any, name: str) -> Any:
     return project
 
 
-def resolve_domain(trainer: Any, domain_name: str, domains: list[Any] | None = None) -> Any:
-    """The classification domain called `domain_name` (case-insensitive)."""
+def resolve_domain(trainer: Any, domain_name: str, domains: list[Any] | None = None,
+                   project_type: str | None = "Classification") -> Any:
+    """The domain of the project's type (Classification or ObjectDetection) called `domain_name`
+    (case-insensitive): Custom Vision names domains of both types alike (General, General (compact))."""
+    project_type = project_type or "Classification"
     domains = [d for d in (domains if domains is not None else trainer.get_domains())
-               if (d.type or "Classification") == "Classification"]
+               if (d.type or "Classification") == project_type]
     for domain in domains:
         if (domain.name or "").lower() == domain_name.lower():
             return domain
     names = sorted(d.name for d in domains if d.name)
     close = difflib.get_close_matches(domain_name.lower(), [n.lower() for n in names], n=1, cutoff=0.5)
     near = next((f" (did you mean {n!r}?)" for n in names if close and n.lower() == close[0]), "")
-    raise FieldError(("project", "domain"), f"no classification domain called {domain_name!r}{near}; the service "
+    kind = "object detection" if project_type == "ObjectDetection" else "classification"
+    raise FieldError(("project", "domain"), f"no {kind} domain called {domain_name!r}{near}; the service "
                                             f"has: {', '.join(names)}")
 
 
@@ -71,7 +75,7 @@ def domain_change(trainer: Any, project: Any, config: ProjectConfig) -> DomainCh
     if not current_id:
         return None
     domains = trainer.get_domains()
-    wanted = resolve_domain(trainer, config.domain, domains)
+    wanted = resolve_domain(trainer, config.domain, domains, config.type)
     if wanted.id == current_id:
         return None
     current = next((d.name for d in domains if d.id == current_id), current_id)
@@ -107,7 +111,7 @@ def ensure_project(trainer: Any, config: ProjectConfig, tier: Tier | None = None
     project = find_project(trainer, config.name)
     if project is not None:
         return project, False, _differences(trainer, project, config)
-    domain = resolve_domain(trainer, config.domain)
+    domain = resolve_domain(trainer, config.domain, project_type=config.type)
     room_for_project(trainer, tier)
     try:
         project = trainer.create_project(config.name, description=config.description or None,
@@ -126,7 +130,12 @@ def _differences(trainer: Any, project: Any, config: ProjectConfig) -> list[str]
     """Settings of an existing project that differ from the config (reported; never changed)."""
     settings = project.settings
     warnings = []
-    if settings is not None and settings.classification_type and \
+    current = next((d for d in trainer.get_domains() if settings is not None and d.id == settings.domain_id), None)
+    if current is not None and (current.type or "Classification") != (config.type or "Classification"):
+        raise FieldError(("project", "type"), f"project {config.name!r} exists as a {current.type} project (domain "
+                                              f"{current.name!r}), the config says {config.type}: give the config "
+                                              "another project.name, or delete the project")
+    if settings is not None and settings.classification_type and config.type != "ObjectDetection" and \
             settings.classification_type != config.classification_type:
         warnings.append(f"project {config.name!r} is {settings.classification_type}, the config says "
                         f"{config.classification_type}; the project is left as it is")

@@ -7,6 +7,9 @@
 - `mirror`: also delete the images the dataset no longer has, within a safety limit (`dataset.max_delete`,
   else the larger of 10 images and 10% of the project; `--allow-mass-delete` lifts it).
 
+An object detection dataset's images are compared by their boxes instead of their tags: `retag` and `mirror`
+update the regions that differ (regions.py), `add-only` leaves them (and reports them).
+
 A tag that the sync empties and the dataset no longer names is deleted (training refuses an empty tag).
 Which project image is which dataset file comes from `image_map` (content hashes kept in image metadata)."""
 from __future__ import annotations
@@ -19,6 +22,8 @@ from typing import Any, Callable
 from pipeline.dataset import Dataset, DatasetImage
 from pipeline.errors import MassDeleteRefused, ServiceError
 from pipeline.steps import image_map
+from pipeline.steps import regions as region_sync
+from pipeline.steps.regions import ProjectRegion, RegionChange, listed_regions
 from pipeline.steps.upload import project_images
 
 DEFAULT_DELETE_SHARE, DEFAULT_DELETE_MIN = 0.10, 10
@@ -32,6 +37,7 @@ class ProjectImage:
     tags: dict[str, str]  # tag id -> tag name
     hash_key: str | None  # None: no cvops record (another tool's image, or a record that was lost)
     file: str | None = None  # the file name older cvops versions recorded
+    regions: list[ProjectRegion] = field(default_factory=list)  # object detection
 
     def describe(self) -> str:
         tags = ", ".join(sorted(self.tags.values())) or "untagged"
@@ -53,7 +59,8 @@ def read_project(trainer: Any, project_id: str) -> ProjectState:
     listed = project_images(trainer, project_id)
     identities = image_map.identify((image.id, image.metadata) for image in listed)
     images = [ProjectImage(image.id, {t.tag_id: t.tag_name for t in (image.tags or [])},
-                           identities.by_image.get(image.id), (image.metadata or {}).get(image_map.FILE_KEY))
+                           identities.by_image.get(image.id), (image.metadata or {}).get(image_map.FILE_KEY),
+                           listed_regions(image))
               for image in listed]
     return ProjectState(listed, identities, images, {image.id: dict(image.metadata or {}) for image in listed})
 
@@ -80,6 +87,7 @@ class SyncPlan:
     only_in_project: list[ProjectImage]  # recorded by cvops, no longer in the dataset
     unrecognised: list[ProjectImage]  # no record: dataset images whose record was lost, or not cvops' images
     images: list[ProjectImage] = field(default_factory=list)  # every project image compared
+    regions: list[RegionChange] = field(default_factory=list)  # object detection: boxes that differ
 
     @property
     def retags(self) -> bool:
@@ -106,13 +114,20 @@ class SyncPlan:
                                  "may_be_dataset_images": min(len(self.unrecognised), len(self.to_upload)),
                                  "images": [i.describe() for i in self.unrecognised[:listed]]},
                 "delete": {"count": deletions, "limit": limit, "over_limit": deletions > limit,
-                           "project_images": project_images}}
+                           "project_images": project_images},
+                "regions": {"images": len(self.regions), "applied": self.retags,
+                            "create": sum(len(c.create) for c in self.regions),
+                            "delete": sum(len(c.delete) for c in self.regions),
+                            "removed": sum(c.removed for c in self.regions),
+                            "files": [c.describe() for c in self.regions[:listed]]}}
 
     def changes(self) -> str | None:
         """What the sync changes that needs a training (None: nothing)."""
         parts = []
         if self.retags and self.retag:
             parts.append(f"{len(self.retag)} image(s) retagged")
+        if self.retags and self.regions:
+            parts.append(f"regions of {len(self.regions)} image(s) updated")
         if self.deletes and (self.only_in_project or self.unrecognised):
             parts.append(f"{len(self.only_in_project) + len(self.unrecognised)} image(s) deleted")
         return ", ".join(parts) or None
@@ -124,7 +139,7 @@ def diff(dataset: Dataset, images: list[ProjectImage], mode: str, name: Callable
     for image in images:
         if image.hash_key is not None:
             by_key.setdefault(image.hash_key, image)
-    to_upload, present, retag, wanted = [], [], [], set()
+    to_upload, present, retag, wanted, boxes = [], [], [], set(), []
     for item in dataset.images:
         key = image_map.hash_key(item.sha256)
         wanted.add(key)
@@ -133,6 +148,10 @@ def diff(dataset: Dataset, images: list[ProjectImage], mode: str, name: Callable
             to_upload.append(item)
             continue
         present.append(item)
+        if item.regions is not None:
+            changed = region_sync.change(name(item), there.id, item.regions, there.regions)
+            boxes += [changed] if changed else []
+            continue
         have = set(there.tags.values())
         if have != set(item.tags):
             retag.append(Retag(name(item), there.id, sorted(set(item.tags) - have),
@@ -140,7 +159,7 @@ def diff(dataset: Dataset, images: list[ProjectImage], mode: str, name: Callable
     only = [im for im in images if im.hash_key is not None
             and (im.hash_key not in wanted or by_key[im.hash_key] is not im)]  # a second copy counts as extra
     unknown = [im for im in images if im.hash_key is None]
-    return SyncPlan(mode, to_upload, present, retag, only, unknown, images)
+    return SyncPlan(mode, to_upload, present, retag, only, unknown, images, boxes)
 
 
 def after_upload(dataset: Dataset, listed: list[ProjectImage], uploaded: dict[str, Any], tag_ids: dict[str, str],
@@ -158,8 +177,10 @@ def after_upload(dataset: Dataset, listed: list[ProjectImage], uploaded: dict[st
             tags = before.tags
         else:
             tags = {tag_ids[n]: n for n in tags_sent.get(sha, ())}
+        regions = listed_regions(image) if getattr(image, "regions", None) is not None \
+            else before.regions if before else []
         by_id[image.id] = ProjectImage(image.id, {t: names.get(t, n) for t, n in tags.items()},
-                                       image_map.hash_key(sha), before.file if before else None)
+                                       image_map.hash_key(sha), before.file if before else None, regions)
     return diff(dataset, list(by_id.values()), mode, name)
 
 
@@ -183,6 +204,7 @@ def check_delete_limit(count: int, limit: int, allow_mass_delete: bool, project_
 @dataclass
 class SyncResult:
     retagged: list[str] = field(default_factory=list)
+    regions: region_sync.RegionResult = field(default_factory=region_sync.RegionResult)
     deleted: list[str] = field(default_factory=list)
     tags_deleted: list[str] = field(default_factory=list)
     calls: int = 0
@@ -196,6 +218,9 @@ def apply(trainer: Any, project_id: str, plan: SyncPlan, tag_ids: dict[str, str]
     if plan.retags and plan.retag:
         result.calls += _retag(trainer, project_id, plan.retag, tag_ids)
         result.retagged = [r.describe() for r in plan.retag]
+    if plan.retags and plan.regions:
+        result.regions = region_sync.apply(trainer, project_id, plan.regions, tag_ids)
+        result.calls += result.regions.calls
     doomed = plan.to_delete()
     if doomed:
         ids = [image.id for image in doomed]
@@ -204,7 +229,7 @@ def apply(trainer: Any, project_id: str, plan: SyncPlan, tag_ids: dict[str, str]
             result.calls += 1
         result.deleted = [image.describe() for image in doomed]
         result.deleted_ids = set(ids)
-    if result.retagged or result.deleted:
+    if result.retagged or result.deleted or result.regions.updated:
         for tag_id, tag_name in _emptied(plan, result.deleted_ids, set(dataset_tags)):
             trainer.delete_tag(project_id, tag_id)
             result.calls += 1
@@ -246,6 +271,12 @@ def _emptied(plan: SyncPlan, deleted: set[str], wanted: set[str]) -> list[tuple[
             if r.image_id in after:
                 for tag_id in r.remove:
                     after[r.image_id].pop(tag_id, None)
+        ids = {n: tid for image in images for tid, n in image.tags.items()}
+        for c in plan.regions:  # an object detection image's tags are its regions'
+            if c.image_id in after:
+                gone = {r.id for r in c.delete}
+                kept = [r.tag for image in images if image.id == c.image_id for r in image.regions if r.id not in gone]
+                after[c.image_id] = {ids.get(n, n): n for n in kept + [r.tag for r in c.create]}
     before_names = {tid: n for image in images for tid, n in image.tags.items()}
     still = {tid for tags in after.values() for tid in tags}
     return sorted(((tid, n) for tid, n in before_names.items() if tid not in still and n not in wanted),

@@ -64,17 +64,21 @@ def upload(trainer: Any, project_id: str, dataset: Dataset, images: list[Dataset
     """Send `images` in batches, each carrying the previous batch's map; failures are listed by file name.
 
     `metadata` (image id -> metadata pairs of every image in the project) is kept up to date: the last map is
-    written where there is room. `regions` (an object detection project's: image sha256 -> [{tag, left, top,
-    width, height}]) are sent instead of image tags."""
+    written where there is room. An object detection image's regions (its own, or `regions`: image sha256 ->
+    [{tag, left, top, width, height}], an export's) are sent instead of image tags."""
     from azure.cognitiveservices.vision.customvision.training.models import ImageFileCreateBatch, \
         ImageFileCreateEntry, Region
 
     def entry(name: str, image: DatasetImage) -> Any:
-        if regions is None:
+        if image.regions is not None:  # an object detection dataset's boxes
+            boxes = [Region(tag_id=tag_ids[r.tag], left=r.left, top=r.top, width=r.width, height=r.height)
+                     for r in image.regions]
+        elif regions is not None:
+            boxes = [Region(tag_id=tag_ids[r["tag"]], left=r["left"], top=r["top"], width=r["width"],
+                            height=r["height"]) for r in regions.get(image.sha256, [])]
+        else:
             return ImageFileCreateEntry(name=name, contents=Path(image.path).read_bytes(),
                                         tag_ids=[tag_ids[t] for t in image.tags])
-        boxes = [Region(tag_id=tag_ids[r["tag"]], left=r["left"], top=r["top"], width=r["width"], height=r["height"])
-                 for r in regions.get(image.sha256, [])]
         return ImageFileCreateEntry(name=name, contents=Path(image.path).read_bytes(), regions=boxes or None)
 
     result = UploadResult()

@@ -67,14 +67,15 @@ def train_and_publish(trainer: Any, project_id: str, plan: TrainingPlan, predict
                                "performance": performance.to_dict(), "gates": [], "published": None, "exit_code": 0}
     if config is not None:
         threshold = config.evaluation.threshold
-        candidate = performance if threshold == THRESHOLD else read_performance(trainer, project_id, iteration,
-                                                                                threshold)
+        overlap = config.evaluation.overlap_threshold if config.detection else None
+        candidate = performance if threshold == THRESHOLD and overlap is None else read_performance(
+            trainer, project_id, iteration, threshold, overlap)
         before = None
         if published is not None and published.id != iteration.id and config.gates.no_regression:
-            before = read_performance(trainer, project_id, published, threshold)
+            before = read_performance(trainer, project_id, published, threshold, overlap)
         results = gate_checks.evaluate(config.gates, candidate, before)
         if config.smoke_test:
-            results += smoke_test(trainer, project_id, iteration.id, config.smoke_test)
+            results += smoke_test(trainer, project_id, iteration.id, config.smoke_test, threshold, config.detection)
         outcome["gates"] = [result.to_dict() for result in results]
         for result in results:
             ui.info(f"gate {'pass' if result.passed else 'FAIL'}: {result.describe()}")
