@@ -80,5 +80,5 @@ class HeldOutDetections:
         stored = json.loads(data)
         if stored.get("format") != HELD_OUT_FORMAT:
             raise ValueError(f"not held-out detections: {stored.get('format')!r}")
-        return cls([[Detection(int(t), float(p), float(l), float(tp), float(w), float(h)) for t, p, l, tp, w, h in found]
-                    for found in stored["detections"]])
+        return cls([[Detection(int(tag), float(p), float(left), float(top), float(width), float(height))
+                     for tag, p, left, top, width, height in found] for found in stored["detections"]])

@@ -113,5 +113,6 @@ def require_project_type(domain_id: str, detection: bool, operation: str) -> Non
     """Refuse `operation` on a project of the other type (classification-only calls on object detection
     projects, and the other way round)."""
     if is_detection(domain_id) != detection:
-        need, have = ("object detection", "a classification") if detection else ("classification", "an object detection")
+        need, have = ("object detection", "a classification") if detection else \
+            ("classification", "an object detection")
         raise wrong_project_type(f"{operation} is for {need} projects; this is {have} project (its domain's type).")

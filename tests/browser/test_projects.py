@@ -1,6 +1,8 @@
 """Projects: list, edit, delete with a confirmation; user-provided names always shown as text."""
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from .portal import expect
@@ -9,6 +11,8 @@ pytestmark = pytest.mark.browser
 XSS = "<img src=x onerror=alert(1)>"
 FOOD = "c151d5b5-dd07-472a-acc8-15d29dea8518"
 GENERAL_COMPACT = "0732100f-1a38-4e49-a514-c9b44c697ab5"
+GENERAL_OD = "da2e3a8a-40a5-4171-82f4-58522f70fbc1"
+LOGO_OD = "1d8ffafe-ec40-4fb2-8f90-72b3b6cecea4"
 
 
 def test_edit_and_delete_a_project(portal, setup, training_client):
@@ -78,3 +82,21 @@ def test_names_with_markup_show_as_text(portal, setup, training_client):
     assert page.locator('img[src="x"]').count() == 0  # and no element was made from the name
     assert page.locator("main b").count() == 0
     assert [t.name for t in training_client.get_tags(project.id)] == [XSS]
+
+
+def test_an_object_detection_project_made_with_the_sdk_is_listed_and_edited_as_one(portal, training_client):
+    """The portal creates classification projects; one made on an object detection domain shows its type and is
+    edited on its own type's domains (the portal's object detection pages are still to come)."""
+    project = training_client.create_project(f"Shelf audit {uuid.uuid4().hex[:6]}", domain_id=GENERAL_OD)
+    page = portal.sign_in().page
+    card = page.get_by_role("listitem").filter(has=page.get_by_role("link", name=project.name))
+    expect(card).to_contain_text("Object Detection")
+    expect(card).to_contain_text("General")
+    card.get_by_role("button", name=f"Edit project {project.name}").click()
+    dialog = page.get_by_role("dialog", name=f"Edit project {project.name}")
+    expect(dialog.get_by_label("Food")).to_have_count(0)  # no classification domain offered
+    dialog.get_by_label("Logo", exact=True).check()
+    dialog.get_by_role("button", name="Save changes").click()
+    expect(dialog).to_be_hidden()
+    assert training_client.get_project(project.id).settings.domain_id == LOGO_OD
+    training_client.delete_project(project.id)

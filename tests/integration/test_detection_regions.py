@@ -125,9 +125,9 @@ def test_a_bad_region_fails_its_image_only_and_stores_nothing_of_it(rest):
     r = rest.training("POST", f"/projects/{pid}/images/files", json={"images": batch})
     assert r.status_code == 207 and r.json()["isBatchSuccessful"] is False
     statuses = {i["sourceUrl"]: i["status"] for i in r.json()["images"]}
-    assert statuses == {"good.jpg": "OK", "past-the-edge.jpg": "ErrorInvalidRegion", "no-width.jpg": "ErrorInvalidRegion",
-                        "negative.jpg": "ErrorInvalidRegion", "outside.jpg": "ErrorInvalidRegion",
-                        "too-many.jpg": "ErrorRegionLimitExceed"}
+    assert statuses == {"good.jpg": "OK", "past-the-edge.jpg": "ErrorInvalidRegion",
+                        "no-width.jpg": "ErrorInvalidRegion", "negative.jpg": "ErrorInvalidRegion",
+                        "outside.jpg": "ErrorInvalidRegion", "too-many.jpg": "ErrorRegionLimitExceed"}
     assert count(rest, pid) == 1 and len(images(rest, pid)[0]["regions"]) == 1
 
     # Not a number (JSON has no NaN or infinity; Python's json writes them as NaN and Infinity)
@@ -409,6 +409,6 @@ def test_object_detection_domains_are_azures(rest):
     for d in detection.values():
         assert d["enabled"] is True
         assert d["exportablePlatforms"] == (["ONNX", "DockerFile"] if d["exportable"] else [])
-    project = rest.training("POST", "/projects", params={"name": f"logo {uuid.uuid4().hex[:8]}",
-                                                         "domainId": "1d8ffafe-ec40-4fb2-8f90-72b3b6cecea4"})
-    assert project.status_code == 200 and project.json()["settings"]["domainId"] == "1d8ffafe-ec40-4fb2-8f90-72b3b6cecea4"
+    logo = "1d8ffafe-ec40-4fb2-8f90-72b3b6cecea4"
+    project = rest.training("POST", "/projects", params={"name": f"logo {uuid.uuid4().hex[:8]}", "domainId": logo})
+    assert project.status_code == 200 and project.json()["settings"]["domainId"] == logo

@@ -10,6 +10,10 @@ The photos are the shared `animals-detection` set: 16 training photos a tag (Azu
 from __future__ import annotations
 
 import io
+import json
+import socket
+import subprocess
+import sys
 import time
 import uuid
 import zipfile
@@ -232,3 +236,44 @@ def test_the_onnx_export_gives_the_services_boxes_to_the_sample_client(walk, pre
             match = max((e for e in exported if e[0] == p.tag_name), key=lambda e: iou(e[2], box(p)), default=None)
             assert match is not None, (photo.path.name, p.tag_name)
             assert iou(match[2], box(p)) >= 0.9 and abs(match[1] - p.probability) <= 0.01, (photo.path.name, p, match)
+
+
+def test_the_dockerfile_export_answers_detection_json(walk, predictor, tmp_path):
+    """The DockerFile package's server (run as a process: no Docker engine here) answers as detect_image does."""
+    package = download(walk, "DockerFile", "Linux")
+    package.extractall(tmp_path)
+    assert json.loads((tmp_path / "app" / "tags.json").read_text())["type"] == "ObjectDetection"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([sys.executable, str(tmp_path / "app" / "server.py"), "--port", str(port)],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(base + "/", timeout=1)
+                break
+            except httpx.TransportError:
+                assert server.poll() is None and time.monotonic() < deadline, server.stdout.read()
+                time.sleep(0.2)
+        photo = walk.val_photos[0]
+        data = photo.path.read_bytes()
+        served = predictor.detect_image_with_no_store(walk.project.id, PUBLISHED, data)
+        for path in ("/image", f"/{walk.project.id}/detect/iterations/{PUBLISHED}/image"):
+            r = httpx.post(base + path, content=data, headers={"Content-Type": "application/octet-stream"})
+            assert r.status_code == 200, r.text
+            got = r.json()
+            assert got["project"] == walk.project.id and got["iteration"] == walk.regular.id
+            top = got["predictions"][0]
+            want = served.predictions[0]
+            assert top["tagName"] == want.tag_name and top["tagId"] == want.tag_id
+            b = top["boundingBox"]
+            assert iou((b["left"], b["top"], b["width"], b["height"]), box(want)) >= 0.9
+            assert abs(top["probability"] - want.probability) <= 0.01
+        r = httpx.post(base + "/image", content=b"not an image")
+        assert r.status_code == 400 and r.json()["code"] == "BadRequestImageFormat"
+    finally:
+        server.terminate()
+        server.wait(10)

@@ -24,7 +24,8 @@ class SuggestionTables:
                           "created = excluded.created",
                           (image_id, iteration_id, json.dumps(predictions), uncertainty, created))
 
-    def _matching(self, project_id: str, iteration_id: str, tag_ids: Sequence[str], threshold: float) -> tuple[str, list]:
+    def _matching(self, project_id: str, iteration_id: str, tag_ids: Sequence[str],
+                  threshold: float) -> tuple[str, list]:
         """(FROM ... WHERE of the project's untagged images with a suggestion of the iteration for any of
         `tag_ids` (any tag when empty) at `threshold` or more, its parameters)."""
         sql = ("FROM suggestions s JOIN images i ON i.id = s.image_id WHERE i.project_id = ? AND s.iteration_id = ? "
