@@ -132,14 +132,39 @@ export async function deleteImageTags(pid, imageIds, tagIds) {
   }
 }
 
+export const getImagesByIds = (pid, imageIds) =>
+  call("GET", `/projects/${p(pid)}/images/id`, {params: {imageIds}});
+
+// Regions (object detection): normalised boxes {imageId, tagId, left, top, width, height}, 64 a call
+/** -> {created: [ImageRegion with regionId], duplicated: [...], exceeded: [...]} merged over the calls */
+export async function createImageRegions(pid, regions) {
+  const out = {created: [], duplicated: [], exceeded: []};
+  for (const part of chunks(regions, MAX_IDS_PER_CALL)) {
+    const answer = await call("POST", `/projects/${p(pid)}/images/regions`, {json: {regions: part}});
+    for (const key of Object.keys(out)) out[key].push(...((answer && answer[key]) || []));
+  }
+  return out;
+}
+
+export async function deleteImageRegions(pid, regionIds) {
+  for (const ids of chunks(regionIds, MAX_IDS_PER_CALL)) {
+    await call("DELETE", `/projects/${p(pid)}/images/regions`, {params: {regionIds: ids}});
+  }
+}
+
+/** {proposals: [{confidence, boundingBox}]}: where objects may be, from the latest trained iteration. */
+export const getImageRegionProposals = (pid, imageId) =>
+  call("POST", `/projects/${p(pid)}/images/${p(imageId)}/regionproposals`);
+
 // Training and iterations
 export const trainProject = (pid, {trainingType, reservedBudgetInHours, forceTrain}) =>
   call("POST", `/projects/${p(pid)}/train`, {params: {trainingType, reservedBudgetInHours, forceTrain}});
 export const getIterations = (pid) => call("GET", `/projects/${p(pid)}/iterations`);
 export const getIteration = (pid, iid) => call("GET", `/projects/${p(pid)}/iterations/${p(iid)}`);
 export const deleteIteration = (pid, iid) => call("DELETE", `/projects/${p(pid)}/iterations/${p(iid)}`);
-export const getIterationPerformance = (pid, iid, threshold) =>
-  call("GET", `/projects/${p(pid)}/iterations/${p(iid)}/performance`, {params: {threshold}});
+/** An object detection iteration's also at an IoU `overlapThreshold` (Azure's default 0.3). */
+export const getIterationPerformance = (pid, iid, threshold, overlapThreshold) =>
+  call("GET", `/projects/${p(pid)}/iterations/${p(iid)}/performance`, {params: {threshold, overlapThreshold}});
 /** [ImagePerformance]: the held-out images with their true tags and the iteration's predictions. */
 export const getImagePerformances = (pid, iid, {tagIds, orderBy, take, skip} = {}) =>
   call("GET", `/projects/${p(pid)}/iterations/${p(iid)}/performance/images`, {params: {tagIds, orderBy, take, skip}});

@@ -2,13 +2,17 @@
 // messages, and the one way errors from the service are shown (its own message, as text).
 import {h, uid} from "./dom.js";
 
-/** A modal dialog named by its heading; removed from the page when closed. */
-export function openDialog(title, body, {wide = false, onClose} = {}) {
+/** A modal dialog named by its heading; removed from the page when closed. `mayClose()` returning false keeps it
+ * open (the close button and Escape both ask it): a page with unsaved work says so instead of losing it. */
+export function openDialog(title, body, {wide = false, onClose, mayClose} = {}) {
   const headingId = uid("dialog-title");
   const close = h("button", {type: "button", class: "icon close", "aria-label": "Close this dialog",
-                             onclick: () => dialog.close()}, "×");
+                             onclick: () => { if (!mayClose || mayClose()) dialog.close(); }}, "×");
   const dialog = h("dialog", {class: wide ? "wide" : "", "aria-labelledby": headingId},
                    h("header", {}, h("h2", {id: headingId}, title), close), body);
+  dialog.addEventListener("cancel", (event) => {
+    if (mayClose && !mayClose()) event.preventDefault();
+  });
   dialog.addEventListener("close", () => {
     dialog.remove();
     if (onClose) onClose();

@@ -1,13 +1,16 @@
 // Training images: a paged grid of thumbnails (take <= 256, lazy <img>), a tag filter with counts, Untagged,
-// tag / untag / delete the selected images, create and delete tags, and the upload dialog.
+// tag / untag / delete the selected images, create and delete tags, and the upload dialog. On an object detection
+// project each thumbnail shows its boxes and opens the region editor (an image is tagged by its boxes there).
 import * as api from "../api.js";
 import {fill, h, uid} from "../dom.js";
 import {busy, confirmAction, messageArea} from "../ui.js";
 import {uploadDialog} from "./upload.js";
+import {regionEditor} from "../regions/editor.js";
+import {boxedImage} from "../regions/overlay.js";
 
 export const PAGE_SIZE = 60;
 
-export async function renderImages(content, {project}) {
+export async function renderImages(content, {project, detection = false}) {
   const pid = project.id;
   const state = {show: "all", tagIds: new Set(), page: 0, total: 0, tags: [], images: [], selected: new Set()};
   let loading = 0;  // only the latest load may draw (filters change faster than answers come)
@@ -24,7 +27,8 @@ export async function renderImages(content, {project}) {
   const summary = h("p", {class: "summary", role: "status"});
   // Enabled once the tags are in: the dialog offers them for the batch (a click before would offer none).
   const addImages = h("button", {type: "button", class: "primary", disabled: true,
-                                 onclick: () => uploadDialog(project, state.tags, reloadAll)}, "Add images");
+                                 onclick: () => uploadDialog(project, state.tags, reloadAll, {detection})},
+                    "Add images");
   fill(content, h("div", {class: "with-sidebar"}, aside,
     h("div", {class: "main-column"}, h("div", {class: "page-head"}, h("h2", {}, "Training images"), addImages),
       note.el, toolbar, summary, grid, pager)));
@@ -151,10 +155,20 @@ export async function renderImages(content, {project}) {
         if (box.checked) state.selected.add(image.id); else state.selected.delete(image.id);
         drawToolbar();
       }});
-      return h("li", {class: "tile"}, h("label", {},
-        box,
-        h("img", {src: image.thumbnailUri, alt: "", loading: "lazy", decoding: "async", width: 160, height: 120}),
-        h("span", {class: names.length ? "tags" : "tags none"}, names.length ? names.join(", ") : "Untagged")));
+      const thumbnail = h("img", {src: image.thumbnailUri, alt: "", loading: "lazy", decoding: "async", width: 160,
+                                  height: 120});
+      const caption = h("span", {class: names.length ? "tags" : "tags none"}, names.length ? names.join(", ")
+                                                                                     : "Untagged");
+      if (!detection) return h("li", {class: "tile"}, h("label", {}, box, thumbnail, caption));
+      const regions = image.regions || [];
+      const open = h("button", {type: "button", class: "thumb",
+                                "aria-label": `Edit the regions of image ${first + i + 1} (${regions.length} `
+                                              + `box${regions.length === 1 ? "" : "es"}: ${described})`,
+                                onclick: () => regionEditor(project, {images: state.images, index: i, tags: state.tags,
+                                                                      onChanged: reloadAll})},
+                     boxedImage(thumbnail, regions, {labels: false}));
+      return h("li", {class: "tile detection"}, open, h("label", {}, box, caption,
+        h("span", {class: "count"}, ` · ${regions.length} box${regions.length === 1 ? "" : "es"}`)));
     }));
     const pages = Math.max(1, Math.ceil(state.total / PAGE_SIZE));
     const last = Math.min(first + state.images.length, state.total);
@@ -182,9 +196,9 @@ export async function renderImages(content, {project}) {
                         state.tags.map((t) => h("option", {value: t.id}, t.name)));
     const none = !count;
     const selected = () => [...state.selected];
-    const tagButton = h("button", {type: "button", disabled: none || !state.tags.length, onclick: () =>
+    const tagButton = h("button", {type: "button", hidden: detection, disabled: none || !state.tags.length, onclick: () =>
       change(tagButton, () => api.createImageTags(pid, selected(), tagSelect.value))}, "Add tag to selected");
-    const untagButton = h("button", {type: "button", disabled: none || !state.tags.length, onclick: () =>
+    const untagButton = h("button", {type: "button", hidden: detection, disabled: none || !state.tags.length, onclick: () =>
       change(untagButton, () => api.deleteImageTags(pid, selected(), [tagSelect.value]))}, "Remove tag from selected");
     const deleteButton = h("button", {type: "button", class: "danger", disabled: none, onclick: async () => {
       const sure = await confirmAction(`Delete ${count} image${count === 1 ? "" : "s"}?`,
@@ -194,7 +208,8 @@ export async function renderImages(content, {project}) {
     fill(toolbar,
       h("span", {class: "choice"}, all, h("label", {for: allId}, "Select all on this page")),
       h("span", {class: "selected-count"}, `${count} selected`),
-      h("label", {for: tagSelectId}, "Tag"), tagSelect, tagButton, untagButton, deleteButton);
+      detection ? null : h("label", {for: tagSelectId}, "Tag"), detection ? null : tagSelect, tagButton, untagButton,
+      deleteButton);
   }
 
   async function change(button, work) {

@@ -1,6 +1,8 @@
 // Performance: the iterations list; for one iteration precision, recall and AP at a probability threshold
 // (recomputed by the service's get_iteration_performance, as Azure does), the per-tag table, a precision-recall
 // curve per tag from the held-out results, and the iteration's actions (publish, prediction URL, export, delete).
+// An object detection iteration: precision, recall and mAP, per-tag AP, at a probability threshold and at an
+// overlap threshold (the IoU a detected box needs with a labelled one to count; Azure's default 30%).
 import * as api from "../api.js";
 import {fill, formatDate, h, percent} from "../dom.js";
 import {curvePoints, curveSvg} from "../prcurve.js";
@@ -10,7 +12,9 @@ import {iterationActions} from "./iteration-actions.js";
 const DEBOUNCE_MS = 150;
 const POLL_MS = 2000;
 
-export async function renderPerformance(content, {project, iterationId}) {
+const DEFAULT_OVERLAP = 30;  // percent: Azure's overlapThreshold default
+
+export async function renderPerformance(content, {project, iterationId, detection = false}) {
   const pid = project.id;
   const note = messageArea();
   const list = h("nav", {class: "filters iterations", "aria-label": "Iterations"});
@@ -35,17 +39,18 @@ export async function renderPerformance(content, {project, iterationId}) {
       h("span", {class: "it-name"}, it.name),
       h("span", {class: "it-meta"}, it.status === "Completed" ? formatDate(it.trainedAt) : it.status),
       it.publishName ? h("span", {class: "badge"}, `Published as ${it.publishName}`) : null)))));
-  await renderIteration(detail, project, shown, () => renderPerformance(content, {project, iterationId: shown.id}));
+  await renderIteration(detail, project, shown,
+                        () => renderPerformance(content, {project, iterationId: shown.id, detection}), detection);
 }
 
-async function renderIteration(detail, project, iteration, refresh) {
+async function renderIteration(detail, project, iteration, refresh, detection) {
   const note = messageArea();
   const head = h("div", {class: "page-head"}, h("h2", {}, iteration.name),
     h("div", {class: "actions"}, iterationActions(project, iteration, note, refresh)));
   const facts = h("p", {class: "facts-line"}, [
     iteration.trainingType === "Advanced" ? `Advanced training (${iteration.reservedBudgetInHours} h budget)`
                                           : "Quick training",
-    iteration.classificationType,
+    detection ? "Object Detection" : iteration.classificationType,
     iteration.trainedAt ? `trained ${formatDate(iteration.trainedAt)}` : iteration.status,
     iteration.publishName ? `published as “${iteration.publishName}”` : "not published",
   ].filter(Boolean).join(" · "));
@@ -63,6 +68,8 @@ async function renderIteration(detail, project, iteration, refresh) {
 
   const slider = h("input", {type: "range", id: "threshold", min: 0, max: 100, step: 1, value: 50});
   const shownValue = h("output", {for: "threshold", id: "threshold-value"}, "50%");
+  const overlap = h("input", {type: "range", id: "overlap", min: 5, max: 95, step: 5, value: DEFAULT_OVERLAP});
+  const overlapValue = h("output", {for: "overlap", id: "overlap-value"}, `${DEFAULT_OVERLAP}%`);
   const metrics = h("dl", {class: "metrics", "aria-live": "polite"});
   const table = h("table", {class: "per-tag"}, h("caption", {}, "Performance per tag"),
     h("thead", {}, h("tr", {}, ["Tag", "Precision", "Recall", "A.P.", "Image count"]
@@ -73,9 +80,14 @@ async function renderIteration(detail, project, iteration, refresh) {
     h("section", {"aria-labelledby": "perf-title"},
       h("h3", {id: "perf-title"}, "Performance"),
       h("div", {class: "threshold"}, h("label", {for: "threshold"}, "Probability Threshold"), slider, shownValue),
+      detection ? h("div", {class: "threshold"}, h("label", {for: "overlap"}, "Overlap Threshold"), overlap,
+                    overlapValue) : null,
+      detection ? h("p", {class: "hint"}, "A detected box counts as right when its tag is right and it overlaps a "
+                    + "labelled box by at least the overlap threshold (intersection over union). A.P. is the area "
+                    + "under a tag's precision-recall curve; mAP is the mean of the tags' A.P.") : null,
       metrics, table),
-    h("section", {"aria-labelledby": "curves-title"}, h("h3", {id: "curves-title"}, "Precision-recall curve per tag"),
-      curves));
+    detection ? null : h("section", {"aria-labelledby": "curves-title"},
+                         h("h3", {id: "curves-title"}, "Precision-recall curve per tag"), curves));
 
   const tags = await api.getTags(project.id, iteration.id).catch(() => []);
   const counts = new Map(tags.map((t) => [t.id, t.imageCount]));
@@ -85,12 +97,14 @@ async function renderIteration(detail, project, iteration, refresh) {
     const token = ++latest;
     metrics.setAttribute("aria-busy", "true");
     try {
-      const perf = await api.getIterationPerformance(project.id, iteration.id, threshold);
+      const perf = await api.getIterationPerformance(project.id, iteration.id, threshold,
+                                                     detection ? Number(overlap.value) / 100 : undefined);
       if (token !== latest) return;
       fill(metrics,
         h("div", {}, h("dt", {}, "Precision"), h("dd", {"data-metric": "precision"}, percent(perf.precision))),
         h("div", {}, h("dt", {}, "Recall"), h("dd", {"data-metric": "recall"}, percent(perf.recall))),
-        h("div", {}, h("dt", {}, "AP"), h("dd", {"data-metric": "averagePrecision"}, percent(perf.averagePrecision))));
+        h("div", {}, h("dt", {}, detection ? "mAP" : "AP"),
+          h("dd", {"data-metric": "averagePrecision"}, percent(perf.averagePrecision))));
       fill(table.tBodies[0], (perf.perTagPerformance || []).map((t) => h("tr", {},
         h("th", {scope: "row"}, t.name), h("td", {}, percent(t.precision)), h("td", {}, percent(t.recall)),
         h("td", {}, percent(t.averagePrecision)), h("td", {}, String(counts.get(t.id) ?? "–")))));
@@ -108,8 +122,13 @@ async function renderIteration(detail, project, iteration, refresh) {
     clearTimeout(timer);
     timer = setTimeout(() => load(threshold), DEBOUNCE_MS);
   });
+  overlap.addEventListener("input", () => {
+    overlapValue.textContent = `${overlap.value}%`;
+    clearTimeout(timer);
+    timer = setTimeout(() => load(Number(slider.value) / 100), DEBOUNCE_MS);
+  });
   await load(0.5);
-  curveMovers = await drawCurves(curves, project, iteration, 0.5);
+  if (!detection) curveMovers = await drawCurves(curves, project, iteration, 0.5);
 }
 
 /** Curves from every held-out image (paged, MAX_TAKE at a time); says so clearly when the route is missing. */

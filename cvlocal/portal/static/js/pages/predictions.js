@@ -1,9 +1,12 @@
 // Predictions: the images a project has predicted and kept (query_predictions), filtered by iteration and by a
 // tag's probability, newest, oldest or least certain first ("Suggested"), with the option to tag one and add it to
 // the training images (create_images_from_predictions), or delete it (delete_prediction): the active-learning loop.
+// An object detection project's stored detections are drawn over their images (those at or over "At least"), and
+// adding one to the training images takes those boxes as its regions.
 import * as api from "../api.js";
 import {fill, formatDate, h, percent, uid} from "../dom.js";
 import {busy, describe, messageArea} from "../ui.js";
+import {boxedImage, predictedBox} from "../regions/overlay.js";
 
 const PAGE_SIZE = 60;
 const ORDERS = [["Newest", "Newest first"], ["Oldest", "Oldest first"], ["Suggested", "Least certain first"]];
@@ -14,7 +17,7 @@ function labelled(text, control) {
   return h("span", {class: "field-inline"}, h("label", {for: control.id}, text), control);
 }
 
-export async function renderPredictions(content, {project}) {
+export async function renderPredictions(content, {project, detection = false}) {
   const pid = project.id;
   const note = messageArea();
   const iterationSelect = h("select", {}, h("option", {value: ""}, "All iterations"));
@@ -80,7 +83,10 @@ export async function renderPredictions(content, {project}) {
     drawSummary();
   }
 
+  const lowest = () => Math.min(100, Math.max(0, Number(minimum.value) || 0)) / 100;
+
   function card(prediction) {
+    if (detection) return detectionCard(prediction);
     const top = [...(prediction.predictions || [])].sort((a, b) => b.probability - a.probability).slice(0, 3);
     const selectId = uid("pred-tag");
     const cardTag = h("select", {id: selectId}, tags.map((t) => h("option", {value: t.id}, t.name)));
@@ -114,12 +120,47 @@ export async function renderPredictions(content, {project}) {
     return item;
   }
 
+  /** A stored detection: its objects at or over "At least" drawn and listed; added with them as its regions. */
+  function detectionCard(prediction) {
+    const objects = [...(prediction.predictions || [])].sort((a, b) => b.probability - a.probability)
+      .filter((p) => p.probability >= lowest());
+    const item = h("li", {class: "tile prediction"});
+    const add = h("button", {type: "button", class: "primary", disabled: !objects.length,
+                             onclick: () => busy(add, note, async () => {
+      const regions = objects.map((p) => ({tagId: p.tagId, ...p.boundingBox}));
+      const summary = await api.createImagesFromPredictions(pid, {images: [{id: prediction.id, regions}]});
+      const result = (summary && summary.images && summary.images[0]) || {};
+      if (!ADDED.has(result.status)) {
+        note.error(`Not added (${result.status || "no result"}): ${result.message || "the service kept nothing."}`);
+        return;
+      }
+      await api.deletePrediction(pid, [prediction.id]);
+      removed(item);
+      note.info(`Added to the training images with ${regions.length} region${regions.length === 1 ? "" : "s"}.`);
+    })}, objects.length ? `Add with ${objects.length} box${objects.length === 1 ? "" : "es"}` : "No boxes to add");
+    const remove = h("button", {type: "button", class: "danger", "aria-label": "Delete prediction",
+                                onclick: () => busy(remove, note, async () => {
+      await api.deletePrediction(pid, [prediction.id]);
+      removed(item);
+    })}, "Delete");
+    const thumb = h("img", {src: prediction.thumbnailUri, alt: "", loading: "lazy", decoding: "async", width: 160,
+                            height: 120});
+    fill(item, boxedImage(thumb, objects.map(predictedBox), {labels: false}),
+      h("ul", {class: "top-predictions", "aria-label": "Detected objects"},
+        objects.slice(0, 5).map((p) => h("li", {}, h("span", {class: "tag-name"}, p.tagName),
+                                         ` ${percent(p.probability)}`)),
+        objects.length > 5 ? h("li", {}, `and ${objects.length - 5} more`) : null),
+      h("p", {class: "hint"}, formatDate(prediction.created)),
+      h("div", {class: "actions"}, add, remove));
+    return item;
+  }
+
   more.addEventListener("click", () => busy(more, note, () => load(false)));
   filters.addEventListener("submit", (event) => event.preventDefault());
   for (const control of [iterationSelect, orderSelect, tagSelect]) {
     control.addEventListener("change", () => { note.clear(); load(true); });
   }
-  minimum.addEventListener("change", () => { if (tagSelect.value) load(true); });
+  minimum.addEventListener("change", () => { if (tagSelect.value || detection) load(true); });
 
   try {
     const [projectTags, iterations] = await Promise.all([api.getTags(pid), api.getIterations(pid)]);

@@ -3,6 +3,11 @@ import * as api from "../api.js";
 import {field, fill, h} from "../dom.js";
 import {busy, confirmAction, messageArea, openDialog, radioGroup} from "../ui.js";
 
+const PROJECT_TYPES = [
+  {value: "Classification", label: "Classification"},
+  {value: "ObjectDetection", label: "Object Detection"},
+];
+
 const CLASSIFICATION_TYPES = [
   {value: "Multilabel", label: "Multilabel (Multiple tags per image)"},
   {value: "Multiclass", label: "Multiclass (Single tag per image)"},
@@ -14,15 +19,18 @@ async function allDomains() {
   return domainsCache;
 }
 
-/** The domains of one project type ("Classification" or "ObjectDetection"). New projects are classification
- * projects here (the portal's object detection pages are still to come); an object detection project made with
- * the SDK is shown and edited on its own type's domains. */
+/** The domains of one project type ("Classification" or "ObjectDetection"): a project's type is its domain's. */
 export async function domainsOfType(type) {
   return (await allDomains()).filter((d) => d.type === type);
 }
 
 export async function classificationDomains() {
   return domainsOfType("Classification");
+}
+
+/** Whether a project is an object detection project (its domain's type). */
+export async function isDetection(project) {
+  return projectType(await allDomains(), project.settings || {}) === "ObjectDetection";
 }
 
 function projectType(domains, settings) {
@@ -104,35 +112,48 @@ function alertError(error) {
   note.error(error);
 }
 
-/** Create (project null) or edit a project, as the Azure portal's "Create new project" dialog. */
+/** Create (project null) or edit a project, as the Azure portal's "Create new project" dialog: a new project's
+ * type is chosen there (its domains follow it); an existing project's type cannot change. */
 async function projectDialog(project, reload) {
   const settings = (project && project.settings) || {};
-  const type = project ? projectType(await allDomains(), settings) : "Classification";
-  const domains = await domainsOfType(type);
+  let type = project ? projectType(await allDomains(), settings) : "Classification";
   const name = h("input", {type: "text", required: true, value: project ? project.name : "", maxLength: 200});
   const description = h("textarea", {rows: 2}, project ? project.description || "" : "");
   const types = radioGroup("Classification Types", "classification-type", CLASSIFICATION_TYPES,
                            settings.classificationType || "Multilabel");
-  const domainChoice = radioGroup("Domains", "domain", domains.map((d) => ({
-    value: d.id, label: d.name,
-    hint: `${d.modelInformation?.description || ""}${d.exportable ? " Exportable (ONNX)." : ""}`,
-  })), settings.domainId || domains[0]?.id);
+  const projectTypes = radioGroup("Project Types", "project-type", PROJECT_TYPES, type);
+  const domainBox = h("div", {});
+  let domainChoice;
+  async function drawDomains() {
+    const domains = await domainsOfType(type);
+    domainChoice = radioGroup("Domains", "domain", domains.map((d) => ({
+      value: d.id, label: d.name,
+      hint: `${d.modelInformation?.description || ""}${d.exportable ? " Exportable (ONNX)." : ""}`,
+    })), domains.some((d) => d.id === settings.domainId) ? settings.domainId : domains[0]?.id);
+    fill(domainBox, domainChoice.el);
+    types.el.hidden = type === "ObjectDetection";
+  }
+  await drawDomains();
+  for (const input of projectTypes.inputs) {
+    input.addEventListener("change", () => { type = projectTypes.value(); drawDomains(); });
+  }
   const note = messageArea();
   const submit = h("button", {type: "submit", class: "primary"}, project ? "Save changes" : "Create project");
   const cancel = h("button", {type: "button", onclick: () => dialog.close()}, "Cancel");
   const detection = type === "ObjectDetection";
   const form = h("form", {class: "stack"},
     field("Name", name), field("Description", description),
-    h("p", {class: "hint"}, detection ? "Project type: Object Detection (its type cannot change)."
-                                      : "Project type: Classification (this service trains image classifiers)."),
-    detection ? null : types.el, domainChoice.el, note.el, h("div", {class: "actions"}, cancel, submit));
+    project ? h("p", {class: "hint"}, `Project type: ${detection ? "Object Detection" : "Classification"} (a `
+                                      + "project's type cannot change).") : projectTypes.el,
+    types.el, domainBox, note.el, h("div", {class: "actions"}, cancel, submit));
   const dialog = openDialog(project ? `Edit project ${project.name}` : "Create new project", form);
   name.focus();
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     busy(submit, note, async () => {
       const values = {name: name.value.trim(), description: description.value.trim(),
-                      domainId: domainChoice.value(), classificationType: types.value()};
+                      domainId: domainChoice.value(),
+                      classificationType: type === "ObjectDetection" ? undefined : types.value()};
       if (!values.name) throw new Error("Give the project a name.");
       if (project) {
         await api.updateProject(project.id, {name: values.name, description: values.description,

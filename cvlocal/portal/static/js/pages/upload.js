@@ -46,7 +46,8 @@ function base64Of(file) {
   });
 }
 
-export function uploadDialog(project, tags, onDone) {
+/** On an object detection project images go up without tags: they are tagged by the boxes drawn on them. */
+export function uploadDialog(project, tags, onDone, {detection = false} = {}) {
   let files = [];
   let uploaded = false;
   const note = messageArea();
@@ -112,8 +113,10 @@ export function uploadDialog(project, tags, onDone) {
 
   const dialog = openDialog("Image upload", [
     dropZone,
-    h("fieldset", {}, h("legend", {}, "My tags (for every image of this batch)"), tagBoxes,
-      h("div", {class: "inline"}, h("label", {for: newTag.id}, "New tag"), newTag, addTag)),
+    detection ? h("p", {class: "hint"}, "Object detection: the images are tagged by the boxes you draw on them "
+                                        + "after the upload (open an image on the Training Images page).")
+              : h("fieldset", {}, h("legend", {}, "My tags (for every image of this batch)"), tagBoxes,
+                  h("div", {class: "inline"}, h("label", {for: newTag.id}, "New tag"), newTag, addTag)),
     note.el, progress, progressText, results,
     h("div", {class: "actions"}, close, upload),
   ], {wide: true, onClose: () => { if (uploaded) onDone(); }});
@@ -128,7 +131,7 @@ export function uploadDialog(project, tags, onDone) {
   }
 
   async function run() {
-    const tagIds = [...tagInputs.entries()].filter(([, box]) => box.checked).map(([id]) => id);
+    const tagIds = detection ? [] : [...tagInputs.entries()].filter(([, box]) => box.checked).map(([id]) => id);
     const groups = batches(files);
     const body = results.tBodies[0];
     fill(body);
