@@ -110,7 +110,8 @@ class DatasetConfig(_Section):
                                                                  "folder to leave out (e.g. a second copy of an "
                                                                  "image annotated twice).")
     require_boxes: bool = Field(True, description="Object detection: an image without boxes is an error (true), "
-                                                  "or is left out (false).")
+                                                  "or is kept without regions (false: a background image; the sync "
+                                                  "then removes the regions it had).")
     tag_names: dict[str, str] = Field(
         default_factory=dict, description="Folder or manifest tag -> Custom Vision tag name "
                                           "(e.g. Japanese_Cherry: Japanese Cherry).")

@@ -146,15 +146,12 @@ def named(regions: list[Region], tag_name: Callable[[str], str]) -> tuple[Region
 
 
 def check_regions(annotated: Annotated, regions: list[Region], labels: set[str] | None, require_boxes: bool,
-                  problems: list[str]) -> bool:
-    """Problems of one image's regions as a whole; False when the image has none (and that is allowed)."""
+                  problems: list[str]) -> None:
+    """Problems of one image's regions as a whole (an image without boxes is one unless that is allowed)."""
     problems += region_problems(annotated.where, regions, labels)
-    if regions or annotated.drawn:
-        return True
-    if require_boxes:
+    if require_boxes and not regions and not annotated.drawn:
         problems.append(f"{annotated.where}: {annotated.image.name} has no boxes (dataset.require_boxes; set it "
-                        "to false to leave such images out)")
-    return False
+                        "to false to keep such images, without regions)")
 
 
 def conflicting(images: list[tuple[str, tuple[Region, ...], str]]) -> list[str]:
@@ -206,9 +203,7 @@ def scan_boxes(config: DatasetConfig, root: Path, tag_name: Callable[[str], str]
             problems.append(f"{annotated.where}: {path}: {exc}")
             continue
         found = regions_of(annotated, frame, problems)
-        if not check_regions(annotated, found, labels, config.require_boxes, problems):
-            skipped.append(Skipped(path, "no boxes (dataset.require_boxes is false)"))
-            continue
+        check_regions(annotated, found, labels, config.require_boxes, problems)
         source_tags |= {r.tag for r in found}
         regions = named(found, tag_name)
         hashed.append((sha, regions, annotated.where))

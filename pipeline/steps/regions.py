@@ -119,8 +119,7 @@ class RegionResult:
 
 def apply(trainer: Any, project_id: str, changes: list[RegionChange], tag_ids: dict[str, str]) -> RegionResult:
     """Delete, then create, in batches of 64."""
-    from azure.cognitiveservices.vision.customvision.training.models import ImageRegionCreateBatch, \
-        ImageRegionCreateEntry
+    from azure.cognitiveservices.vision.customvision.training.models import ImageRegionCreateEntry
 
     result = RegionResult()
     doomed = [r.id for c in changes for r in c.delete]
@@ -131,7 +130,7 @@ def apply(trainer: Any, project_id: str, changes: list[RegionChange], tag_ids: d
     entries = [ImageRegionCreateEntry(image_id=c.image_id, tag_id=folded[r.tag.casefold()], left=r.left, top=r.top,
                                       width=r.width, height=r.height) for c in changes for r in c.create]
     for start in range(0, len(entries), PER_CALL):
-        summary = trainer.create_image_regions(project_id, ImageRegionCreateBatch(regions=entries[start:start + PER_CALL]))
+        summary = trainer.create_image_regions(project_id, regions=entries[start:start + PER_CALL])
         result.calls += 1
         exceeded = getattr(summary, "exceeded", None) or []
         if exceeded:

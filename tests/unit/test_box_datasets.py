@@ -159,7 +159,7 @@ def test_yolo_lines_are_checked_and_rounding_past_an_edge_is_clipped(tmp_path):
     (root / "labels" / "b.txt").write_text("1 0.5 0.5 0.2 0.2\n")
     dataset = scan(DatasetConfig(path=root, layout="yolo", require_boxes=False), detection=True)
     assert boxes(dataset)["a"][0] == ("cat", 0.0, 0.25, 1.0, 0.5)
-    assert [s.path.name for s in dataset.skipped] == ["c.jpg"]  # no label file, left out
+    assert boxes(dataset)["c"] == [] and dataset.images[2].tags == ()  # no label file: a background image
     (root / "labels" / "b.txt").write_text("1 0.5 0.5 0.2 0.2\n2 0.5 0.5 0.2 0.2\n0 30 20 12 8\n"
                                            "0 0.1 0.1 0.2 0.1 0.3 0.3\n0 0.9 0.5 0.4 0.2\n")
     message = refused(DatasetConfig(path=root, layout="yolo"))
