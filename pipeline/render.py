@@ -82,13 +82,19 @@ def sync_lines(sync: dict[str, Any], verbose: bool) -> list[str]:
                      + (f"up to {maybe} may be dataset images that the upload finds again (OKDuplicate), the "
                         f"others: {fate}" if maybe else f"not in the dataset: {fate}"))
         lines += [f"    ? {i}" for i in unknown["images"]] if verbose else []
-    if not (retag["count"] or only["count"] or unknown["count"]):
+    regions = sync.get("regions") or {}
+    if regions.get("images"):
+        what = "update them" if regions["applied"] else "left alone (add-only; retag or mirror updates them)"
+        lines.append(f"  boxes differ from the dataset: {regions['images']} image(s), {regions['delete']} region(s) "
+                     f"to delete and {regions['create']} to create: {what}")
+        lines += [f"    ~ {f}" for f in regions["files"]] if verbose else []
+    if not (retag["count"] or only["count"] or unknown["count"] or regions.get("images")):
         lines.append("  the project's images match the dataset")
     if delete["count"]:
         lines.append(f"  would delete: {delete['count']} image(s), limit {delete['limit']}"
                      + (": REFUSED unless --allow-mass-delete or a higher dataset.max_delete" if delete["over_limit"]
                         else ""))
-    if not verbose and (retag["count"] or only["count"] or unknown["count"]):
+    if not verbose and (retag["count"] or only["count"] or unknown["count"] or regions.get("images")):
         lines.append("  (-v lists the files)")
     return lines
 

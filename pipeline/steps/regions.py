@@ -56,18 +56,17 @@ class RegionChange:
         return max(0, len(self.delete) - len(self.create))
 
     def kinds(self) -> Counter:
-        """moved / relabelled / added / removed, pairing each deletion with a creation."""
-        creates, kinds = list(self.create), Counter()
-        for old in self.delete:
-            same_place = next((c for c in creates if c.same_box(Region(c.tag, *_box(old)))), None)
-            same_tag = next((c for c in creates if c.tag.casefold() == old.tag.casefold()), None)
-            match = same_place or same_tag or (creates[0] if creates else None)
-            if match is None:
-                kinds["removed"] += 1
-                continue
-            creates.remove(match)
-            kinds["relabelled" if match is same_place else "moved" if match is same_tag else "redrawn"] += 1
-        kinds["added"] += len(creates)
+        """relabelled (a deletion and a creation at the same place), moved (of the same tag), added, removed."""
+        creates, deletes, kinds = list(self.create), list(self.delete), Counter()
+        for kind, pairs in (("relabelled", lambda old, new: new.same_box(Region(new.tag, *_box(old)))),
+                            ("moved", lambda old, new: new.tag.casefold() == old.tag.casefold())):
+            for old in list(deletes):
+                match = next((new for new in creates if pairs(old, new)), None)
+                if match is not None:
+                    creates.remove(match)
+                    deletes.remove(old)
+                    kinds[kind] += 1
+        kinds["added"], kinds["removed"] = len(creates), len(deletes)
         return +kinds
 
     def describe(self) -> str:
