@@ -85,8 +85,8 @@ def test_names_with_markup_show_as_text(portal, setup, training_client):
 
 
 def test_an_object_detection_project_made_with_the_sdk_is_listed_and_edited_as_one(portal, training_client):
-    """The portal creates classification projects; one made on an object detection domain shows its type and is
-    edited on its own type's domains (the portal's object detection pages are still to come)."""
+    """A project made with the SDK on an object detection domain shows its type and is edited on its own type's
+    domains (test_detection.py creates one in the portal)."""
     project = training_client.create_project(f"Shelf audit {uuid.uuid4().hex[:6]}", domain_id=GENERAL_OD)
     page = portal.sign_in().page
     card = page.get_by_role("listitem").filter(has=page.get_by_role("link", name=project.name))

@@ -12,6 +12,7 @@ import {HANDLES, big, changes, clamp, fromCorners, moved, resized, sameRegions, 
 import {place, tagColour} from "./overlay.js";
 
 const UNDO_DEPTH = 50;
+let lastTag = null;  // the tag last used, by project: the default for the next box, in this and later editors
 const PROPOSALS_SHOWN = 10;
 
 const asBox = (r) => ({key: r.regionId, regionId: r.regionId, tagId: r.tagId, left: r.left, top: r.top,
@@ -21,7 +22,7 @@ const asBox = (r) => ({key: r.regionId, regionId: r.regionId, tagId: r.tagId, le
 export function regionEditor(project, {images, index, tags, onChanged}) {
   const pid = project.id;
   const state = {index, image: null, saved: [], boxes: [], selected: null, history: [], proposals: [],
-                 tag: null, drag: null, dirty: false, counter: 0};
+                 tag: lastTag && lastTag.project === pid ? lastTag.id : null, drag: null, dirty: false, counter: 0};
   const note = messageArea();
   const heading = h("p", {class: "editor-position", role: "status"});
   const img = h("img", {alt: "", draggable: false});
@@ -65,8 +66,8 @@ export function regionEditor(project, {images, index, tags, onChanged}) {
   }
 
   // ---- state
-  function remember() {
-    state.history.push(JSON.stringify(state.boxes));
+  function remember() {  // before each edit: the boxes and the selection, for Undo
+    state.history.push(JSON.stringify({boxes: state.boxes, selected: state.selected}));
     if (state.history.length > UNDO_DEPTH) state.history.shift();
   }
   function changed() {
@@ -95,6 +96,7 @@ export function regionEditor(project, {images, index, tags, onChanged}) {
     heading.textContent = `Image ${i + 1} of ${images.length}`;
     previous.disabled = i === 0;
     next.disabled = i + 1 >= images.length;
+    if (state.tag && tagOf(state.tag)) tagInput.value = tagOf(state.tag).name;
     draw();
   }
 
@@ -116,7 +118,7 @@ export function regionEditor(project, {images, index, tags, onChanged}) {
       state.proposals.map((proposal, n) => place(h("button", {type: "button", class: "proposal",
         "aria-label": `Accept suggested region ${n + 1} (confidence ${percent(proposal.confidence)})`,
         title: `Suggested region: confidence ${percent(proposal.confidence)}; click to accept`,
-        onclick: () => accept(proposal)}), proposal.boundingBox)));
+        onclick: () => accept(proposal)}), proposal.boundingBox)).reverse());  // the most confident on top
     fill(list, state.boxes.map((box, n) => {
       const select = h("select", {"aria-label": `Tag of box ${n + 1}`, onchange: () => {
         remember();
@@ -161,6 +163,7 @@ export function regionEditor(project, {images, index, tags, onChanged}) {
   }
   function pickTag(tag) {
     state.tag = tag.id;
+    lastTag = {project: pid, id: tag.id};
     tagInput.value = tag.name;
     const box = selectedBox();
     if (box && box.tagId !== tag.id) {
@@ -216,7 +219,8 @@ export function regionEditor(project, {images, index, tags, onChanged}) {
   layer.addEventListener("pointerup", () => {
     const drag = state.drag;
     state.drag = null;
-    if (!drag || !drag.now) return draw();
+    if (!drag) return;  // not ours (a suggestion's click): redrawing now would take its button away
+    if (!drag.now) return draw();
     if (drag.mode === "draw") {
       if (big(drag.now)) addBox(drag.now); else draw();
       return;
@@ -267,7 +271,7 @@ export function regionEditor(project, {images, index, tags, onChanged}) {
   });
   function undoLast() {
     if (!state.history.length) return;
-    state.boxes = JSON.parse(state.history.pop());
+    ({boxes: state.boxes, selected: state.selected} = JSON.parse(state.history.pop()));
     if (!selectedBox()) state.selected = null;
     changed();
   }
