@@ -112,10 +112,11 @@ class Exporter:
         """The platform's package, behind an unguessable link."""
         check_exportable(iteration, platform, flavor)
         if get_domain(iteration.domain_id).detection:
-            from .detection_export import detection_onnx_package
+            from .detection_export import detection_onnx_package, export_layout
 
             model, labels, readme = detection_onnx_package(self.store.blobs.get(iteration.model_digest),
-                                                           [name for _, name in iteration.tags])
+                                                           [name for _, name in iteration.tags],
+                                                           export_layout(iteration.domain_id))
             task = "ObjectDetection"
         else:
             head = Head.from_bytes(self.store.blobs.get(iteration.model_digest))

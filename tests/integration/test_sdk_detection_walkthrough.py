@@ -1,8 +1,10 @@
 """Object detection with the official SDK, unchanged, against the real service over HTTP (one service, and three
 replicas behind a balancer: tests/conftest.py): create a project on a detection domain, upload photos with their
-boxes, train Regular and Advanced, read performance at IoU overlap 0.3 and 0.5, publish, detect_image and
-detect_image_url, quick test, and export to ONNX, run by a client written as Microsoft's object detection export
-sample is (Azure-Samples/customvision-export-samples, samples/python/onnx/object_detection_s1/predict.py).
+boxes, train Regular (on General (compact)) and Advanced (on General (compact) [S1]), read performance at IoU
+overlap 0.3 and 0.5, publish, detect_image and detect_image_url, quick test, and export to ONNX, each run by a
+client written as Microsoft's object detection export sample for its domain is
+(Azure-Samples/customvision-export-samples, samples/python/onnx/object_detection/predict.py and
+object_detection_s1/predict.py), and to DockerFile.
 
 The photos are the shared `animals-detection` set: 16 training photos a tag (Azure's rule is 15) of its
 `train.txt`, and photos of its `val.txt` to detect.
@@ -35,6 +37,7 @@ pytestmark = [pytest.mark.also_on_cluster, pytest.mark.datasets]
 PER_TAG = 16
 VAL_PER_TAG = 3
 PUBLISHED = "animals"
+S1 = "7ec2ac80-887b-48a6-8df9-8b1357765430"  # General (compact) [S1], object detection
 
 
 def iou(a, b) -> float:
@@ -81,6 +84,9 @@ class Walk:
                                                        ImageFileCreateBatch(images=entries[start:start + 64]))
             assert summary.is_batch_successful, [(i.source_url, i.status) for i in summary.images]
         self.regular = train(trainer, self.project.id, training_type="Regular")
+        moved = trainer.get_project(self.project.id)  # the [S1] domain exports the other layout
+        moved.settings.domain_id = S1
+        assert trainer.update_project(self.project.id, moved).settings.domain_id == S1
         self.advanced = train(trainer, self.project.id, training_type="Advanced", reserved_budget_in_hours=1,
                               force_train=True)
         assert trainer.publish_iteration(self.project.id, self.regular.id, PUBLISHED,
@@ -97,7 +103,7 @@ def walk(trainer, cvlocal_service, datasets):
 
 def test_the_project_holds_the_photos_with_their_boxes(walk):
     trainer, pid = walk.trainer, walk.project.id
-    assert trainer.get_project(pid).settings.domain_id == walk.domain.id
+    assert walk.regular.domain_id == walk.domain.id and walk.advanced.domain_id == S1
     assert walk.domain.enabled and set(walk.domain.exportable_platforms) == {"ONNX", "DockerFile"}
     assert trainer.get_tagged_image_count(pid) == 2 * PER_TAG and trainer.get_untagged_image_count(pid) == 0
     for name, tag_id in walk.tags.items():
@@ -178,8 +184,9 @@ def test_quick_test_of_the_advanced_iteration(walk):
     _check_detections(result, photo, walk)
 
 
-class DetectionSample:
-    """Azure's object detection (S1) export sample, as it is written (a model file's bytes in place of its path)."""
+class Sample:
+    """What Azure's object detection export samples share, as they are written (a model file's bytes in place of
+    its path): the model's one input and its shape, the metadata props honoured, the image resized to it."""
 
     def __init__(self, model_bytes: bytes):
         self.session = onnxruntime.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
@@ -197,7 +204,7 @@ class DetectionSample:
             elif metadata.key == "Image.NominalPixelRange" and metadata.value == "NominalRange_0_255":
                 self.is_range255 = True
 
-    def predict(self, image_file) -> dict:
+    def run(self, image_file) -> list:
         image = PIL.Image.open(image_file).resize(self.input_shape)
         input_array = np.array(image, dtype=np.float32)[np.newaxis, :, :, :]
         input_array = input_array.transpose((0, 3, 1, 2))  # => (N, C, H, W)
@@ -205,12 +212,73 @@ class DetectionSample:
             input_array = input_array[:, (2, 1, 0), :, :]
         if not self.is_range255:
             input_array = input_array / 255
-        outputs = self.session.run(self.output_names, {self.input_name: input_array.astype(self.input_type)})
+        return self.session.run(self.output_names, {self.input_name: input_array.astype(self.input_type)})
+
+
+class S1Sample(Sample):
+    """samples/python/onnx/object_detection_s1/predict.py: the graph gives boxes, classes and scores."""
+
+    def predict(self, image_file) -> dict:
+        outputs = self.run(image_file)
+        assert set(self.output_names) == {"detected_boxes", "detected_classes", "detected_scores"}
         return {name: outputs[i] for i, name in enumerate(self.output_names)}
 
 
-def download(walk, platform: str, flavor: str | None = None) -> zipfile.ZipFile:
-    pid, iid = walk.project.id, walk.regular.id
+class CompactSample(Sample):
+    """samples/python/onnx/object_detection/predict.py: one grid output, decoded with the sample's anchors, then
+    its non-maximum suppression (at most 64 boxes, probability over 0.01, IoU 0.45)."""
+    ANCHORS = np.array([[0.573, 0.677], [1.87, 2.06], [3.34, 5.47], [7.88, 3.53], [9.77, 9.17]])
+
+    def predict(self, image_file) -> dict:
+        assert len(self.output_names) == 1
+        outputs = self.run(image_file)[0]
+        outputs = outputs[0].transpose((1, 2, 0))
+        num_anchors = self.ANCHORS.shape[0]
+        height, width, channels = outputs.shape
+        num_classes = channels // num_anchors - 5
+        outputs = outputs.reshape((height, width, num_anchors, -1))
+        x = (outputs[..., 0] + np.arange(width)[np.newaxis, :, np.newaxis]) / width
+        y = (outputs[..., 1] + np.arange(height)[:, np.newaxis, np.newaxis]) / height
+        w = np.exp(outputs[..., 2]) * self.ANCHORS[:, 0][np.newaxis, np.newaxis, :] / width
+        h = np.exp(outputs[..., 3]) * self.ANCHORS[:, 1][np.newaxis, np.newaxis, :] / height
+        x = x - w / 2
+        y = y - h / 2
+        boxes = np.stack((x, y, x + w, y + h), axis=-1).reshape(-1, 4)
+        objectness = 1 / (1 + np.exp(-outputs[..., 4, np.newaxis]))
+        class_probs = outputs[..., 5:]
+        class_probs = np.exp(class_probs - np.amax(class_probs, axis=3)[..., np.newaxis])
+        class_probs = (class_probs / np.sum(class_probs, axis=3)[..., np.newaxis] * objectness).reshape(-1, num_classes)
+        return self._nms(boxes, class_probs)
+
+    @staticmethod
+    def _nms(boxes, class_probs, max_detections=64, prob_threshold=0.01, iou_threshold=0.45) -> dict:
+        classes = np.argmax(class_probs, axis=1)
+        probs = class_probs[np.arange(len(class_probs)), classes]
+        valid = probs > prob_threshold
+        boxes, classes, probs = boxes[valid, :], classes[valid], probs[valid]
+        areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+        selected_boxes, selected_classes, selected_probs = [], [], []
+        while len(selected_boxes) < min(max_detections, len(boxes)):
+            i = np.argmax(probs)
+            if probs[i] < prob_threshold:
+                break
+            selected_boxes.append(boxes[i])
+            selected_classes.append(classes[i])
+            selected_probs.append(probs[i])
+            others = np.concatenate((np.arange(i), np.arange(i + 1, len(boxes))))
+            xy = np.maximum(boxes[i][0:2], boxes[others][:, 0:2])
+            xy2 = np.minimum(boxes[i][2:4], boxes[others][:, 2:4])
+            wh = np.maximum(0, xy2 - xy)
+            overlap = wh[:, 0] * wh[:, 1]
+            iou_ = overlap / (areas[i] + areas[others] - overlap)
+            probs[np.append(others[np.where(iou_ > iou_threshold)[0]], i)] = 0
+        return {"detected_boxes": np.array(selected_boxes).reshape(1, -1, 4),
+                "detected_classes": np.array(selected_classes).reshape(1, -1),
+                "detected_scores": np.array(selected_probs).reshape(1, -1)}
+
+
+def download(walk, iteration, platform: str, flavor: str | None = None) -> zipfile.ZipFile:
+    pid, iid = walk.project.id, iteration.id
     export = walk.trainer.export_iteration(pid, iid, platform, flavor=flavor)
     assert export.status == "Done", export.as_dict()
     r = httpx.get(export.download_uri, timeout=60)
@@ -218,19 +286,28 @@ def download(walk, platform: str, flavor: str | None = None) -> zipfile.ZipFile:
     return zipfile.ZipFile(io.BytesIO(r.content))
 
 
-def test_the_onnx_export_gives_the_services_boxes_to_the_sample_client(walk, predictor):
-    package = download(walk, "ONNX")
+def served(walk, predictor, iteration, data: bytes):
+    """What the service detects with `iteration` (the published Regular one, or Advanced by quick test)."""
+    if iteration is walk.regular:
+        return predictor.detect_image_with_no_store(walk.project.id, PUBLISHED, data)
+    return walk.trainer.quick_test_image(walk.project.id, data, iteration_id=iteration.id, store=False)
+
+
+@pytest.mark.parametrize("kind", ["Regular", "Advanced"])
+def test_the_onnx_export_gives_the_services_boxes_to_its_domains_sample_client(walk, predictor, kind):
+    """General (compact) exports the grid its sample decodes; [S1] the boxes its sample reads."""
+    iteration = walk.regular if kind == "Regular" else walk.advanced
+    package = download(walk, iteration, "ONNX")
     labels = package.read("labels.txt").decode().splitlines()
     assert sorted(labels) == sorted(walk.tags)
-    sample = DetectionSample(package.read("model.onnx"))
-    assert set(sample.output_names) == {"detected_boxes", "detected_classes", "detected_scores"}
+    sample = (CompactSample if iteration.domain_id == walk.domain.id else S1Sample)(package.read("model.onnx"))
     for photo in walk.val_photos:
-        served = predictor.detect_image_with_no_store(walk.project.id, PUBLISHED, photo.path.read_bytes())
+        service = served(walk, predictor, iteration, photo.path.read_bytes())
         outputs = sample.predict(photo.path)
         exported = [(labels[int(c)], float(s), (float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])))
                     for b, c, s in zip(outputs["detected_boxes"][0], outputs["detected_classes"][0],
                                        outputs["detected_scores"][0])]
-        wanted = [p for p in served.predictions if p.probability >= 0.1]
+        wanted = [p for p in service.predictions if p.probability >= 0.1]
         assert wanted, photo.path.name
         for p in wanted:  # each box the service gives, the export gives: same tag, IoU >= 0.9, within 0.01
             match = max((e for e in exported if e[0] == p.tag_name), key=lambda e: iou(e[2], box(p)), default=None)
@@ -238,9 +315,12 @@ def test_the_onnx_export_gives_the_services_boxes_to_the_sample_client(walk, pre
             assert iou(match[2], box(p)) >= 0.9 and abs(match[1] - p.probability) <= 0.01, (photo.path.name, p, match)
 
 
-def test_the_dockerfile_export_answers_detection_json(walk, predictor, tmp_path):
-    """The DockerFile package's server (run as a process: no Docker engine here) answers as detect_image does."""
-    package = download(walk, "DockerFile", "Linux")
+@pytest.mark.parametrize("kind", ["Regular", "Advanced"])
+def test_the_dockerfile_export_answers_detection_json(walk, predictor, tmp_path, kind):
+    """The DockerFile package's server (run as a process: no Docker engine here) answers as the service does,
+    from either layout."""
+    iteration = walk.regular if kind == "Regular" else walk.advanced
+    package = download(walk, iteration, "DockerFile", "Linux")
     package.extractall(tmp_path)
     assert json.loads((tmp_path / "app" / "tags.json").read_text())["type"] == "ObjectDetection"
     with socket.socket() as s:
@@ -260,14 +340,13 @@ def test_the_dockerfile_export_answers_detection_json(walk, predictor, tmp_path)
                 time.sleep(0.2)
         photo = walk.val_photos[0]
         data = photo.path.read_bytes()
-        served = predictor.detect_image_with_no_store(walk.project.id, PUBLISHED, data)
+        want = served(walk, predictor, iteration, data).predictions[0]
         for path in ("/image", f"/{walk.project.id}/detect/iterations/{PUBLISHED}/image"):
             r = httpx.post(base + path, content=data, headers={"Content-Type": "application/octet-stream"})
             assert r.status_code == 200, r.text
             got = r.json()
-            assert got["project"] == walk.project.id and got["iteration"] == walk.regular.id
+            assert got["project"] == walk.project.id and got["iteration"] == iteration.id
             top = got["predictions"][0]
-            want = served.predictions[0]
             assert top["tagName"] == want.tag_name and top["tagId"] == want.tag_id
             b = top["boundingBox"]
             assert iou((b["left"], b["top"], b["width"], b["height"]), box(want)) >= 0.9

@@ -12,8 +12,10 @@ nothing but the Python standard library, onnxruntime, numpy and Pillow. Like the
 Answers are Custom Vision's ImagePrediction: {"id", "project", "iteration", "created", "predictions": [{
 "probability", "tagId", "tagName", "boundingBox"}, ...]} with the most probable first: a tag each (boundingBox
 null) from a classifier; from an object detector (tags.json says "type": "ObjectDetection"), a box each
-({"left", "top", "width", "height"}, normalised to the image) read from the graph's `detected_boxes`,
-`detected_classes` and `detected_scores`. Bad input gets 400 with {"code", "message"}. The image is fed to the model as Azure's export samples feed it: EXIF
+({"left", "top", "width", "height"}, normalised to the image), read from the graph's `detected_boxes`,
+`detected_classes` and `detected_scores` (General (compact) [S1]), or decoded from its `model_outputs0` grid
+and suppressed as Microsoft's object detection export sample does (General (compact)). Bad input gets 400 with
+{"code", "message"}. The image is fed to the model as Azure's export samples feed it: EXIF
 orientation applied, RGB, the whole image resized to the model's input size, NCHW float in the range the
 model's metadata names (`Image.NominalPixelRange`), channels swapped if it says Bgr8.
 """
@@ -43,6 +45,10 @@ URL_TIMEOUT_S = 10
 ROUTE = re.compile(r"^(?:/[^/]+(?:/(?:classify|detect)/iterations/[^/]+)?)?/(image|url)(?:/nostore)?/?$",
                    re.IGNORECASE)
 BANNER = "CustomVision.ai model host harness (exported by cvlocal)"
+# A General (compact) detector's grid is read as Azure-Samples/customvision-export-samples'
+# samples/python/onnx/object_detection/predict.py reads it: these anchors (in cells), then suppression.
+ANCHORS = np.array([[0.573, 0.677], [1.87, 2.06], [3.34, 5.47], [7.88, 3.53], [9.77, 9.17]])
+MAX_DETECTIONS, MIN_PROBABILITY, NMS_IOU = 64, 0.01, 0.45
 
 
 class BadRequest(Exception):
@@ -98,7 +104,10 @@ class Model:
 
     def _boxes(self, x: np.ndarray) -> list[dict]:
         found = dict(zip(self.outputs, self.session.run(self.outputs, {self.input_name: x})))
-        boxes, classes, scores = (found[k][0] for k in ("detected_boxes", "detected_classes", "detected_scores"))
+        if "detected_boxes" in found:
+            boxes, classes, scores = (found[k][0] for k in ("detected_boxes", "detected_classes", "detected_scores"))
+        else:
+            boxes, classes, scores = suppressed(*decode_grid(found[self.outputs[0]][0]))
         out = []
         for i in np.argsort(-scores, kind="stable"):
             left, top = (float(np.clip(v, 0.0, 1.0)) for v in boxes[i][:2])
@@ -107,6 +116,42 @@ class Model:
             out.append({"probability": float(scores[i]), "tagId": tag_id, "tagName": name,
                         "boundingBox": {"left": left, "top": top, "width": right - left, "height": bottom - top}})
         return out
+
+
+def decode_grid(grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A [5*(5+K), H, W] grid -> (boxes [N, 4] as x1, y1, x2, y2 normalised, tag probabilities [N, K])."""
+    grid = grid.transpose(1, 2, 0)
+    height, width, channels = grid.shape
+    grid = grid.reshape(height, width, len(ANCHORS), channels // len(ANCHORS))
+    w = np.exp(grid[..., 2]) * ANCHORS[:, 0] / width
+    h = np.exp(grid[..., 3]) * ANCHORS[:, 1] / height
+    x = (grid[..., 0] + np.arange(width)[np.newaxis, :, np.newaxis]) / width - w / 2
+    y = (grid[..., 1] + np.arange(height)[:, np.newaxis, np.newaxis]) / height - h / 2
+    objectness = 1 / (1 + np.exp(-grid[..., 4:5]))
+    logits = grid[..., 5:] - grid[..., 5:].max(axis=-1, keepdims=True)
+    probabilities = np.exp(logits) / np.exp(logits).sum(axis=-1, keepdims=True) * objectness
+    return np.stack([x, y, x + w, y + h], axis=-1).reshape(-1, 4), probabilities.reshape(-1, grid.shape[-1] - 5)
+
+
+def suppressed(boxes: np.ndarray, probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Greedy non-maximum suppression over each box's most probable tag: (boxes, classes, scores) kept."""
+    classes = probabilities.argmax(axis=1)
+    scores = probabilities[np.arange(len(boxes)), classes]
+    keep = scores > MIN_PROBABILITY
+    boxes, classes, scores = boxes[keep], classes[keep], scores[keep]
+    left = scores.copy()  # what is still in the running
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    chosen = []
+    while len(chosen) < MAX_DETECTIONS and len(left) and left.max() > MIN_PROBABILITY:
+        i = int(left.argmax())
+        chosen.append(i)
+        corner = np.maximum(boxes[i, :2], boxes[:, :2])
+        far = np.minimum(boxes[i, 2:], boxes[:, 2:])
+        overlap = np.prod(np.clip(far - corner, 0, None), axis=1)
+        left[overlap / (areas[i] + areas - overlap) > NMS_IOU] = 0
+        left[i] = 0
+    kept = np.array(chosen, np.int64)
+    return boxes[kept], classes[kept], scores[kept]
 
 
 def image_from_form(content_type: str, body: bytes) -> bytes:
