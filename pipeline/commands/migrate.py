@@ -33,7 +33,7 @@ def migrate(source: Endpoint, target: Endpoint, project: str, ui: Progress, trai
     target_trainer = training_client(target.service)
     imported = import_folder(target_trainer, export, target.label, ui, name, domain, merge, training.upload)
     ui.info("comparing both sides by content hash ...")
-    regions: dict[str, list[tuple]] = {}
+    regions: dict[str, list[dict]] = {}
     contents, unread = remote_contents(target_trainer, imported.project["id"], regions=regions)
     summary = {"source": {**exported.project, "endpoint": source.label},
                "target": {**imported.project, "endpoint": target.label, "created": imported.created},

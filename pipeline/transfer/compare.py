@@ -16,9 +16,9 @@ LISTED = 20  # files named per kind of difference
 
 
 def remote_contents(trainer: Any, project_id: str, workers: int = 8,
-                    regions: dict[str, list[tuple]] | None = None) -> tuple[dict[str, list[str]], list[str]]:
+                    regions: dict[str, list[dict]] | None = None) -> tuple[dict[str, list[str]], list[str]]:
     """({sha256: tags} of every image of the project, the ids of images whose bytes could not be fetched);
-    `regions`, when given, gets {sha256: region keys} (remote.region_keys) of the same images."""
+    `regions`, when given, gets {sha256: regions} (remote.regions_of) of the same images."""
     contents: dict[str, list[str]] = {}
     unread = []
     for image, data in fetch_many(remote.all_images(trainer, project_id), workers):
@@ -28,12 +28,12 @@ def remote_contents(trainer: Any, project_id: str, workers: int = 8,
             sha = hashlib.sha256(data).hexdigest()
             contents[sha] = remote.tag_names(image)
             if regions is not None:
-                regions[sha] = remote.region_keys(remote.regions_of(image))
+                regions[sha] = remote.regions_of(image)
     return contents, unread
 
 
 def compare(source: list[ExportedImage], target: dict[str, list[str]], unread: list[str],
-            regions: dict[str, list[tuple]] | None = None) -> dict[str, Any]:
+            regions: dict[str, list[dict]] | None = None) -> dict[str, Any]:
     """Counts and hashes on both sides, and the files that differ (by their path in the export): by tags, and
     by regions when the target's (`regions`) are given."""
     source_tags = {image.sha256: sorted(image.tags) for image in source}
@@ -44,7 +44,7 @@ def compare(source: list[ExportedImage], target: dict[str, list[str]], unread: l
     boxes = [f"{image.path}: {len(image.regions)} region(s) -> {len(regions[image.sha256])} region(s)"
              if len(image.regions) != len(regions[image.sha256]) else f"{image.path}: regions moved"
              for image in source if regions is not None and image.sha256 in regions
-             and remote.region_keys(image.regions) != regions[image.sha256]]
+             and not remote.same_regions(image.regions, regions[image.sha256])]
     only_target = len(set(target) - set(source_tags))
     return {"equal": not missing and not differ and not boxes and not unread,
             "source": _side(source_tags), "target": _side(target),

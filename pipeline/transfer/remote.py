@@ -65,9 +65,19 @@ def regions_of(image: Any) -> list[dict[str, Any]]:
                   key=lambda r: (r["tag"], r["left"], r["top"], r["width"], r["height"]))
 
 
-def region_keys(regions: list[dict[str, Any]]) -> list[tuple]:
-    """Regions compared across services: tag and box to 6 decimals (each service stores its own floats)."""
-    return sorted((r["tag"], *(round(float(r[k]), 6) for k in ("left", "top", "width", "height"))) for r in regions)
+SAME_BOX = 1e-6  # each service stores its own floats: boxes this close are the same
+
+
+def same_regions(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> bool:
+    """Two images' regions are the same boxes: one for one, the same tag, every coordinate within 1e-6."""
+    left = list(b)
+    for region in a:
+        match = next((r for r in left if r["tag"] == region["tag"] and all(
+            abs(float(r[k]) - float(region[k])) <= SAME_BOX for k in ("left", "top", "width", "height"))), None)
+        if match is None:
+            return False
+        left.remove(match)
+    return not left
 
 
 def domain_of(trainer: Any, domain_id: str | None) -> Any | None:

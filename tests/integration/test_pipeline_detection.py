@@ -1,9 +1,9 @@
-"""Issue 24: object detection as code. `cvops run` on a Pascal VOC copy of part of `animals-detection` (16 images a
+"""Issue 24: object detection as code. `cvops run` on a Pascal VOC copy of part of `animals-detection` (15 images a
 tag, read in place, annotations copied so a test may edit them) against the real service, through the official SDK
 and a counting proxy: published through mAP gates and smoke tests that expect objects; a rerun is a no-op; COCO
 and YOLO copies made from the VOC files give the project's very regions; a moved box is one region update;
-relabelled, added and removed boxes are reported, left alone by add-only and applied by retag; the mass-delete
-limit covers regions; classify prints and draws boxes; the detection iteration exports."""
+relabelled, added and removed boxes are planned and left alone by add-only; the mass-delete limit covers
+regions; classify prints and draws boxes; the detection iteration exports. Two trainings in all."""
 from __future__ import annotations
 
 import json
@@ -22,7 +22,7 @@ from pipeline.sdk.clients import training_client
 pytestmark = [pytest.mark.datasets, pytest.mark.slow]
 
 ANIMALS = ROOT / "config" / "animals.yaml"
-PER_TAG = 16
+PER_TAG = 15  # Azure's least for training a tag
 LEFT_OUT = {"raccoon-116", "raccoon-83", "raccoon-74", "raccoon-98", "kangaroo-00033"}  # copies of other images
 UPLOAD, LISTING = ("POST", "/images/files"), ("GET", "/{id}/images")
 CREATE_REGIONS, DELETE_REGIONS = ("POST", "/images/regions"), ("DELETE", "/images/regions")
@@ -54,7 +54,7 @@ class Story:
 
     def run(self, config: Path, *flags: str):
         self.proxy.reset()
-        done = cvops("run", str(config), *flags, env=self.env, cwd=self.folder)
+        done = cvops("run", str(config), *flags, env=self.env, cwd=self.folder, timeout=900)
         report_path = self.folder / "out" / ("animals-report.json" if done.exit_code == 0 else
                                              "animals-report.failed.json")
         return done, json.loads(report_path.read_text()) if report_path.exists() else None
@@ -206,38 +206,38 @@ def test_moving_one_box_is_one_region_update(story):
     assert report["training"]["trained"] is True and report["outcome"] == "published"
 
 
-def test_relabelled_added_and_removed_boxes_add_only_then_retag(story):
+def test_relabelled_added_and_removed_boxes_are_planned_and_left_alone_by_add_only(story):
+    """What retag would do is planned (read-only) and add-only leaves it, with a warning; applying such changes is
+    the moved box's path above (one deletion call and one creation call whatever they are), so no training here."""
     raccoon, kangaroo = (story.voc / "annotations" / f"{s}.xml" for s in (story.stems[-2], story.stems[0]))
     original = {raccoon: raccoon.read_text(), kangaroo: kangaroo.read_text()}
     text = original[raccoon]
     obj = text[text.index("<object>"):text.index("</object>") + len("</object>")]
-    small = obj.replace("<name>raccoon</name>", "<name>kangaroo</name>")  # the same box again, as a kangaroo
-    raccoon.write_text(text.replace(obj, obj + small))
+    raccoon.write_text(text.replace(obj, obj + obj.replace("<name>raccoon</name>", "<name>kangaroo</name>")))
     k = original[kangaroo]
     assert k.count("<object>") == 2  # kangaroo-00001: its first box becomes a raccoon, its second goes
     last = k.rindex("<object>")
     k = k[:last] + k[k.index("</object>", last) + len("</object>"):]
     kangaroo.write_text(k.replace("<name>kangaroo</name>", "<name>raccoon</name>", 1))
-    expected_kangaroo = "1 box relabelled, 1 box removed"
-
-    done, report = story.run(story.config(sync="add-only"))
-    assert done.exit_code == 0, done.output
-    assert story.proxy.count(*CREATE_REGIONS) == 0 and story.proxy.count(*DELETE_REGIONS) == 0
-    assert "2 image(s) have other regions in the project than in the dataset, left alone" in done.stderr
-    assert report["sync"]["regions"]["applied"] is False and report["training"]["trained"] is False
-
     try:
-        done, report = story.run(story.config())
+        planned = cvops("plan", str(story.config()), "--json", env=story.env, cwd=story.folder)
+        assert planned.exit_code == 0, planned.output
+        regions = json.loads(planned.stdout)["sync"]["regions"]
+        assert (regions["images"], regions["delete"], regions["create"], regions["applied"]) == (2, 2, 2, True)
+        assert sorted(regions["files"]) == sorted([f"images/{story.stems[-2]}.jpg: 1 box added",
+                                                   f"images/{story.stems[0]}.jpg: 1 box relabelled, 1 box removed"])
+        assert json.loads(planned.stdout)["training"]["needed"] is True
+        text = cvops("plan", str(story.config()), "-v", env=story.env, cwd=story.folder).stdout
+        assert "boxes differ from the dataset: 2 image(s), 2 region(s) to delete and 2 to create: update them" in text
+
+        done, report = story.run(story.config(sync="add-only"))
         assert done.exit_code == 0, done.output
-        assert sorted(report["sync"]["regions_updated"]) == sorted([
-            f"images/{story.stems[-2]}.jpg: 1 box added", f"images/{story.stems[0]}.jpg: {expected_kangaroo}"])
-        assert story.proxy.count(*CREATE_REGIONS) == 1  # every creation in one call, every deletion in one
-        assert story.proxy.count(*DELETE_REGIONS) == 1
+        assert story.proxy.count(*CREATE_REGIONS) == 0 and story.proxy.count(*DELETE_REGIONS) == 0
+        assert "2 image(s) have other regions in the project than in the dataset, left alone" in done.stderr
+        assert report["sync"]["regions"]["applied"] is False and report["training"]["trained"] is False
     finally:
         for path, text in original.items():
             path.write_text(text)
-    done, report = story.run(story.config())
-    assert done.exit_code == 0 and len(report["sync"]["regions_updated"]) == 2, done.output
 
 
 def test_removing_many_boxes_is_held_by_the_mass_delete_limit(story):
@@ -255,8 +255,8 @@ def test_removing_many_boxes_is_held_by_the_mass_delete_limit(story):
     finally:
         for xml, text in originals.items():
             xml.write_text(text)
-    done, report = story.run(story.config())
-    assert done.exit_code == 0, done.output
+    done, report = story.run(story.config())  # the boxes back as they were: nothing to change
+    assert done.exit_code == 0 and report["outcome"] == "up-to-date", done.output
 
 
 def test_the_detection_iteration_exports(story):

@@ -96,6 +96,17 @@ def test_compare_names_what_differs():
     assert differs["examples"]["tags_differ"] == ["images/b/2.jpg: b -> a"]
 
 
+def test_compare_holds_boxes_the_same_within_a_millionth():
+    box = {"tag": "cat", "left": 0.1234565, "top": 0.2, "width": 0.3, "height": 0.4}
+    source = [ExportedImage("1", "images/1.jpg", ["cat"], "h1", 1, [box, {**box, "tag": "dog"}])]
+    near = [{**box, "tag": "dog"}, {**box, "left": box["left"] + 9e-7}]  # rounds to another 6th decimal
+    assert compare(source, {"h1": ["cat"]}, [], {"h1": near})["equal"]
+    moved = compare(source, {"h1": ["cat"]}, [], {"h1": [{**box, "tag": "dog"}, {**box, "left": 0.1235}]})
+    assert not moved["equal"] and moved["examples"]["regions_differ"] == ["images/1.jpg: regions moved"]
+    fewer = compare(source, {"h1": ["cat"]}, [], {"h1": [box]})
+    assert fewer["examples"]["regions_differ"] == ["images/1.jpg: 2 region(s) -> 1 region(s)"]
+
+
 def test_a_dataset_is_in_exactly_one_place():
     assert DatasetConfig(container="training-images", prefix="fruit").remote == \
         "blob container 'training-images', prefix 'fruit'"
