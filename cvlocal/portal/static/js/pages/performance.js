@@ -86,8 +86,8 @@ async function renderIteration(detail, project, iteration, refresh, detection) {
                     + "labelled box by at least the overlap threshold (intersection over union). A.P. is the area "
                     + "under a tag's precision-recall curve; mAP is the mean of the tags' A.P.") : null,
       metrics, table),
-    detection ? null : h("section", {"aria-labelledby": "curves-title"},
-                         h("h3", {id: "curves-title"}, "Precision-recall curve per tag"), curves));
+    ...(detection ? [] : [h("section", {"aria-labelledby": "curves-title"},
+                            h("h3", {id: "curves-title"}, "Precision-recall curve per tag"), curves)]));
 
   const tags = await api.getTags(project.id, iteration.id).catch(() => []);
   const counts = new Map(tags.map((t) => [t.id, t.imageCount]));

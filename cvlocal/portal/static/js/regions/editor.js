@@ -52,6 +52,20 @@ export function regionEditor(project, {images, index, tags, onChanged}) {
                  h("div", {class: "editor-body"}, stage, panel));
   const dialog = openDialog("Image regions", body, {wide: true, mayClose});
 
+  /** The image as large as the dialog allows (small images scaled up too), its aspect kept: the layer over it
+   * takes the same box, so a pointer's place on the layer is its place on the image. */
+  function fit() {
+    if (!img.naturalWidth || !stage.isConnected) return;
+    const columns = getComputedStyle(stage.parentElement).gridTemplateColumns.split(" ").length;
+    const room = stage.parentElement.clientWidth - (columns > 1 ? panel.offsetWidth + 24 : 0);
+    const scale = Math.min(Math.max(room, 200) / img.naturalWidth, innerHeight * 0.68 / img.naturalHeight);
+    img.style.width = `${Math.round(img.naturalWidth * scale)}px`;
+    img.style.height = `${Math.round(img.naturalHeight * scale)}px`;
+  }
+  img.addEventListener("load", fit);
+  addEventListener("resize", fit);
+  dialog.addEventListener("close", () => removeEventListener("resize", fit));
+
   function mayClose() {
     if (state.selected) {
       state.selected = null;
