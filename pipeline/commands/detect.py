@@ -45,7 +45,8 @@ def _object(prediction: Any, size: tuple[int, int] | None) -> dict:
 
 
 def displayed_size(data: bytes) -> tuple[int, int]:
-    from PIL import Image, ImageOps
+    """The image's size as shown (EXIF orientation applied), read from its header."""
+    from PIL import Image
     with Image.open(io.BytesIO(data)) as img:
         orientation = img.getexif().get(0x0112, 1)
         w, h = img.size

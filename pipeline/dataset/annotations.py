@@ -8,11 +8,14 @@ import fnmatch
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from pipeline.config import DatasetConfig
 from pipeline.dataset.regions import Boxes, Frame, Region, region_problems
 from pipeline.errors import DatasetError
+
+if TYPE_CHECKING:
+    from pipeline.dataset.scan import Dataset
 
 MIN_IMAGES_PER_TAG = 15  # Azure: object detection trains a tag with regions on at least 15 images
 
@@ -175,7 +178,7 @@ def too_few(counts: dict[str, int]) -> list[str]:
             for tag, count in counts.items() if count < MIN_IMAGES_PER_TAG]
 
 
-def scan_boxes(config: DatasetConfig, root: Path, tag_name: Callable[[str], str]) -> "Dataset":
+def scan_boxes(config: DatasetConfig, root: Path, tag_name: Callable[[str], str]) -> Dataset:
     """Every chosen image with its regions and content hash; raises DatasetError listing every problem."""
     from pipeline.dataset.scan import (MAX_IMAGE_BYTES, Dataset, DatasetImage, Skipped, file_sha256, listing,
                                        looks_like_image)

@@ -142,7 +142,7 @@ def test_coco_problems_are_named_by_line(tmp_path):
     message = refused(DatasetConfig(path=path, layout="coco"))
     missing = line_of('"image_id": 9') - 2  # the annotation's object opens two lines above
     assert f"{path}:{missing}: image_id 9 is not in `images`" in message
-    assert f"category_id 7 is not in `categories` (unknown label)" in message
+    assert "category_id 7 is not in `categories` (unknown label)" in message
     assert "cat: degenerate box" in message
     assert "image " + str(tmp_path / "gone.jpg") + " not found" in message
     path.write_text('{"images": [\n{"id": 1, "file_name": "a.jpg"},\n]}')
