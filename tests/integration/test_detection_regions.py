@@ -15,7 +15,7 @@ import pytest
 
 from harness.files import serve_files
 from harness.images import photo, scene
-from harness.rest import GENERAL_COMPACT_OD, Rest
+from harness.rest import DETECTION_TRAINING_S, GENERAL_COMPACT_OD, Rest
 
 GENERAL_OD = "da2e3a8a-40a5-4171-82f4-58522f70fbc1"
 GENERAL_CLASSIFICATION = "ee85a74c-405e-4adc-bb47-ffa8ca0c9f31"
@@ -30,7 +30,7 @@ def rest(cvlocal_service) -> Rest:
 def trained(rest, cvlocal_service):
     """(project, {colour: tag}, iteration): 15 scenes a tag, trained, published as `blocks`."""
     pid, tags = rest.detection_project(per_tag=15)
-    iid = rest.train(pid)
+    iid = rest.train(pid, timeout=DETECTION_TRAINING_S)
     r = rest.training("POST", f"/projects/{pid}/iterations/{iid}/publish",
                       params={"publishName": "blocks", "predictionId": cvlocal_service.prediction_resource_id})
     assert r.status_code == 200, r.text
