@@ -35,7 +35,7 @@ from harness.files import serve_files
 from harness.rest import DETECTION_TRAINING_S
 from harness.voc import LabelledPhoto, per_tag, read_split
 
-pytestmark = [pytest.mark.also_on_cluster, pytest.mark.datasets]
+pytestmark = [pytest.mark.also_on_cluster, pytest.mark.datasets, pytest.mark.slow]
 PER_TAG = 15  # Azure's minimum for object detection
 VAL_PER_TAG = 3
 PUBLISHED = "animals"
@@ -144,7 +144,7 @@ def test_performance_at_two_overlaps_for_both_training_types(walk):
 
 
 def _check_detections(result, photo: LabelledPhoto, walk) -> float:
-    """The answer's shape; the IoU of its top box with the photo's nearest labelled box."""
+    """The answer's shape; the IoU of its top box with the photo's nearest box of its tag (0 for another tag)."""
     probabilities = [p.probability for p in result.predictions]
     assert probabilities == sorted(probabilities, reverse=True) and result.project == walk.project.id
     for p in result.predictions:
@@ -153,15 +153,15 @@ def _check_detections(result, photo: LabelledPhoto, walk) -> float:
         assert 0 <= left <= 1 and 0 <= top <= 1 and width > 0 and height > 0
         assert left + width <= 1 + 1e-6 and top + height <= 1 + 1e-6
     top = result.predictions[0]
-    assert top.tag_name == photo.boxes[0][0], (photo.path.name, top.tag_name)
-    return max(iou(box(top), b[1:]) for b in photo.boxes)
+    return max(iou(box(top), b[1:]) if b[0] == top.tag_name else 0.0 for b in photo.boxes)
 
 
 def test_detect_image_and_detect_image_url_on_the_published_name(walk, predictor):
     pid = walk.project.id
     overlaps = [_check_detections(predictor.detect_image(pid, PUBLISHED, p.path.read_bytes()), p, walk)
                 for p in walk.val_photos]
-    assert sorted(overlaps)[len(overlaps) // 2] >= 0.5, overlaps  # most top boxes find their animal
+    # a model of 30 photos: most top boxes find their animal (the detector's accuracy: docs/benchmarks.md)
+    assert sum(o >= 0.5 for o in overlaps) >= len(overlaps) * 2 / 3, overlaps
     with serve_files({f"/{p.path.name}": p.path.read_bytes() for p in walk.val_photos[:2]}) as files:
         for p in walk.val_photos[:2]:
             _check_detections(predictor.detect_image_url(pid, PUBLISHED, files.url(f"/{p.path.name}")), p, walk)
