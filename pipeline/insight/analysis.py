@@ -1,0 +1,52 @@
+"""An iteration's held-out predictions read once, and what they say: the confusion matrix and the suspect
+labels, each image named by its dataset file where the image map knows it."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+from pipeline.insight import confusion as confusions
+from pipeline.insight import suspects as ranking
+from pipeline.insight.confusion import Confusion
+from pipeline.insight.heldout import HeldOut, read_held_out
+from pipeline.insight.suspects import Suspect
+from pipeline.insight.trained import DatasetFile
+
+MAX_LISTED = 1000  # suspects a JSON report lists
+
+
+@dataclass
+class Insight:
+    held_out: HeldOut
+    confusion: Confusion
+    suspects: list[Suspect]  # score above 0, most suspect first
+    trained_images: int | None = None  # images the iteration trained on (Azure may hold out only some)
+
+    def suspects_above(self, min_score: float) -> list[Suspect]:
+        return [s for s in self.suspects if s.score > min_score]
+
+    def report(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The run report's `confusion` (full matrix) and `suspects` (up to MAX_LISTED)."""
+        confusion = {**self.confusion.to_dict(), **self.held_out.coverage(self.trained_images)}
+        suspects = {"score": ranking.SCORE, "count": len(self.suspects),
+                    "images": [s.to_dict() for s in self.suspects[:MAX_LISTED]]}
+        return confusion, suspects
+
+
+def namer(keys: Mapping[str, str], files: Mapping[str, DatasetFile]) -> Callable[[str], str]:
+    """Image id -> its dataset file's path, else what is known of it."""
+    def name(image_id: str) -> str:
+        key = keys.get(image_id)
+        if key is None:
+            return f"image {image_id} (no cvops record)"
+        found = files.get(key)
+        return found.path if found else f"image {image_id} (not in the dataset now)"
+    return name
+
+
+def analyse(trainer: Any, project_id: str, iteration: Any, multilabel: bool, threshold: float,
+            name: Callable[[str], str], min_score: float | None = 0.0) -> Insight:
+    held_out = read_held_out(trainer, project_id, iteration)
+    matrix = confusions.classification(held_out.images, held_out.tags, multilabel, threshold)
+    trained = trainer.get_tagged_image_count(project_id, iteration_id=iteration.id)
+    return Insight(held_out, matrix, ranking.rank(held_out.images, name, min_score), trained)
