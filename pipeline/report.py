@@ -121,6 +121,8 @@ def _dataset_lines(report: RunReport) -> list[str]:
 def _confusion_lines(confusion: dict[str, Any]) -> list[str]:
     from pipeline.insight.confusion import TOP_PAIRS
 
+    if "skipped" in confusion:
+        return ["", "### Most confused tags", "", f"Not read: {confusion['skipped']}."]
     pairs = confusion["pairs"]
     held = confusion.get("held_out_images", confusion["images"])
     trained = confusion.get("trained_images")

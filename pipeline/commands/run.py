@@ -8,7 +8,7 @@ from pipeline.config.loader import LoadedConfig
 from pipeline.dataset import Dataset
 from pipeline.errors import EXIT_OK, GateFailed, PipelineError, UploadError
 from pipeline.insight import versions
-from pipeline.insight.analysis import Insight, analyse, namer
+from pipeline.insight.analysis import RUN_READ_LIMIT, Insight, analyse, namer, trained_images
 from pipeline.insight.trained import content_keys, files_by_key, working_tree
 from pipeline.progress import Progress, Stopwatch
 from pipeline.report import RunReport, write
@@ -106,7 +106,7 @@ def _steps(loaded: LoadedConfig, dataset: Dataset, trainer: Any, ui: Progress, w
         if published is not None and published.id != iteration.id and config.gates.no_regression:
             before = read_performance(trainer, project.id, published, config.evaluation.threshold)
             report.published_performance = before.to_dict()
-        insight = _insight(loaded, trainer, project.id, iteration, namer(keys, files), ui, report)
+        insight = _insight(loaded, trainer, project.id, iteration, len(tag_ids), namer(keys, files), ui, report)
     with watch.step("gates"):
         results = gate_checks.evaluate(config.gates, performance, before)
         results += gate_checks.evaluate_insight(config.gates, insight)
@@ -117,14 +117,22 @@ def _steps(loaded: LoadedConfig, dataset: Dataset, trainer: Any, ui: Progress, w
         _publish(loaded, trainer, project.id, iteration, published, ui, report)
 
 
-def _insight(loaded: LoadedConfig, trainer: Any, project_id: str, iteration: Any, name: Any, ui: Progress,
-             report: RunReport) -> Insight | None:
+def _insight(loaded: LoadedConfig, trainer: Any, project_id: str, iteration: Any, tags: int, name: Any,
+             ui: Progress, report: RunReport) -> Insight | None:
     """The held-out confusion and suspect labels; a service without the held-out predictions is said, not fatal
-    (the confusion and suspects gates then fail)."""
+    (the confusion and suspects gates then fail). Past RUN_READ_LIMIT predictions they are read only for a gate."""
     config = loaded.config
     try:
+        trained = trained_images(trainer, project_id, iteration)
+        gated = config.gates.confusion is not None or config.gates.suspects is not None
+        if not gated and trained * tags > RUN_READ_LIMIT:
+            note = (f"{trained:,} image(s) x {tags} tags of held-out predictions is more than a run reads unless "
+                    "a gate needs them: `cvops status --confusion` and `cvops suspects` read them on demand")
+            report.confusion = {"skipped": note}
+            ui.info(f"held out: {note}")
+            return None
         insight = analyse(trainer, project_id, iteration, config.project.classification_type == "Multilabel",
-                          config.evaluation.threshold, name)
+                          config.evaluation.threshold, name, trained=trained)
     except CALL_FAILED as exc:
         _warn([f"no held-out predictions for {iteration.name} (get_image_performances: "
                f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}): no confusion or suspects"], ui, report)

@@ -13,6 +13,10 @@ from pipeline.insight.suspects import Suspect
 from pipeline.insight.trained import DatasetFile
 
 MAX_LISTED = 1000  # suspects a JSON report lists
+# Predictions (held-out images x tags) a `run` reads without being asked by a gate: the SDK decodes about 40,000 a
+# second on this project's 2-core machine, so this is some 25 s (grocery's 2,640 x 81 are 214,000). Bigger
+# projects read them when a gate needs them, or on demand (`cvops suspects`, `status --confusion`).
+RUN_READ_LIMIT = 1_000_000
 
 
 @dataclass
@@ -44,9 +48,13 @@ def namer(keys: Mapping[str, str], files: Mapping[str, DatasetFile]) -> Callable
     return name
 
 
+def trained_images(trainer: Any, project_id: str, iteration: Any) -> int:
+    return trainer.get_tagged_image_count(project_id, iteration_id=iteration.id)
+
+
 def analyse(trainer: Any, project_id: str, iteration: Any, multilabel: bool, threshold: float,
-            name: Callable[[str], str], min_score: float | None = 0.0) -> Insight:
+            name: Callable[[str], str], min_score: float | None = 0.0, trained: int | None = None) -> Insight:
     held_out = read_held_out(trainer, project_id, iteration)
     matrix = confusions.classification(held_out.images, held_out.tags, multilabel, threshold)
-    trained = trainer.get_tagged_image_count(project_id, iteration_id=iteration.id)
+    trained = trained_images(trainer, project_id, iteration) if trained is None else trained
     return Insight(held_out, matrix, ranking.rank(held_out.images, name, min_score), trained)

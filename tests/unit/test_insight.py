@@ -213,3 +213,9 @@ def test_the_report_stays_readable_with_81_tags_and_keeps_the_whole_matrix_in_js
     assert len(data["confusion"]["matrix"]) == 81 and all(len(row) == 81 for row in data["confusion"]["matrix"])
     assert len(data["confusion"]["pairs"]) == len(found.confusion.pairs)
     assert data["suspects"]["count"] == len(found.suspects) and "self-confidence margin" in data["suspects"]["score"]
+
+
+def test_a_report_says_when_the_held_out_predictions_were_not_read():
+    report = RunReport("c.yaml", "Big", "big", outcome="published")
+    report.confusion = {"skipped": "120,000 image(s) x 500 tags of held-out predictions is more than a run reads"}
+    assert "Not read: 120,000 image(s) x 500 tags" in to_markdown(report)
