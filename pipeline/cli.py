@@ -77,8 +77,10 @@ def _parser() -> argparse.ArgumentParser:
     suspects.add_argument("config", metavar="CONFIG")
     suspects.add_argument("--iteration", metavar="NAME", help="iteration name or id (default: the published one)")
     suspects.add_argument("--min-score", type=_score, default=0.0, metavar="S",
-                          help="list images scoring above S (-1 to 1; default 0; -1 ranks every image)")
+                          help="list suspects scoring above S (0 to 1; default 0)")
     suspects.add_argument("--top", type=_count, metavar="N", help="list at most N")
+    suspects.add_argument("--all", dest="every", action="store_true",
+                          help="rank every held-out image, suspect or not")
     suspects.add_argument("--json", action="store_true", help="print JSON")
     rollback = sub.add_parser("rollback", parents=[common],
                               help="publish the previous (or a named) iteration and hold it there")
@@ -115,8 +117,8 @@ def _score(value: str) -> float:
         number = float(value)
     except ValueError:
         number = float("nan")
-    if not -1.0 <= number < 1.0:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a score from -1 to 1 (1 excluded)")
+    if not 0.0 <= number < 1.0:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a score from 0 to 1 (1 excluded)")
     return number
 
 
@@ -245,7 +247,7 @@ def _command(args: argparse.Namespace, loaded: Any, ui: Progress) -> int:
         render.as_json(result) if args.json else render.diffed(result, verbose=args.verbose)
     elif args.command == "suspects":
         from pipeline.commands.suspects import suspects
-        result = suspects(loaded, args.iteration, args.min_score, args.top)
+        result = suspects(loaded, args.iteration, args.min_score, args.top, args.every)
         render.as_json(result) if args.json else render.suspected(result)
     elif args.command == "rollback":
         from pipeline.commands.rollback import rollback

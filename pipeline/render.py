@@ -199,7 +199,7 @@ def suspected(result: dict[str, Any]) -> None:
     it = result["iteration"]
     shown = len(result["suspects"])
     lines = [f"# {it['name']}" + (f" (published as {it['published_as']!r})" if it["published_as"] else "")
-             + (f": {result['count']} image(s) ranked" if result["min_score"] <= -1 else
+             + (f": {result['count']} image(s) ranked, suspect or not" if result["every"] else
                 f": {result['count']} suspect label(s) with a score above {result['min_score']:g}")
              + (f", the first {shown} listed" if shown < result["count"] else "")
              + f" (held out: {result['held_out_images']} image(s))",

@@ -142,7 +142,8 @@ def _suspect_lines(suspects: dict[str, Any]) -> list[str]:
     from pipeline.insight.suspects import TOP_SUSPECTS
 
     images = suspects["images"]
-    lines = ["", f"### Suspect labels ({suspects['count']} image(s) with a score above 0)", "",
+    lines = ["", f"### Suspect labels ({suspects['count']} image(s) with another tag more likely than the given one)",
+             "",
              f"Score: {suspects['score']}. Suggestions only: no label was changed"
              + ("; `cvops suspects CONFIG` lists them all." if suspects["count"] > TOP_SUSPECTS else ".")]
     if images:

@@ -140,7 +140,7 @@ def _insight(loaded: LoadedConfig, trainer: Any, project_id: str, iteration: Any
     report.confusion, report.suspects = insight.report()
     worst = insight.confusion.worst
     ui.info(f"held out: {len(insight.held_out.images)} image(s); most confused: "
-            + (worst.describe() if worst else "none") + f"; suspect labels (score > 0): {len(insight.suspects)}")
+            + (worst.describe() if worst else "none") + f"; suspect labels: {len(insight.suspects)}")
     return insight
 
 

@@ -1,4 +1,4 @@
-"""`cvops suspects CONFIG [--iteration ITERATION] [--min-score S] [--top N]`: the training images whose label
+"""`cvops suspects CONFIG [--iteration ITERATION] [--min-score S] [--top N] [--all]`: the training images whose label
 looks wrong to the iteration's held-out predictions (default: the published iteration), most suspect first,
 each with its dataset file, given tag, suggested tag and score. Suggestions only: nothing is changed."""
 from __future__ import annotations
@@ -15,7 +15,8 @@ from pipeline.steps.project import require_project
 from pipeline.steps.sync import read_project
 
 
-def suspects(loaded: LoadedConfig, wanted: str | None, min_score: float, top: int | None) -> dict[str, Any]:
+def suspects(loaded: LoadedConfig, wanted: str | None, min_score: float, top: int | None,
+             every: bool = False) -> dict[str, Any]:
     config = loaded.config
     dataset = read_dataset(loaded)
     trainer = training_client(config.service)
@@ -23,12 +24,11 @@ def suspects(loaded: LoadedConfig, wanted: str | None, min_score: float, top: in
     iteration = choosing.choose(trainer, project, trainer.get_iterations(project.id), wanted, config.publish.name)
     keys = content_keys(read_project(trainer, project.id).images)
     insight = analyse(trainer, project.id, iteration, config.project.classification_type == "Multilabel",
-                      config.evaluation.threshold, namer(keys, files_by_key(dataset)),
-                      None if min_score <= -1 else min_score)
+                      config.evaluation.threshold, namer(keys, files_by_key(dataset)), min_score, every)
     listed = insight.suspects if top is None else insight.suspects[:top]
     return {"project": {"name": project.name, "id": project.id},
             "iteration": {"name": iteration.name, "id": iteration.id,
                           "published_as": getattr(iteration, "publish_name", None) or None},
-            "score": SCORE, "min_score": min_score, "held_out_images": len(insight.held_out.images),
+            "score": SCORE, "min_score": min_score, "every": every, "held_out_images": len(insight.held_out.images),
             "trained_images": insight.trained_images, "count": len(insight.suspects),
             "suspects": [s.to_dict() for s in listed]}

@@ -168,8 +168,9 @@ class ConfusionGate(_Section):
 class SuspectsGate(_Section):
     """Training images whose label looks wrong (docs/pipeline-config.md, Suspect labels)."""
 
-    min_score: float = Field(0.5, ge=-1.0, lt=1.0, description="A suspect counts when its score (p(suggested tag) "
-                                                                 "- p(given tag), held out) is above this.")
+    min_score: float = Field(0.9, ge=0.0, lt=1.0, description="A suspect (another tag more likely than the given "
+                                                                "one, held out) counts when its score, 1 - p(given "
+                                                                "tag), is above this.")
     max_count: int = Field(ge=0, description="Most suspects above min_score the iteration may have.")
 
 

@@ -23,7 +23,7 @@ RUN_READ_LIMIT = 1_000_000
 class Insight:
     held_out: HeldOut
     confusion: Confusion
-    suspects: list[Suspect]  # score above 0, most suspect first
+    suspects: list[Suspect]  # another tag more likely than the given one, most suspect first
     trained_images: int | None = None  # images the iteration trained on (Azure may hold out only some)
 
     def suspects_above(self, min_score: float) -> list[Suspect]:
@@ -53,8 +53,9 @@ def trained_images(trainer: Any, project_id: str, iteration: Any) -> int:
 
 
 def analyse(trainer: Any, project_id: str, iteration: Any, multilabel: bool, threshold: float,
-            name: Callable[[str], str], min_score: float | None = 0.0, trained: int | None = None) -> Insight:
+            name: Callable[[str], str], min_score: float = 0.0, every: bool = False,
+            trained: int | None = None) -> Insight:
     held_out = read_held_out(trainer, project_id, iteration)
     matrix = confusions.classification(held_out.images, held_out.tags, multilabel, threshold)
     trained = trained_images(trainer, project_id, iteration) if trained is None else trained
-    return Insight(held_out, matrix, ranking.rank(held_out.images, name, min_score), trained)
+    return Insight(held_out, matrix, ranking.rank(held_out.images, name, min_score, every), trained)

@@ -115,7 +115,7 @@ def test_the_portals_arithmetic_is_the_pipelines(portal):
         const m = await import('/portal/js/confusion.js');
         const strip = (c) => ({matrix: c.matrix, pairs: c.pairs, perTag: c.perTag});
         return {multiclass: strip(m.confusion(images)), multilabel: strip(m.confusion(images, {multilabel: true,
-                threshold: 0.5})), suspects: m.suspects(images, -2).map((s) => [s.image.id, s.given, s.suggested,
+                threshold: 0.5})), suspects: m.suspects(images, {every: true}).map((s) => [s.image.id, s.given, s.suggested,
                 s.score])};
       }""", images)
     ours = [HeldOutImage(i["id"], tuple(t["tagName"] for t in i["tags"]),
@@ -127,4 +127,9 @@ def test_the_portals_arithmetic_is_the_pipelines(portal):
         assert [(p["given"], p["predicted"], p["images"]) for p in js[kind]["pairs"]] == [
             (p.given, p.predicted, p.images) for p in expected.pairs]
     assert [(i, g, s, pytest.approx(v)) for i, g, s, v in js["suspects"]] == [
-        (s.image_id, s.given, s.suggested, s.score) for s in rank(ours, min_score=None)]
+        (s.image_id, s.given, s.suggested, s.score) for s in rank(ours, every=True)]
+    assert len(js["suspects"]) == len(images)
+    above = portal.page.evaluate("""async (images) => {
+        const m = await import('/portal/js/confusion.js');
+        return m.suspects(images, {minScore: 0.6}).map((s) => s.image.id); }""", images)
+    assert above == [s.image_id for s in rank(ours, min_score=0.6)] and above

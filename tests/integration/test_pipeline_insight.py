@@ -134,10 +134,11 @@ def test_suspects_name_the_mislabelled_files_first(fruit):
     assert [s["name"] for s in fruit.first["suspects"]["images"][:2]] == [row[1] for row in rows[:2]]
     markdown = (fruit.tmp / "out" / "report.md").read_text()
     assert "### Suspect labels" in markdown and f"| `{rows[0][1]}` |" in markdown
-    everything = json.loads(fruit.cvops("suspects", str(fruit.config), "--min-score", "-1", "--json").stdout)
-    assert everything["count"] == 45
+    everything = json.loads(fruit.cvops("suspects", str(fruit.config), "--all", "--json").stdout)
+    assert everything["count"] == 45 and everything["every"]
+    assert [s["name"] for s in everything["suspects"][:2]] == [row[1] for row in rows[:2]]
     assert fruit.cvops("suspects", str(fruit.config), "--min-score", "1", expect=2).stderr.count(
-        "not a score from -1 to 1") == 1
+        "not a score from 0 to 1") == 1
 
 
 def test_diff_from_the_published_iteration_to_the_working_tree_and_between_iterations(fruit, datasets):

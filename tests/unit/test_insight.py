@@ -154,16 +154,23 @@ def test_multilabel_confusion_uses_the_threshold():
     assert c.rule == "every tag with a probability >= 0.5" and c.threshold == 0.5
 
 
-def test_suspects_rank_by_the_margin_of_another_tag_over_the_given_one():
-    assert score(MIXED[1]) == ("apple", "orange", pytest.approx(0.5))
+def test_suspects_are_images_with_a_likelier_tag_ranked_by_self_confidence():
+    assert score(MIXED[1]) == ("apple", "orange", pytest.approx(0.8))
     assert score(held("m", ["apple", "banana"], apple=.9, banana=.2, orange=.7)) == ("banana", "orange",
-                                                                                    pytest.approx(0.5))
+                                                                                    pytest.approx(0.8))
     assert score(held("n", [], apple=.9)) is None
     found = rank(MIXED, name=lambda i: f"file-{i}")
     assert [(s.image_id, s.given, s.suggested, round(s.score, 3)) for s in found] == [
-        ("a2", "apple", "orange", 0.5), ("o2", "orange", "apple", 0.3), ("a3", "apple", "banana", 0.1)]
-    assert found[0].name == "file-a2" and found[0].given_probability == 0.2
-    assert len(rank(MIXED, min_score=None)) == len(MIXED) and rank(MIXED, min_score=0.4)[0].image_id == "a2"
+        ("a2", "apple", "orange", 0.8), ("o2", "orange", "apple", 0.7), ("a3", "apple", "banana", 0.6)]
+    assert found[0].name == "file-a2" and found[0].given_probability == 0.2 and found[0].suspect
+    every = rank(MIXED, every=True)
+    assert len(every) == len(MIXED) and not every[-1].suspect and every[-1].score == pytest.approx(0.1)
+    assert [s.image_id for s in rank(MIXED, min_score=0.75)] == ["a2"]
+    # a low given probability alone is not a suspect: no other tag is likelier
+    assert rank([held("u", "apple", apple=.4, banana=.3, orange=.3)]) == []
+    # ties: the likelier suggested tag first
+    tied = [held("x", "apple", apple=.1, banana=.5, orange=.4), held("y", "apple", apple=.1, banana=.8, orange=.1)]
+    assert [s.image_id for s in rank(tied)] == ["y", "x"]
 
 
 # ---------------------------------------------------------------- gates
@@ -172,7 +179,7 @@ def insight(images=MIXED, tags=TAGS) -> Insight:
 
 
 def test_confusion_and_suspects_gates_are_upper_bounds_with_margins():
-    gates = GatesConfig(confusion={"max_pair_rate": 0.4}, suspects={"min_score": 0.2, "max_count": 2})
+    gates = GatesConfig(confusion={"max_pair_rate": 0.4}, suspects={"min_score": 0.65, "max_count": 2})
     confusion, suspects = evaluate_insight(gates, insight())
     assert not confusion.passed and confusion.value == 0.5 and confusion.margin == -0.1
     assert confusion.describe() == "worst confused pair: orange -> apple: 1 image(s), 0.500 of orange > 0.400"
@@ -212,7 +219,7 @@ def test_the_report_stays_readable_with_81_tags_and_keeps_the_whole_matrix_in_js
     data = report.to_dict()
     assert len(data["confusion"]["matrix"]) == 81 and all(len(row) == 81 for row in data["confusion"]["matrix"])
     assert len(data["confusion"]["pairs"]) == len(found.confusion.pairs)
-    assert data["suspects"]["count"] == len(found.suspects) and "self-confidence margin" in data["suspects"]["score"]
+    assert data["suspects"]["count"] == len(found.suspects) and "self-confidence" in data["suspects"]["score"]
 
 
 def test_a_report_says_when_the_held_out_predictions_were_not_read():

@@ -3,8 +3,9 @@
 // - Multiclass: an image is predicted as its most probable tag. Multilabel: as every tag at or above the
 //   threshold; each predicted tag it was not given counts against every tag it was given.
 // - A pair (given A, predicted B) is confused at the rate count / images given A; worst first.
-// - A suspect's score is p(suggested) - p(given): the most probable tag it was not given over its given tag
-//   (Multilabel: its given tag with the lowest probability); above 0 another tag is more likely.
+// - A suspect is an image for which another tag is more likely than the one it was given; its score is
+//   1 - p(given) (confident learning's self-confidence; Multilabel: its given tag with the lowest probability),
+//   the suggested tag the most probable tag it was not given.
 
 function probabilities(image) {
   const p = new Map();
@@ -56,8 +57,9 @@ export function confusion(images, {multilabel = false, threshold = 0.5} = {}) {
   return {tags, matrix, pairs, perTag, images: images.length};
 }
 
-/** Images whose score is above minScore, most suspect first: [{image, given, suggested, score, pGiven, pSuggested}]. */
-export function suspects(images, minScore = 0) {
+/** Suspects scoring above minScore (every: every image, suspect or not), most suspect first:
+ *  [{image, given, suggested, score, pGiven, pSuggested}]. */
+export function suspects(images, {minScore = 0, every = false} = {}) {
   const found = [];
   for (const image of images) {
     const p = probabilities(image);
@@ -67,11 +69,11 @@ export function suspects(images, minScore = 0) {
     const prob = (t) => p.get(t) ?? 0;
     const weakest = mine.reduce((a, b) => (prob(b) < prob(a) || (prob(b) === prob(a) && b < a)) ? b : a);
     const strongest = others.reduce((a, b) => (prob(b) > prob(a) || (prob(b) === prob(a) && b > a)) ? b : a);
-    const score = prob(strongest) - prob(weakest);
-    if (score > minScore) {
+    const score = 1 - prob(weakest);
+    if (every || (prob(strongest) > prob(weakest) && score > minScore)) {
       found.push({image, given: weakest, suggested: strongest, score, pGiven: prob(weakest), pSuggested: prob(strongest)});
     }
   }
-  return found.sort((a, b) => b.score - a.score || a.pGiven - b.pGiven ||
+  return found.sort((a, b) => b.score - a.score || b.pSuggested - a.pSuggested ||
                               (a.image.id < b.image.id ? -1 : a.image.id > b.image.id ? 1 : 0));
 }

@@ -43,7 +43,7 @@ export function insightSections(multilabel) {
     const found = suspects(images);
     const head = h("p", {class: "summary"}, found.length
       ? `${found.length} training image(s) whose given tag is less likely than another tag, held out. Score: ` +
-        "p(suggested) − p(given). Suggestions only: no label is changed." +
+        "1 − p(given). Suggestions only: no label is changed." +
         (found.length > TOP_SUSPECTS ? ` The ${TOP_SUSPECTS} most suspect:` : "")
       : "No training image has a tag more likely than the one it was given.");
     fill(suspectsBox, head, found.length ? h("ul", {class: "grid suspects"}, found.slice(0, TOP_SUSPECTS).map((s) =>
