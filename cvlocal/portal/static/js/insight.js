@@ -94,5 +94,5 @@ function matrix(found) {
                             title: `given ${g}, predicted ${q}: ${count} (${percent(rate)})`}, String(count));
       cell.style.setProperty("--heat", rate.toFixed(3));
       return cell;
-    }))))];
+    })))))];
 }
