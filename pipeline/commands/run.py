@@ -85,7 +85,8 @@ def _steps(loaded: LoadedConfig, dataset: Dataset, trainer: Any, ui: Progress, w
                                                allow_mass_delete)
     with watch.step("sync"):
         _sync(dataset, trainer, project.id, tag_ids, state, plan, uploaded, limit, allow_mass_delete, ui, report)
-    published = published_under(trainer.get_iterations(project.id), config.publish.name)
+    iterations = trainer.get_iterations(project.id)
+    published = published_under(iterations, config.publish.name)
     with watch.step("train"):
         make_room(trainer, project.id, {published.id} if published else set())
         with ui.spinner("training ...") as spinner:
@@ -95,7 +96,7 @@ def _steps(loaded: LoadedConfig, dataset: Dataset, trainer: Any, ui: Progress, w
     keys, files = content_keys(plan.images), files_by_key(dataset)
     with watch.step("dataset version"):
         version, warnings = versions.record_trained(trainer, project, iteration, keys, files,
-                                                    versions.manifests_folder(config))
+                                                    versions.manifests_folder(config), {i.id for i in iterations})
         report.training["dataset"] = version
         _warn(warnings, ui, report)
         ui.info(f"{iteration.name} trained on dataset version {version['version']}")
@@ -123,7 +124,8 @@ def _insight(loaded: LoadedConfig, trainer: Any, project_id: str, iteration: Any
     (the confusion and suspects gates then fail). Past RUN_READ_LIMIT predictions they are read only for a gate."""
     config = loaded.config
     try:
-        trained = trained_images(trainer, project_id, iteration)
+        trained = report.training["dataset"].get("images")  # listed now, else asked
+        trained = trained_images(trainer, project_id, iteration) if trained is None else trained
         gated = config.gates.confusion is not None or config.gates.suspects is not None
         if not gated and trained * tags > RUN_READ_LIMIT:
             note = (f"{trained:,} image(s) x {tags} tags of held-out predictions is more than a run reads unless "

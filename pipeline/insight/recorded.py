@@ -45,10 +45,16 @@ def with_version(description: str | None, iteration_id: str, version: str, live:
     return "\n".join(lines + [f"{MARKER}{iteration_id} {version}"])
 
 
-def record_version(trainer: Any, project_id: str, iteration_id: str, version: str) -> None:
-    """Write the line (reading the description again first: a rollback may have changed it meanwhile)."""
+def without_versions(description: str | None) -> str:
+    """The description without its version lines: what an imported copy of the project starts from (the lines
+    name the source's iterations)."""
+    return "\n".join(line for line in (description or "").splitlines() if not _LINE.match(line.strip()))
+
+
+def record_version(trainer: Any, project_id: str, iteration_id: str, version: str, live: set[str]) -> None:
+    """Write the line (reading the description again first: a rollback may have changed it meanwhile); lines of
+    iterations not in `live` (the iterations as last listed) are dropped."""
     current = trainer.get_project(project_id)
     if recorded(current.description).get(iteration_id) == version:
         return
-    live = {i.id for i in trainer.get_iterations(project_id)}
     set_description(trainer, current, with_version(current.description, iteration_id, version, live))

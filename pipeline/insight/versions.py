@@ -74,11 +74,12 @@ def same_project(found: DatasetManifest, project: Any) -> None:
 
 
 def record_trained(trainer: Any, project: Any, iteration: Any, keys: Mapping[str, str],
-                   files: Mapping[str, DatasetFile], folder: Path | None) -> tuple[dict[str, Any], list[str]]:
+                   files: Mapping[str, DatasetFile], folder: Path | None,
+                   live: set[str]) -> tuple[dict[str, Any], list[str]]:
     """After training: the iteration's version (listed from the service unless it is recorded and kept here
     already), its manifest written into `folder`, and the version recorded in the project's description.
     A version recorded already is never replaced (the listing misses images deleted since the training).
-    Returns (what the report says, warnings)."""
+    `live`: the project's iterations as the run last listed them. Returns (what the report says, warnings)."""
     recorded = version_of_iteration(project, iteration.id)
     kept = manifests.manifest_path(folder, recorded) if recorded and folder is not None else None
     if recorded and (kept is None or kept.is_file()):
@@ -92,7 +93,7 @@ def record_trained(trainer: Any, project: Any, iteration: Any, keys: Mapping[str
     if recorded:
         return report, []
     try:
-        record_version(trainer, project.id, iteration.id, manifest.version)
+        record_version(trainer, project.id, iteration.id, manifest.version, live | {iteration.id})
     except CALL_FAILED as exc:  # the model is fine; only the record is missing: say so, carry on
         report["recorded"] = False
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__

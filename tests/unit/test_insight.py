@@ -226,3 +226,10 @@ def test_a_report_says_when_the_held_out_predictions_were_not_read():
     report = RunReport("c.yaml", "Big", "big", outcome="published")
     report.confusion = {"skipped": "120,000 image(s) x 500 tags of held-out predictions is more than a run reads"}
     assert "Not read: 120,000 image(s) x 500 tags" in to_markdown(report)
+
+
+def test_an_imported_project_starts_without_the_sources_versions():
+    from pipeline.insight.recorded import without_versions
+
+    text = with_version("Groceries\nmore text", "i1", "0123456789ab", live={"i1"})
+    assert without_versions(text) == "Groceries\nmore text" and without_versions(None) == ""
