@@ -13,8 +13,9 @@ from pipeline.insight.suspects import Suspect
 from pipeline.insight.trained import DatasetFile
 
 MAX_LISTED = 1000  # suspects a JSON report lists
-# Predictions (held-out images x tags) a `run` reads without being asked by a gate: the SDK decodes about 40,000 a
-# second on this project's 2-core machine, so this is some 25 s (grocery's 2,640 x 81 are 214,000). Bigger
+# Predictions (held-out images x tags) a `run` reads without being asked by a gate. The SDK (msrest) decodes them
+# one model object at a time: one page of 256 grocery images x 81 tags took 5.3 s to decode, and the whole of
+# grocery's 2,640 x 81 (214,000) some 2 minutes, on this project's 2 cores under a load average of 8-10. Bigger
 # projects read them when a gate needs them, or on demand (`cvops suspects`, `status --confusion`).
 RUN_READ_LIMIT = 1_000_000
 
