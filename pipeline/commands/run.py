@@ -9,6 +9,7 @@ from pipeline.dataset import Dataset
 from pipeline.errors import EXIT_OK, GateFailed, PipelineError, UploadError
 from pipeline.insight import versions
 from pipeline.insight.analysis import RUN_READ_LIMIT, Insight, analyse, namer, trained_images
+from pipeline.insight.heldout import forget_others
 from pipeline.insight.trained import content_keys, files_by_key, working_tree
 from pipeline.progress import Progress, Stopwatch
 from pipeline.report import RunReport, write
@@ -107,7 +108,8 @@ def _steps(loaded: LoadedConfig, dataset: Dataset, trainer: Any, ui: Progress, w
         if published is not None and published.id != iteration.id and config.gates.no_regression:
             before = read_performance(trainer, project.id, published, config.evaluation.threshold)
             report.published_performance = before.to_dict()
-        insight = _insight(loaded, trainer, project.id, iteration, len(tag_ids), namer(keys, files), ui, report)
+        insight = _insight(loaded, trainer, project.id, iteration, {i.id for i in iterations}, len(tag_ids),
+                           namer(keys, files), ui, report)
     with watch.step("gates"):
         results = gate_checks.evaluate(config.gates, performance, before)
         results += gate_checks.evaluate_insight(config.gates, insight)
@@ -118,8 +120,8 @@ def _steps(loaded: LoadedConfig, dataset: Dataset, trainer: Any, ui: Progress, w
         _publish(loaded, trainer, project.id, iteration, published, ui, report)
 
 
-def _insight(loaded: LoadedConfig, trainer: Any, project_id: str, iteration: Any, tags: int, name: Any,
-             ui: Progress, report: RunReport) -> Insight | None:
+def _insight(loaded: LoadedConfig, trainer: Any, project_id: str, iteration: Any, live: set[str], tags: int,
+             name: Any, ui: Progress, report: RunReport) -> Insight | None:
     """The held-out confusion and suspect labels; a service without the held-out predictions is said, not fatal
     (the confusion and suspects gates then fail). Past RUN_READ_LIMIT predictions they are read only for a gate."""
     config = loaded.config
@@ -133,8 +135,11 @@ def _insight(loaded: LoadedConfig, trainer: Any, project_id: str, iteration: Any
             report.confusion = {"skipped": note}
             ui.info(f"held out: {note}")
             return None
+        kept = versions.manifests_folder(config)
         insight = analyse(trainer, project_id, iteration, config.project.classification_type == "Multilabel",
-                          config.evaluation.threshold, name, trained=trained)
+                          config.evaluation.threshold, name, trained=trained, kept=kept, keep=True)
+        if kept is not None:
+            forget_others(kept, live | {iteration.id})
     except CALL_FAILED as exc:
         _warn([f"no held-out predictions for {iteration.name} (get_image_performances: "
                f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}): no confusion or suspects"], ui, report)

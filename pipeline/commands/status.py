@@ -8,6 +8,7 @@ from typing import Any
 from pipeline.config.loader import LoadedConfig
 from pipeline.insight.analysis import analyse
 from pipeline.insight.recorded import recorded
+from pipeline.insight.versions import manifests_folder
 from pipeline.sdk.clients import training_client
 from pipeline.sdk.iterations import by_age
 from pipeline.steps.hold import hold_on
@@ -45,5 +46,6 @@ def _confusion(trainer: Any, loaded: LoadedConfig, project: Any, published: Any 
         return None
     config = loaded.config
     insight = analyse(trainer, project.id, published, config.project.classification_type == "Multilabel",
-                      config.evaluation.threshold, lambda image_id: f"image {image_id}")
+                      config.evaluation.threshold, lambda image_id: f"image {image_id}",
+                      kept=manifests_folder(config))
     return insight.report()[0]

@@ -10,6 +10,7 @@ from pipeline.insight import iterations as choosing
 from pipeline.insight.analysis import analyse, namer
 from pipeline.insight.suspects import SCORE
 from pipeline.insight.trained import content_keys, files_by_key, read_dataset
+from pipeline.insight.versions import manifests_folder
 from pipeline.sdk.clients import training_client
 from pipeline.steps.project import require_project
 from pipeline.steps.sync import read_project
@@ -24,7 +25,8 @@ def suspects(loaded: LoadedConfig, wanted: str | None, min_score: float, top: in
     iteration = choosing.choose(trainer, project, trainer.get_iterations(project.id), wanted, config.publish.name)
     keys = content_keys(read_project(trainer, project.id).images)
     insight = analyse(trainer, project.id, iteration, config.project.classification_type == "Multilabel",
-                      config.evaluation.threshold, namer(keys, files_by_key(dataset)), min_score, every)
+                      config.evaluation.threshold, namer(keys, files_by_key(dataset)), min_score, every,
+                      kept=manifests_folder(config))
     listed = insight.suspects if top is None else insight.suspects[:top]
     return {"project": {"name": project.name, "id": project.id},
             "iteration": {"name": iteration.name, "id": iteration.id,

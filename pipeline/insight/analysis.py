@@ -3,6 +3,7 @@ labels, each image named by its dataset file where the image map knows it."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from pipeline.insight import confusion as confusions
@@ -55,8 +56,9 @@ def trained_images(trainer: Any, project_id: str, iteration: Any) -> int:
 
 def analyse(trainer: Any, project_id: str, iteration: Any, multilabel: bool, threshold: float,
             name: Callable[[str], str], min_score: float = 0.0, every: bool = False,
-            trained: int | None = None) -> Insight:
-    held_out = read_held_out(trainer, project_id, iteration)
+            trained: int | None = None, kept: Path | None = None, keep: bool = False) -> Insight:
+    """`kept`: the folder with copies of held-out predictions (heldout.py); `keep`: copy them there."""
+    held_out = read_held_out(trainer, project_id, iteration, kept, keep)
     matrix = confusions.classification(held_out.images, held_out.tags, multilabel, threshold)
     trained = trained_images(trainer, project_id, iteration) if trained is None else trained
     return Insight(held_out, matrix, ranking.rank(held_out.images, name, min_score, every), trained)

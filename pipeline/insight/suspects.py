@@ -36,7 +36,6 @@ class Suspect:
     score: float
     given_probability: float
     suggested_probability: float
-    thumbnail: str | None = None
 
     @property
     def suspect(self) -> bool:
@@ -70,7 +69,7 @@ def rank(images: list[HeldOutImage], name: Callable[[str], str] = lambda image_i
             continue
         given, suggested, value = scored
         candidate = Suspect(image.image_id, name(image.image_id), given, suggested, value,
-                            image.probability(given), image.probability(suggested), image.thumbnail)
+                            image.probability(given), image.probability(suggested))
         if every or (candidate.suspect and value > min_score):
             found.append(candidate)
     found.sort(key=lambda s: (-s.score, -s.suggested_probability, s.image_id))

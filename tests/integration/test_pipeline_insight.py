@@ -120,6 +120,12 @@ def test_the_confusion_of_the_held_out_predictions(fruit):
     assert sum(line.startswith("  confused\t") for line in shown.splitlines()) == 1
     full = json.loads(fruit.cvops("status", str(fruit.config), "--confusion", "--json").stdout)["confusion"]
     assert full["matrix"] == confusion["matrix"]
+    # the run kept the held-out predictions beside the manifests; a broken copy is read again from the service
+    kept = fruit.tmp / "out" / "datasets" / f"heldout-{fruit.first['training']['iteration_id']}.json"
+    assert json.loads(kept.read_text())["format"] == "cvops-heldout/1"
+    kept.write_text("{broken")
+    again = json.loads(fruit.cvops("status", str(fruit.config), "--confusion", "--json").stdout)["confusion"]
+    assert again["matrix"] == confusion["matrix"] and kept.read_text() == "{broken"  # status writes nothing
 
 
 def test_suspects_name_the_mislabelled_files_first(fruit):

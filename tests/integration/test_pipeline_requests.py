@@ -67,6 +67,8 @@ def test_first_run_makes_one_request_per_64_images_and_a_rerun_uploads_nothing(c
         without_polls = proxy.total(excluding=(POLL,))
         print(f"\nfirst run of {count} images: {without_polls} requests besides polls: {dict(proxy.counts)}")
         assert without_polls <= count / 64 + PER_256 * math.ceil(count / 256) + FIXED
+        assert proxy.count("GET", "/performance/images") == proxy.count("GET", "/images/tagged") == math.ceil(
+            count / 256)
         report = json.loads((tmp_path / "out" / "report.json").read_text())
         assert report["uploads"]["uploaded"] == count and report["uploads"]["requests"] == 6
         assert recognised(config, env) == (count, count)
@@ -76,6 +78,8 @@ def test_first_run_makes_one_request_per_64_images_and_a_rerun_uploads_nothing(c
         assert again.exit_code == 0, again.output
         assert proxy.count(*UPLOAD) == 0 and proxy.count(*METADATA) == 0
         assert proxy.count(*LISTING) == math.ceil(count / 256)
+        # the iteration's version is recorded and its held-out predictions kept: neither is read again
+        assert proxy.count("GET", "/performance/images") == proxy.count("GET", "/images/tagged") == 0
         print(f"no-op rerun: {proxy.total()} requests: {dict(proxy.counts)}")
         assert json.loads((tmp_path / "out" / "report.json").read_text())["outcome"] == "up-to-date"
 

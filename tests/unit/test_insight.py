@@ -233,3 +233,4 @@ def test_an_imported_project_starts_without_the_sources_versions():
 
     text = with_version("Groceries\nmore text", "i1", "0123456789ab", live={"i1"})
     assert without_versions(text) == "Groceries\nmore text" and without_versions(None) == ""
+
