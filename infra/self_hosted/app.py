@@ -75,6 +75,8 @@ def container_app(label: str, args: SelfHostedArgs, group: pulumi.Input[str], en
     environment_variables += [
         app.EnvironmentVarArgs(name="AZURE_CLIENT_ID", value=identity.client_id),  # which identity signs in
         app.EnvironmentVarArgs(name="CVLOCAL_DATABASE_AUTH", value="entra"),
+        # Not read by cvlocal: a new secret version changes it, which rolls out a new revision (secrets.py).
+        app.EnvironmentVarArgs(name="CVLOCAL_SECRETS_VERSION", value=secrets.secrets_version()),
     ]
     return app.ContainerApp(
         f"{label}-app", container_app_name=args.names["app"], resource_group_name=group, location=args.region,

@@ -2,10 +2,13 @@
 stored in a Key Vault (RBAC, purge protection), and given to the Container App as Key Vault references read with
 its managed identity, which is Key Vault Secrets User on each of these secrets and nothing else.
 
-The references have no version, so a new version of a secret (key rotation, docs/deploy.md) reaches the app when
-it restarts or within the platform's refresh."""
+The references have no version: the app reads each secret's newest version when a revision starts. The app
+also carries `secrets_version()`, a digest of the versions, as a plain variable, so a new version (a key
+replaced for rotation, docs/deploy.md) changes the app's template and Container Apps rolls out a new revision,
+ready before the old one stops: no restart by hand, no downtime."""
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import pulumi
@@ -32,6 +35,12 @@ class Secrets:
     vault: keyvault.Vault
     values: dict[str, pulumi.Output[str]]   # secret name -> value (secret outputs)
     stored: dict[str, keyvault.Secret]
+
+    def secrets_version(self) -> pulumi.Output[str]:
+        """Which versions of the secrets the app runs with (versions are not secret: ids, not values)."""
+        versions = [self.stored[name].properties.apply(lambda p: p.secret_uri_with_version) for name in VARIABLES]
+        return pulumi.Output.all(*versions).apply(
+            lambda uris: hashlib.sha256("\n".join(uris).encode()).hexdigest()[:16])
 
     def reference(self, name: str) -> pulumi.Output[str]:
         """The versionless Key Vault URL of a secret: the newest version is the one read."""

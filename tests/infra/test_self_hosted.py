@@ -59,6 +59,7 @@ class AzureMocks(pulumi.runtime.Mocks):
         self.resources: list[pulumi.runtime.MockResourceArgs] = []
         self.calls: list[pulumi.runtime.MockCallArgs] = []
         self.fresh = False
+        self.version = "v1"  # the version Key Vault gives a secret it stores
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         self.resources.append(args)
@@ -95,7 +96,9 @@ class AzureMocks(pulumi.runtime.Mocks):
                 {"name": inputs["vaultName"], "properties": {
                     **inputs["properties"], "vaultUri": f"https://{inputs['vaultName']}.vault.azure.net/"}}),
             "keyvault:Secret": lambda: (
-                arm_id(args, "Microsoft.KeyVault/vaults", f"cvops-dev-kv/secrets/{inputs['secretName']}"), {}),
+                arm_id(args, "Microsoft.KeyVault/vaults", f"cvops-dev-kv/secrets/{inputs['secretName']}"),
+                {"properties": {"secretUriWithVersion": f"https://cvops-dev-kv.vault.azure.net/secrets/"
+                                                        f"{inputs['secretName']}/{self.version}"}}),
             "containerregistry:Registry": lambda: (
                 arm_id(args, "Microsoft.ContainerRegistry/registries", inputs["registryName"]),
                 {"loginServer": f"{inputs['registryName'].lower()}.azurecr.io"}),
@@ -157,6 +160,7 @@ def fresh_mocks():
     MOCKS.resources.clear()
     MOCKS.calls.clear()
     MOCKS.fresh = False
+    MOCKS.version = "v1"
     yield
 
 
@@ -550,8 +554,75 @@ def test_the_region_list_has_a_source_and_a_date():
 
 
 def test_an_example_self_hosted_stack_is_valid():
-    from tests.infra.test_program import stack_file_config
+    from infra.describe import stack_file_values
 
-    values = stack_file_config("selfhosted")
+    values = stack_file_values("selfhosted")
     parsed = parse_args(values, stack="selfhosted")
     assert parsed.mode == "self-hosted" and parsed.image is None  # deploy.yml sets the image from its push
+
+
+@pulumi.runtime.test
+def test_the_registry_urn_deploy_yml_targets_is_the_programs(tmp_path, monkeypatch):
+    """deploy.yml makes the registry first with `pulumi up --target <URN from infra.describe>`: a URN that does
+    not match the program's would fail that step (or target nothing)."""
+    from infra.describe import describe
+
+    (tmp_path / "Pulumi.yaml").write_text((ROOT / "Pulumi.yaml").read_text())
+    (tmp_path / "Pulumi.dev.yaml").write_text("config:\n  cvops:region: westeurope\n  cvops:mode: self-hosted\n"
+                                              f"  cvops:principalId: {DEPLOYER}\n")
+    described = describe("dev", tmp_path)
+    assert described["registry"] == "cvopsdevcr" and described["create-registry"] == "true"
+    monkeypatch.setattr(pulumi, "export", lambda name, value: None)
+    pulumi.runtime.set_all_config({"cvops:region": "westeurope", "cvops:mode": "self-hosted",
+                                   "cvops:principalId": DEPLOYER})
+    component = runpy.run_path(str(ROOT / "__main__.py"))["stack"]
+    push = next(grant for grant in component.grants.made if "registry-push" in grant._name)
+
+    def check(urns):
+        assert described["registry-targets"].split("\n") == urns  # the registry, then the deploy identity's push
+
+    return pulumi.Output.all(component.registry.resource.urn, push.urn).apply(check)
+
+
+def test_describe_refuses_a_stack_the_program_would_refuse(tmp_path, capsys):
+    from infra.describe import main
+
+    (tmp_path / "Pulumi.yaml").write_text((ROOT / "Pulumi.yaml").read_text())
+    (tmp_path / "Pulumi.bad.yaml").write_text("config:\n  cvops:region: westeurope\n  cvops:mode: self-hosted\n"
+                                              "  cvops:minReplicas: 5\n  cvops:maxReplicas: 2\n")
+    import infra.describe as module
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.setattr(module, "ROOT", tmp_path)
+    try:
+        assert main(["bad"]) == 2
+    finally:
+        monkeypatch.undo()
+    assert capsys.readouterr().err.startswith("error: cvops:minReplicas 5 is above cvops:maxReplicas 2")
+
+
+def secrets_version_after(version: str) -> str:
+    MOCKS.version = version
+    component = SelfHosted(f"rotate-{version}", args())
+    seen = []
+
+    @pulumi.runtime.test
+    def run():
+        return component.app.urn.apply(lambda _: seen.append(
+            {e["name"]: e.get("value") for e in MOCKS.of_type("app:ContainerApp")[-1].inputs["template"][
+                "containers"][0]["env"]}["CVLOCAL_SECRETS_VERSION"]))
+    run()
+    return seen[0]
+
+
+def test_a_new_secret_version_rolls_out_a_new_revision():
+    """Key rotation replaces a key: Key Vault stores a new version, and the app's template must change with it, or
+    the running replicas keep the old key until something else restarts them."""
+    first, again, rotated = secrets_version_after("v1"), secrets_version_after("v1"), secrets_version_after("v2")
+    assert re.fullmatch(r"[0-9a-f]{16}", first) and first == again and rotated != first
+
+
+def test_describe_writes_several_targets_in_githubs_multiline_form():
+    from infra.describe import github_output
+
+    assert github_output({"mode": "self-hosted", "registry-targets": "urn:a\nurn:b"}) == (
+        "mode=self-hosted\nregistry-targets<<END_OF_REGISTRY-TARGETS\nurn:a\nurn:b\nEND_OF_REGISTRY-TARGETS")
