@@ -50,6 +50,29 @@ def test_the_guide_cites_its_sources(source):
     assert source in GUIDE
 
 
+@pytest.mark.parametrize("trap, handled_by", [
+    ("**Keyless CI loses its token.**", "ClientAssertionCredential"),
+    ("**The role wait is too short.**", "service.rbac_wait_minutes"),
+    ("**`createResourceGroup: true` fails when the group exists.**", "imports an existing group"),
+    ("**Deploys do not wait for tests.**", "`needs: test`"),
+])
+def test_the_first_deploy_checklist_names_each_trap_and_its_answer(trap, handled_by):
+    section = GUIDE.split("## First deploy", 1)[1].split("\n## ", 1)[0]
+    item = section.split(trap, 1)[1].split("\n- [ ]", 1)[0]
+    assert "**What the project does:**" in item and handled_by in item
+
+
+@pytest.mark.parametrize("source", [
+    "https://github.com/Azure/login/issues/180",
+    "https://github.com/Azure/azure-cli/issues/28708",
+    "https://github.com/pulumi/pulumi-azure-native/issues/1123",
+    "https://learn.microsoft.com/azure/role-based-access-control/troubleshooting",
+    "https://www.pulumi.com/docs/iac/concepts/resources/options/import/",
+])
+def test_the_first_deploy_checklist_cites_the_failure_reports(source):
+    assert source in GUIDE
+
+
 def test_the_deploy_identity_never_trusts_the_pull_request_subject():
     # The old guide trusted `repo:OWNER/REPO:pull_request` on the near-Owner deploy identity.
     assert "for env in dev prod; do" in GUIDE
