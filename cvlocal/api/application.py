@@ -11,8 +11,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import errors
 from ..portal import MOUNT_PATH as PORTAL_PATH, mount_portal, wants_portal
-from . import (artifacts, domains, downloads, exports, images, iterations, prediction, project_copies, projects,
-               quicktest, stored_predictions, tags)
+from . import (artifacts, detection_pending, domains, downloads, exports, images, iterations, prediction,
+               project_copies, projects, quicktest, stored_predictions, tags)
 from .deps import Services
 from .schemas.common import describe
 
@@ -20,7 +20,7 @@ log = logging.getLogger("cvlocal")
 STATUS_CODES = {404: "NotFound", 405: "BadRequestNotSupported", 413: "BadRequestImageSizeBytes",
                 415: "UnsupportedMediaType"}
 ROUTERS = (domains, projects, project_copies, artifacts, tags, images, iterations, exports, quicktest,
-           stored_predictions, prediction, downloads)
+           stored_predictions, prediction, downloads, detection_pending)
 
 
 def _json_error(error: errors.CustomVisionError) -> JSONResponse:
