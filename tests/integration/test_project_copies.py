@@ -93,9 +93,6 @@ def test_an_exported_project_imports_into_its_own_service_and_into_another(sourc
     assert copied.name == "copied here" and contents(elsewhere, copied.id) == original
     assert elsewhere.import_project(export.token).name == project.name  # free on this service
     assert elsewhere.get_iterations(copied.id) == []
-    # the copy is a project like any other: it trains
-    iteration = elsewhere.train_project(copied.id)
-    assert iteration.status == "Training"
 
 
 def _code(call) -> tuple[int, str]:
