@@ -65,8 +65,9 @@ class Importer:
         if read.expired():
             raise errors.invalid_import_token("it has expired; export the project again")
         if not read.signed_here and not self.peers.allows(read.issuer):
-            raise errors.invalid_import_token(f"this service did not sign it, and its exporter {read.issuer} is not a service this "
-                                "one imports from (the operator names those with --import-from)")
+            raise errors.invalid_import_token(f"this service did not sign it, and its exporter {read.issuer} is not "
+                                              "a service this one imports from (the operator names those with "
+                                              "--import-from)")
         return read
 
     def _check(self, exported: ExportedProject) -> ExportedProject:

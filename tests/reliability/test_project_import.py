@@ -88,6 +88,6 @@ def test_an_import_killed_mid_way_leaves_nothing_and_the_token_then_imports_the_
             assert imported.status_code == 200, imported.text
             new_id = imported.json()["id"]
             assert rest.training("GET", f"/projects/{new_id}/images/count").json() == 2 * IMAGES_PER_TAG
-            assert sorted((t["name"], t["imageCount"]) for t in rest.training("GET", f"/projects/{new_id}/tags").json()) \
-                == [("blue", IMAGES_PER_TAG), ("red", IMAGES_PER_TAG)]
+            tags = rest.training("GET", f"/projects/{new_id}/tags").json()
+            assert sorted((t["name"], t["imageCount"]) for t in tags) == [("blue", IMAGES_PER_TAG), ("red", IMAGES_PER_TAG)]
             assert set(seen) <= {2 * IMAGES_PER_TAG}  # whenever the project was visible, it was whole

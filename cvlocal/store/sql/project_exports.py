@@ -32,8 +32,8 @@ class ProjectExportTables:
                 raise errors.bad_request("The project is training; export it once the training has finished.",
                                          "BadRequestExportWhileTraining")
             exported = self._exported(c, project_id)
-            c.execute("INSERT INTO project_exports (id, project_id, version, project, tags, snapshot, created, expires) "
-                      "VALUES (?,?,?,?,?,?,?,?)",
+            c.execute("INSERT INTO project_exports (id, project_id, version, project, tags, snapshot, created, "
+                      "expires) VALUES (?,?,?,?,?,?,?,?)",
                       (export_id, project_id, VERSION, json.dumps(project_part(exported)),
                        json.dumps(tags_part(exported)), json.dumps(images_part(exported)), now, expires))
         return ProjectExportRecord(export_id, project_id, exported, now, expires)
