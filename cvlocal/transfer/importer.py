@@ -12,12 +12,14 @@ collection takes them after its grace period.
 """
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 from .. import errors
 from ..net.images import ImageRejected, check_image
 from ..store.blobs import sha256_hex
+from ..store.gc import MIN_GRACE_S
 from ..store.interface import Store
 from ..store.records import ExportedImage, ExportedProject, ProjectExportRecord, ProjectRecord
 from ..tiers import Tier
@@ -104,6 +106,7 @@ class Importer:
             self.store.blobs.put(data)
             return replace(image, width=checked.width, height=checked.height, size=len(data))
 
+        started = time.monotonic()
         with ThreadPoolExecutor(FETCHES_AT_ONCE, thread_name_prefix="import") as pool:
             brought = []
             try:
@@ -112,6 +115,13 @@ class Importer:
             except BaseException:
                 pool.shutdown(cancel_futures=True)
                 raise
+        if time.monotonic() - started > MIN_GRACE_S / 2:
+            # The first images were put long ago: a garbage collection with a short grace period could take them
+            # before the transaction names them. Freshened now, they are young again for the next minute.
+            for image in brought:
+                if not self.store.blobs.freshen(image.sha256):
+                    raise errors.import_failed(f"image {image.sha256} was collected as garbage while the import "
+                                               "ran; import again")
         return replace(exported, images=tuple(brought))
 
 
