@@ -6,7 +6,9 @@ error of Azure/login#180), and each access token it issues expires. Lifetimes ar
 the one passed in, so a test can run two hours of simulated time in seconds.
 
 Also a `resource`: an HTTP server standing in for an Entra-protected API, answering 200 to a bearer token the
-fake Entra issued and has not expired, 401 otherwise.
+fake Entra issued and has not expired, 401 otherwise; and `managed_identity`: the identity endpoint Azure
+Container Apps gives a container (IDENTITY_ENDPOINT, with IDENTITY_HEADER as its secret header), as
+azure-identity's ManagedIdentityCredential calls it.
 """
 from __future__ import annotations
 
@@ -209,3 +211,52 @@ def token_services(folder: Path, clock: Callable[[], float], **settings) -> Iter
         for server in servers:
             server.shutdown()
             server.server_close()
+
+
+@dataclass
+class ManagedIdentity:
+    """What the identity endpoint issued: one token per request, `lifetime_s` long; `on_issue(token)` runs first
+    (a test makes the token the database role's password there, as Entra-integrated PostgreSQL would accept it)."""
+
+    clock: Callable[[], float]
+    client_id: str = "5d9b6e8a-0c4f-4e0e-8f7e-2a1b3c4d5e6f"
+    header: str = "identity-header-secret"
+    lifetime_s: float = 1200.0
+    on_issue: Callable[[str], None] = lambda token: None
+    endpoint: str = ""
+    issued: list[str] = field(default_factory=list)
+    resources: list[str] = field(default_factory=list)
+    issuing: threading.Lock = field(default_factory=threading.Lock)
+
+
+class _ManagedIdentityEndpoint(_Quiet):
+    identity: ManagedIdentity
+
+    def do_GET(self):  # noqa: N802
+        identity, query = self.identity, parse_qs(urlparse(self.path).query)
+        if self.headers.get("X-IDENTITY-HEADER") != identity.header:
+            return _json(self, 401, {"error": "missing or wrong X-IDENTITY-HEADER"})
+        if query.get("api-version") != ["2019-08-01"] or query.get("client_id") != [identity.client_id]:
+            return _json(self, 400, {"error": "api-version 2019-08-01 and the user-assigned identity's client_id"})
+        with identity.issuing:
+            token = f"mi-token-{len(identity.issued)}"
+            identity.on_issue(token)
+            identity.issued.append(token)
+            identity.resources.append(query["resource"][0])
+        expires_on = int(identity.clock() + identity.lifetime_s)
+        _json(self, 200, {"access_token": token, "expires_on": str(expires_on), "resource": query["resource"][0],
+                          "token_type": "Bearer", "client_id": identity.client_id})
+
+
+@contextmanager
+def managed_identity(clock: Callable[[], float], **settings) -> Iterator[ManagedIdentity]:
+    identity = ManagedIdentity(clock=clock, **settings)
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), type("Endpoint", (_ManagedIdentityEndpoint,), {"identity": identity}))
+    identity.endpoint = f"http://127.0.0.1:{server.server_address[1]}/msi/token"
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield identity
+    finally:
+        server.shutdown()
+        server.server_close()

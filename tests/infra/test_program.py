@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pulumi
 import pytest
-import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000001"
@@ -504,15 +503,9 @@ def test_free_tier_on_a_multi_service_account_fails_before_any_resource():
 
 
 def stack_file_config(stack: str) -> dict[str, str]:
-    """A Pulumi.<stack>.yaml's values as the program sees them: strings, JSON for objects."""
-    config = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
-    flat = {}
-    for key, value in config.items():
-        namespace, _, name = key.partition(":")
-        if namespace == "cvops":
-            # Pulumi hands the program JSON for objects and lowercase YAML booleans.
-            flat[name] = json.dumps(value) if isinstance(value, (dict, bool)) else str(value)
-    return flat
+    """A Pulumi.<stack>.yaml's values as the program sees them: strings, JSON for objects (infra/describe.py)."""
+    from infra.describe import stack_file_values
+    return stack_file_values(stack)
 
 
 def test_example_stacks_are_valid():

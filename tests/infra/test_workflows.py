@@ -104,16 +104,24 @@ def pulumi_steps() -> list[tuple[str, dict]]:
 
 def test_every_pulumi_step_pins_the_cli_of_the_pinned_sdk():
     steps = pulumi_steps()
-    assert len(steps) == 2
+    assert len(steps) == 3  # preview; deploy's registry-only up (self-hosted) and its up
     for where, step in steps:
         assert str(step["with"]["pulumi-version"]) == pinned_pulumi_sdk(), where
 
 
+def publishes_an_image(job: dict) -> bool:
+    return any(step.get("uses", "").startswith("docker/build-push-action@") for step in job.get("steps", []))
+
+
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
-def test_every_python_setup_caches_pip_keyed_on_the_pins(path):
+def test_every_python_setup_caches_pip_keyed_on_the_pins_except_where_an_image_is_published(path):
+    """A job that publishes an image restores no cache: one written by another run could poison it (zizmor)."""
     for name, job in jobs_of(path).items():
         for step in job.get("steps", []):
             if step.get("uses", "").startswith("actions/setup-python@"):
+                if publishes_an_image(job):
+                    assert "cache" not in step["with"], name
+                    continue
                 assert step["with"]["cache"] == "pip", name
                 assert set(step["with"]["cache-dependency-path"].split()) == {"constraints.txt", "pyproject.toml"}
 
@@ -190,6 +198,57 @@ def test_no_fork_can_drive_the_deploy():
                     if job.get("environment")}
     assert environments == {("deploy.yml", "deploy", "${{ inputs.stack || 'dev' }}"),
                             ("pipeline-preview.yml", "pulumi-preview", "preview")}
+
+
+def steps_named(name: str) -> dict:
+    return {step.get("name", step.get("uses", "")): step for step in jobs_of(WORKFLOWS / name)["deploy"]["steps"]}
+
+
+SELF_HOSTED = "steps.stack.outputs.mode == 'self-hosted'"
+
+
+def test_deploy_builds_pushes_and_deploys_a_self_hosted_stacks_image_by_digest():
+    """Mode self-hosted: the stack's registry first (alone), the image built and pushed to it with the deploy
+    identity's token, then `pulumi up` with cvops:image set to what was pushed, by digest."""
+    steps = steps_named("deploy.yml")
+    order = list(steps)
+    settings = steps["Stack settings"]
+    assert settings["run"] == '.venv/bin/python -m infra.describe "$STACK" >> "$GITHUB_OUTPUT"'
+    registry_up = steps["pulumi up (the registry only)"]
+    assert registry_up["if"] == f"{SELF_HOSTED} && steps.stack.outputs.create-registry == 'true'"
+    assert registry_up["with"]["target"] == "${{ steps.stack.outputs.registry-targets }}"
+    login = steps["Sign in to the registry"]
+    assert login["if"] == SELF_HOSTED and login["run"] == 'az acr login --name "$REGISTRY"'
+    build = steps["Build and push the image"]
+    assert build["if"] == SELF_HOSTED and build["with"]["push"] is True and build["with"]["context"] == "."
+    image = steps["The image by digest"]
+    assert image["env"]["DIGEST"] == "${{ steps.image.outputs.digest }}" and "sha256:*" in image["run"]
+    assert '\\"cvops:image\\"' in image["run"] and "$SERVER/cvlocal@$DIGEST" in image["run"]
+    up = steps["pulumi up"]
+    assert up["with"]["config-map"] == "${{ steps.image-config.outputs.config-map }}" and "if" not in up
+    assert (order.index("Stack settings") < order.index("pulumi up (the registry only)") < order.index(
+        "Sign in to the registry") < order.index("Build and push the image") < order.index("The image by digest")
+        < order.index("pulumi up") < order.index("cvops run"))
+
+
+def test_the_image_config_line_is_what_pulumi_actions_reads():
+    """Run the step's shell as the runner would and read back its config-map as YAML (pulumi/actions parses it)."""
+    import os
+    import tempfile
+    step = steps_named("deploy.yml")["The image by digest"]
+    digest = "sha256:" + "0" * 64
+    with tempfile.NamedTemporaryFile("r") as output:
+        done = subprocess.run(["bash", "-e", "-c", step["run"]], capture_output=True, text=True, timeout=30,
+                              env={**os.environ, "SERVER": "cvopsshcr.azurecr.io", "DIGEST": digest,
+                                   "GITHUB_OUTPUT": output.name})
+        assert done.returncode == 0, done.stderr
+        name, _, value = output.read().strip().partition("=")
+    assert name == "config-map"
+    assert yaml.safe_load(value) == {"cvops:image": {"value": f"cvopsshcr.azurecr.io/cvlocal@{digest}",
+                                                     "secret": False}}
+    refused = subprocess.run(["bash", "-e", "-c", step["run"]], capture_output=True, text=True, timeout=30,
+                             env={**os.environ, "SERVER": "s", "DIGEST": "", "GITHUB_OUTPUT": "/dev/null"})
+    assert refused.returncode == 1 and "no image digest" in refused.stderr
 
 
 def test_deploy_can_create_a_stack_that_does_not_exist_yet():
