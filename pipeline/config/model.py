@@ -30,7 +30,7 @@ class ProjectConfig(_Section):
 
 class ServiceConfig(_Section):
     """Where the Custom Vision training and prediction resources are. Keys are optional: without them,
-    azure-identity (DefaultAzureCredential) sends Entra ID bearer tokens instead."""
+    Entra ID bearer tokens from azure-identity are sent instead (pipeline/sdk/credentials.py)."""
 
     training_endpoint: str | None = Field(
         None, description="Training endpoint, e.g. https://NAME.cognitiveservices.azure.com/.")
@@ -48,6 +48,10 @@ class ServiceConfig(_Section):
                           "10; other calls 10/s) and a dataset over its limits is refused before any upload.")
     requests_per_second: float | None = Field(
         None, gt=0, le=1000, description="Pace calls to this rate instead (training calls also to the tier's).")
+    rbac_wait_minutes: float = Field(
+        15.0, ge=0, le=120, description="Keyless (Entra ID) only: how long HTTP 401/403 answers are retried while "
+                                        "a new role assignment applies (Microsoft documents up to 10 minutes; up "
+                                        "to 30 are seen). 0: not at all. A wrong key is never retried.")
 
     @field_validator("tier", mode="before")
     @classmethod
