@@ -54,6 +54,14 @@ def plan(plan: dict[str, Any], verbose: bool = False) -> None:
     if verbose:
         lines += [f"  + {f}" for f in images["files"]]
     lines += sync_lines(plan["sync"], verbose)
+    version = plan["dataset"]
+    if version["published_version"] is None:
+        lines.append(f"dataset version: {version['version']}")
+    elif version["published_version"] == version["version"]:
+        lines.append(f"dataset version: {version['version']}, the one the published iteration trained on")
+    else:
+        lines.append(f"dataset version: {version['version']}; the published iteration trained on "
+                     f"{version['published_version']} (`cvops diff` lists what differs)")
     lines.append(f"training: {'needed' if plan['training']['needed'] else 'not needed'} "
                  f"({plan['training']['reason']})")
     pub = plan["publish"]

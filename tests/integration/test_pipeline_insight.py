@@ -150,6 +150,9 @@ def test_suspects_name_the_mislabelled_files_first(fruit):
 def test_diff_from_the_published_iteration_to_the_working_tree_and_between_iterations(fruit, datasets):
     same = fruit.cvops("diff", str(fruit.config)).stdout.splitlines()
     assert same[-1] == "summary\tthe same dataset version" and same[0].startswith("from\tdataset ")
+    version = fruit.first["training"]["dataset"]["version"]
+    assert f"dataset version: {version}, the one the published iteration trained on" in fruit.cvops(
+        "plan", str(fruit.config)).stdout
     # The photos go back where they belong, one orange goes, two new photos come.
     for path, true in fruit.moved.items():
         shutil.move(fruit.data / path, fruit.data / true / path.split("/")[1])
@@ -159,6 +162,8 @@ def test_diff_from_the_published_iteration_to_the_working_tree_and_between_itera
     before = fruit.untouched()
     shown = fruit.cvops("diff", str(fruit.config)).stdout
     assert fruit.untouched() == before  # nothing written, here or on the service
+    planned = json.loads(fruit.cvops("plan", str(fruit.config), "--json").stdout)["dataset"]
+    assert planned["published_version"] == version and planned["version"] != version
     changes = [line for line in shown.splitlines() if line.split("\t")[0] in ("added", "removed", "retagged")]
     assert changes == ["added\tapple/apple5.jpg\tapple", "added\tbanana/banana4.jpg\tbanana",
                        "removed\torange/IMG_20200229_165108.jpg\torange",
