@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export CVOPS_DATASETS ?= $(abspath ../shared/datasets)
 
-.PHONY: install engines test demo serve bench soak schema lint-workflows clean
+.PHONY: install engines test container-test demo serve bench soak schema lint-workflows clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@# A venv left half-made by an interrupted install (no pip) is made again, not reused.
@@ -21,6 +21,9 @@ engines: install  ## install the pinned Azurite into .engines/ with npm (needs N
 
 test: install  ## run the whole test suite
 	$(BIN)/python -m pytest
+
+container-test: install  ## build the Dockerfile with podman (base from debootstrap) and run it through the SDK walkthrough
+	$(BIN)/python -m pytest -m container tests/integration/test_container_image.py
 
 demo: install  ## self-hosted service + pipeline + classify, end to end, offline
 	$(BIN)/python -m demo

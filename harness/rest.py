@@ -11,6 +11,7 @@ from harness.service import PREDICTION_ROOT, TRAINING_ROOT, RunningService
 
 
 GENERAL_COMPACT_OD = "a27d5ca5-bb19-49d8-a70a-fec086c47f5b"  # General (compact), object detection
+DETECTION_TRAINING_S = 900  # how long a test waits for a detection training of a few dozen images (a loaded CI box)
 
 
 class Rest:
@@ -57,7 +58,8 @@ class Rest:
     def detection_project(self, colours=("red", "blue"), per_tag: int = 15,
                           domain_id: str = GENERAL_COMPACT_OD) -> tuple[str, dict[str, str]]:
         """An object detection project of generated scenes, each with one box of its colour's tag: (project id,
-        {colour: tag id}), not trained."""
+        {colour: tag id}), not trained (a detection training takes about a second an image on 2 cores: train it
+        with `train(..., timeout=DETECTION_TRAINING_S)`)."""
         import base64
         pid = self.project(domain_id=domain_id)
         tags = {c: self.tag(pid, c) for c in colours}
@@ -73,10 +75,10 @@ class Rest:
             assert r.status_code == 200, r.text
         return pid, tags
 
-    def train(self, project_id: str, **params) -> str:
+    def train(self, project_id: str, timeout: float = 120, **params) -> str:
         r = self.training("POST", f"/projects/{project_id}/train", params=params)
         assert r.status_code == 200, r.text
-        return self.wait(project_id, r.json()["id"])
+        return self.wait(project_id, r.json()["id"], timeout)
 
     def wait(self, project_id: str, iteration_id: str, timeout: float = 120) -> str:
         deadline = time.monotonic() + timeout

@@ -70,6 +70,18 @@ KEY_VAULT = NameRule(
     "key vault", 3, 24, r"[A-Za-z](?:-?[A-Za-z0-9])*",
     "letters, digits and single hyphens, starting with a letter and ending with a letter or digit", "global",
     public_endpoint=True)
+# Self-hosted mode (infra/self_hosted/): same source, sections Microsoft.ContainerRegistry, Microsoft.App,
+# Microsoft.DBforPostgreSQL.
+CONTAINER_REGISTRY = NameRule(
+    "container registry", 5, 50, r"[A-Za-z0-9]+", "letters and digits only", "global", public_endpoint=True)
+POSTGRES_SERVER = NameRule(
+    "PostgreSQL flexible server", 3, 63, r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?",
+    "lowercase letters, digits and hyphens, starting and ending with a letter or digit", "global",
+    public_endpoint=True)
+CONTAINER_APP = NameRule(
+    "container app", 2, 32, r"[a-z](?:-?[a-z0-9])*",
+    "lowercase letters, digits and single hyphens, starting with a letter and ending with a letter or digit",
+    "resource group")
 RESOURCE_GROUP = NameRule(
     "resource group", 1, 90, r"[\w().-]*[\w()-]",
     "letters, digits, underscores, hyphens, periods and parentheses, not ending with a period", "subscription")

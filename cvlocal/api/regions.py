@@ -12,11 +12,11 @@ from pydantic import field_validator
 
 from .. import errors
 from ..training.domains import require_project_type
+from ..training.rules import MAX_REGIONS_PER_IMAGE
 from .deps import Svc
 from .schemas.common import IdList, Wire, json_model
-from .schemas.regions import (MAX_REGIONS_PER_CALL, MAX_REGIONS_PER_IMAGE, BoundingBox, ImageRegionCreateBatch,
-                              ImageRegionCreateEntry, ImageRegionCreateResult, ImageRegionCreateSummary,
-                              ImageRegionProposal, RegionProposal)
+from .schemas.regions import (MAX_REGIONS_PER_CALL, BoundingBox, ImageRegionCreateBatch, ImageRegionCreateEntry,
+                              ImageRegionCreateResult, ImageRegionCreateSummary, ImageRegionProposal, RegionProposal)
 
 router = APIRouter(prefix="/training/projects/{project_id}/images", tags=["regions"])
 

@@ -18,9 +18,10 @@ from ..net.images import ImageRejected, check_image
 from ..settings import Settings
 from ..store.records import NewImage, NewRegion
 from ..training.domains import is_detection
+from ..training.rules import MAX_REGIONS_PER_IMAGE
 from .deps import Services
 from .schemas.images import Image, ImageCreateResult, ImageCreateSummary
-from .schemas.regions import MAX_REGIONS_PER_IMAGE, Region
+from .schemas.regions import Region
 
 
 @dataclass

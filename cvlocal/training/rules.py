@@ -2,6 +2,8 @@
 
 Checked when `train` is called, in this order:
 - the training type (`Regular` or `Advanced`, which needs a budget of at least an hour) - `check_training_type`;
+- (regions, as uploads and imports bring them: inside the image, a positive size, at most 300 an image -
+  `box_problem`);
 - the training set: at least MIN_TAGS tags with at least MIN_IMAGES_PER_TAG images each - `check_training_set`;
   object detection: at least one tag, each with at least MIN_DETECTION_IMAGES_PER_TAG images that have regions
   of it, and no Negative tag with regions - `check_detection_set`;
@@ -12,6 +14,8 @@ Checked by the training job, which fails the iteration with the reason: a Multic
 tag each - `label_matrix`.
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -24,6 +28,23 @@ MIN_IMAGES_PER_TAG = 5
 # Azure's "Limits and quotas": "Min labeled images per Tag, Object Detection (50+ recommended)": 15.
 MIN_DETECTION_TAGS = 1
 MIN_DETECTION_IMAGES_PER_TAG = 15
+# "Max number of regions per image (object detection)": 300 on F0 and S0. Azure documents no smallest box.
+MAX_REGIONS_PER_IMAGE = 300
+EDGE = 1e-6  # a box computed as x / width may end a rounding error past the image's edge
+
+
+def box_problem(left: float, top: float, width: float, height: float) -> str | None:
+    """Why Azure would refuse this region's box (normalised to the image: inside it, a positive size), or None."""
+    values = (left, top, width, height)
+    if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in values):
+        return "left, top, width and height must be finite numbers"
+    if left < 0 or top < 0 or left > 1 or top > 1:
+        return "left and top must be in [0, 1] (normalised to the image)"
+    if width <= 0 or height <= 0:
+        return "width and height must be greater than 0"
+    if left + width > 1 + EDGE or top + height > 1 + EDGE:
+        return "the box extends past the image (left + width and top + height must be at most 1)"
+    return None
 
 
 def check_training_type(training_type: str, reserved_budget_hours: int) -> None:

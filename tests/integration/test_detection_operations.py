@@ -1,9 +1,10 @@
 """Operating a service that holds an object detection project: `cvlocal gc` keeps every blob the project still
-reaches (its images, its detector, its held-out detections, its stored detections) and deletes a deleted
-iteration's; `cvlocal backup` and `restore` bring the project back whole, regions, detector and all."""
+reaches (its images, its detector, its held-out detections, its stored detections) and deletes a deleted image's;
+`cvlocal backup` and `restore` bring the project back whole, regions, detector and all."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 import re
 import subprocess
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from harness.images import scene
-from harness.rest import Rest
+from harness.rest import DETECTION_TRAINING_S, Rest
 from harness.service import RunningService
 
 pytestmark = pytest.mark.slow
@@ -48,19 +49,18 @@ def state(rest: Rest, pid: str, iid: str, probes: list[bytes]) -> dict:
 def test_gc_backup_and_restore_keep_an_object_detection_project_whole(fresh_service, tmp_path):
     service = fresh_service.start()
     rest = Rest(service)
-    pid, tags = rest.detection_project(per_tag=15)
-    old = rest.train(pid)
-    old_blobs = set(service_rows(service.data_dir, old))
-    data, box = scene("red", 400)  # one more photo: the next detector and its held-out results differ
+    pid, tags = rest.detection_project(colours=("red",), per_tag=15)
+    data, box = scene("red", 400)  # one more photo, deleted once trained: its bytes are garbage then
     r = rest.training("POST", f"/projects/{pid}/images/files", json={"images": [{
         "contents": base64.b64encode(data).decode(), "regions": [dict(zip(("left", "top", "width", "height"), box),
                                                                       tagId=tags["red"])]}]})
     assert r.status_code == 200, r.text
-    iid = rest.train(pid)
-    rest.training("DELETE", f"/projects/{pid}/iterations/{old}")
+    iid = rest.train(pid, timeout=DETECTION_TRAINING_S)
+    rest.training("DELETE", f"/projects/{pid}/images", params={"imageIds": r.json()["images"][0]["image"]["id"]})
+    deleted = hashlib.sha256(data).hexdigest()
     rest.training("POST", f"/projects/{pid}/iterations/{iid}/publish",
                   params={"publishName": "blocks", "predictionId": service.prediction_resource_id})
-    probes = [scene(c, 500)[0] for c in tags]
+    probes = [scene("red", 500)[0], scene("blue", 500)[0]]
     for probe in probes:  # stored: their images and detections are the project's
         assert rest.prediction("POST", f"/{pid}/detect/iterations/blocks/image", content=probe,
                                headers=OCTET).status_code == 200
@@ -70,9 +70,10 @@ def test_gc_backup_and_restore_keep_an_object_detection_project_whole(fresh_serv
     then = time.time() - 7200  # older than gc's grace period
     for digest in blobs(service.data_dir):
         os.utime(service.data_dir / "blobs" / digest[:2] / digest, (then, then))
+    kept = blobs(service.data_dir)
     done = cvlocal("gc", "--data-dir", str(service.data_dir))
-    assert old_blobs and not old_blobs & blobs(service.data_dir), done  # the deleted iteration's detector went
-    assert state(rest, pid, iid, probes) == before  # and nothing the project reaches
+    assert kept - blobs(service.data_dir) == {deleted}, done  # the deleted image's bytes, nothing else
+    assert state(rest, pid, iid, probes) == before
 
     backup = tmp_path / "backup"
     cvlocal("backup", str(backup), "--data-dir", str(service.data_dir))
@@ -85,10 +86,3 @@ def test_gc_backup_and_restore_keep_an_object_detection_project_whole(fresh_serv
         image = Rest(restored).training("GET", f"/projects/{pid}/images", params={"take": 1}).json()[0]["id"]
         assert Rest(restored).training("POST", f"/projects/{pid}/images/{image}/regionproposals").status_code == 200
 
-
-def service_rows(data_dir: Path, iteration_id: str) -> tuple[str, str]:
-    import sqlite3
-
-    with sqlite3.connect(f"file:{data_dir / 'cvlocal.db'}?mode=ro", uri=True) as db:
-        return db.execute("SELECT model_digest, heldout_digest FROM iterations WHERE id = ?",
-                          (iteration_id,)).fetchone()

@@ -15,7 +15,7 @@ import pytest
 
 from harness.files import serve_files
 from harness.images import photo, scene
-from harness.rest import GENERAL_COMPACT_OD, Rest
+from harness.rest import DETECTION_TRAINING_S, GENERAL_COMPACT_OD, Rest
 
 GENERAL_OD = "da2e3a8a-40a5-4171-82f4-58522f70fbc1"
 GENERAL_CLASSIFICATION = "ee85a74c-405e-4adc-bb47-ffa8ca0c9f31"
@@ -30,7 +30,7 @@ def rest(cvlocal_service) -> Rest:
 def trained(rest, cvlocal_service):
     """(project, {colour: tag}, iteration): 15 scenes a tag, trained, published as `blocks`."""
     pid, tags = rest.detection_project(per_tag=15)
-    iid = rest.train(pid)
+    iid = rest.train(pid, timeout=DETECTION_TRAINING_S)
     r = rest.training("POST", f"/projects/{pid}/iterations/{iid}/publish",
                       params={"publishName": "blocks", "predictionId": cvlocal_service.prediction_resource_id})
     assert r.status_code == 200, r.text
@@ -412,3 +412,26 @@ def test_object_detection_domains_are_azures(rest):
     logo = "1d8ffafe-ec40-4fb2-8f90-72b3b6cecea4"
     project = rest.training("POST", "/projects", params={"name": f"logo {uuid.uuid4().hex[:8]}", "domainId": logo})
     assert project.status_code == 200 and project.json()["settings"]["domainId"] == logo
+
+
+def test_export_project_and_import_project_copy_the_regions(rest, trained):
+    pid, tags, _ = trained
+    export = rest.training("GET", f"/projects/{pid}/export").json()
+    listed = images(rest, pid)
+    assert export["regionCount"] == sum(len(i["regions"]) for i in listed) >= 30 and export["imageCount"] == len(listed)
+    copy = rest.training("POST", "/projects/import", params={"token": export["token"],
+                                                             "name": f"blocks copy {uuid.uuid4().hex[:6]}"})
+    assert copy.status_code == 200, copy.text
+    copied = copy.json()
+    assert copied["settings"]["domainId"] == GENERAL_COMPACT_OD
+
+    def boxes(project_id: str) -> list:
+        return sorted((i["width"], i["height"], tuple(sorted((g["tagName"], round(g["left"], 6), round(g["top"], 6),
+                                                               round(g["width"], 6), round(g["height"], 6))
+                                                              for g in i["regions"])))
+                      for i in images(rest, project_id))
+    assert boxes(copied["id"]) == boxes(pid)
+    assert count(rest, copied["id"], "/images/tagged/count", tagIds=next(
+        t["id"] for t in rest.training("GET", f"/projects/{copied['id']}/tags").json() if t["name"] == "red")) == \
+        count(rest, pid, "/images/tagged/count", tagIds=tags["red"])
+    assert rest.training("DELETE", f"/projects/{copied['id']}").status_code == 204

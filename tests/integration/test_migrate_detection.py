@@ -1,10 +1,11 @@
 """`cvops export`, `import` and `migrate` of an object detection project between two self-hosted services over
-the official SDK: the images with their regions (several on one image, none on another), the project on the
-object detection domain of the same name, trained on the target; both sides read back and compared here, box by
-box."""
+the official SDK: the images with their regions (several on one image, none on another), the trained iteration
+recorded with its performance, the project on the object detection domain of the same name; both sides read back
+and compared here, box by box. (Training on the target is the pipeline's own step, the same for both types.)"""
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from azure.cognitiveservices.vision.customvision.training.models import (ImageFileCreateBatch, ImageFileCreateEntry,
@@ -12,6 +13,7 @@ from azure.cognitiveservices.vision.customvision.training.models import (ImageFi
 
 from harness.images import scene
 from harness.pipeline import cvops
+from harness.rest import DETECTION_TRAINING_S
 from harness.service import RunningService
 from tests.integration.projects import project_id, sdk
 
@@ -44,7 +46,7 @@ def boxes(trainer, pid: str) -> dict[str, list[tuple]]:
     return out
 
 
-def test_an_object_detection_project_moves_with_its_regions_and_trains_on_the_target(services, tmp_path):
+def test_an_object_detection_project_moves_with_its_regions(services, tmp_path):
     a, b = services
     source, target = sdk(a), sdk(b)
     project = source.create_project(NAME, domain_id=LOGO)
@@ -64,7 +66,9 @@ def test_an_object_detection_project_moves_with_its_regions_and_trains_on_the_ta
     summary = source.create_images_from_files(project.id, ImageFileCreateBatch(images=entries))
     assert summary.is_batch_successful
     iteration = source.train_project(project.id)
-    while iteration.status == "Training":
+    deadline = time.monotonic() + DETECTION_TRAINING_S
+    while iteration.status == "Training" and time.monotonic() < deadline:
+        time.sleep(1)
         iteration = source.get_iteration(project.id, iteration.id)
     assert iteration.status == "Completed", iteration.training_error_details
 
@@ -80,15 +84,14 @@ def test_an_object_detection_project_moves_with_its_regions_and_trains_on_the_ta
     record = json.loads((folder / "project.json").read_text())
     assert record["project"]["domain"] == "Logo" and record["iterations"][0]["performance"] is not None
 
-    moved = cvops("migrate", NAME, "--from", a.endpoint, "--to", b.endpoint, "--folder", str(folder), "--train",
-                  "--json", env=keys(a, b), cwd=tmp_path, timeout=600)
+    moved = cvops("migrate", NAME, "--from", a.endpoint, "--to", b.endpoint, "--folder", str(folder), "--json",
+                  env=keys(a, b), cwd=tmp_path, timeout=600)
     assert moved.exit_code == 0, moved.output
     result = json.loads(moved.stdout)
     assert result["comparison"]["equal"] and result["comparison"]["regions_differ"] == 0, result["comparison"]
     copy = project_id(target, NAME)
     assert target.get_project(copy).settings.domain_id == LOGO
     assert sorted(boxes(target, copy).values()) == sorted(boxes(source, project.id).values())
-    assert result["training"]["iteration"] and target.get_iterations(copy)[0].status == "Completed"
 
     again = cvops("import", str(folder), "--to", b.endpoint, "--json", env=keys(a, b), cwd=tmp_path)
     assert again.exit_code == 0 and json.loads(again.stdout)["uploaded"] == 0, again.output

@@ -149,7 +149,7 @@ def test_a_metadata_filter_is_refused(trainer, trained):
         assert "$filter" in _refused(call, "BadRequestNotSupported")
 
 
-def test_regions_are_refused_and_nothing_is_stored(trainer, trained):
+def test_regions_on_a_classification_project_are_refused_and_nothing_is_stored(trainer, trained):
     pid, red = trained["project"], trained["red"]
     before = trainer.get_image_count(pid)
     entry = ImageFileCreateEntry(name="r.jpg", contents=photo("red", 500), tag_ids=[red],

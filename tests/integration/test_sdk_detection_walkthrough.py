@@ -6,8 +6,9 @@ client written as Microsoft's object detection export sample for its domain is
 (Azure-Samples/customvision-export-samples, samples/python/onnx/object_detection/predict.py and
 object_detection_s1/predict.py), and to DockerFile.
 
-The photos are the shared `animals-detection` set: 16 training photos a tag (Azure's rule is 15) of its
-`train.txt`, and photos of its `val.txt` to detect.
+The photos are the shared `animals-detection` set: 15 training photos a tag (Azure's minimum) of its
+`train.txt`, and photos of its `val.txt` to detect. Detection trainings cost about a second an image on 2 cores:
+the module trains twice on each kind of service.
 """
 from __future__ import annotations
 
@@ -31,10 +32,11 @@ from azure.cognitiveservices.vision.customvision.training.models import (ImageFi
                                                                          PredictionQueryToken, Region)
 
 from harness.files import serve_files
+from harness.rest import DETECTION_TRAINING_S
 from harness.voc import LabelledPhoto, per_tag, read_split
 
-pytestmark = [pytest.mark.also_on_cluster, pytest.mark.datasets]
-PER_TAG = 16
+pytestmark = [pytest.mark.also_on_cluster, pytest.mark.datasets, pytest.mark.slow]
+PER_TAG = 15  # Azure's minimum for object detection
 VAL_PER_TAG = 3
 PUBLISHED = "animals"
 S1 = "7ec2ac80-887b-48a6-8df9-8b1357765430"  # General (compact) [S1], object detection
@@ -56,7 +58,7 @@ def box(prediction) -> tuple[float, float, float, float]:
 def train(trainer, project_id: str, **options):
     iteration = trainer.train_project(project_id, **options)
     assert iteration.status == "Training"
-    deadline = time.monotonic() + 600
+    deadline = time.monotonic() + DETECTION_TRAINING_S
     while iteration.status == "Training" and time.monotonic() < deadline:
         time.sleep(1)
         iteration = trainer.get_iteration(project_id, iteration.id)
@@ -142,7 +144,7 @@ def test_performance_at_two_overlaps_for_both_training_types(walk):
 
 
 def _check_detections(result, photo: LabelledPhoto, walk) -> float:
-    """The answer's shape; the IoU of its top box with the photo's nearest labelled box."""
+    """The answer's shape; the IoU of its top box with the photo's nearest box of its tag (0 for another tag)."""
     probabilities = [p.probability for p in result.predictions]
     assert probabilities == sorted(probabilities, reverse=True) and result.project == walk.project.id
     for p in result.predictions:
@@ -151,15 +153,15 @@ def _check_detections(result, photo: LabelledPhoto, walk) -> float:
         assert 0 <= left <= 1 and 0 <= top <= 1 and width > 0 and height > 0
         assert left + width <= 1 + 1e-6 and top + height <= 1 + 1e-6
     top = result.predictions[0]
-    assert top.tag_name == photo.boxes[0][0], (photo.path.name, top.tag_name)
-    return max(iou(box(top), b[1:]) for b in photo.boxes)
+    return max(iou(box(top), b[1:]) if b[0] == top.tag_name else 0.0 for b in photo.boxes)
 
 
 def test_detect_image_and_detect_image_url_on_the_published_name(walk, predictor):
     pid = walk.project.id
     overlaps = [_check_detections(predictor.detect_image(pid, PUBLISHED, p.path.read_bytes()), p, walk)
                 for p in walk.val_photos]
-    assert sorted(overlaps)[len(overlaps) // 2] >= 0.5, overlaps  # most top boxes find their animal
+    # a model of 30 photos: most top boxes find their animal (the detector's accuracy: docs/benchmarks.md)
+    assert sum(o >= 0.5 for o in overlaps) >= len(overlaps) * 2 / 3, overlaps
     with serve_files({f"/{p.path.name}": p.path.read_bytes() for p in walk.val_photos[:2]}) as files:
         for p in walk.val_photos[:2]:
             _check_detections(predictor.detect_image_url(pid, PUBLISHED, files.url(f"/{p.path.name}")), p, walk)
@@ -307,7 +309,8 @@ def test_the_onnx_export_gives_the_services_boxes_to_its_domains_sample_client(w
         exported = [(labels[int(c)], float(s), (float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])))
                     for b, c, s in zip(outputs["detected_boxes"][0], outputs["detected_classes"][0],
                                        outputs["detected_scores"][0])]
-        wanted = [p for p in service.predictions if p.probability >= 0.1]
+        # the boxes a client would act on (and always the top one): the faintest differ in rank at NMS ties
+        wanted = service.predictions[:1] + [p for p in service.predictions[1:] if p.probability >= 0.05]
         assert wanted, photo.path.name
         for p in wanted:  # each box the service gives, the export gives: same tag, IoU >= 0.9, within 0.01
             match = max((e for e in exported if e[0] == p.tag_name), key=lambda e: iou(e[2], box(p)), default=None)

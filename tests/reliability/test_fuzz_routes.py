@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harness.images import photo
-from harness.rest import Rest
+from harness.rest import DETECTION_TRAINING_S, Rest
 
 TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
 JSONISH = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | TEXT,
@@ -42,8 +42,8 @@ def world(cvlocal_service):
 def detection_world(world, cvlocal_service):
     """A trained, published object detection project (generated scenes), its ids and one of its images."""
     rest, _, routes = world
-    pid, tags = rest.detection_project(per_tag=15)
-    iid = rest.train(pid)
+    pid, tags = rest.detection_project(colours=("red",), per_tag=15)  # one tag: the fewest images that train
+    iid = rest.train(pid, timeout=DETECTION_TRAINING_S)
     rest.training("POST", f"/projects/{pid}/iterations/{iid}/publish",
                   params={"publishName": "fuzz", "predictionId": cvlocal_service.prediction_resource_id})
     image = rest.training("GET", f"/projects/{pid}/images", params={"take": 1}).json()[0]

@@ -6,11 +6,12 @@ import math
 
 import pytest
 
-from cvlocal.api.schemas.regions import MAX_REGIONS_PER_IMAGE, Region, box_problem
+from cvlocal.api.schemas.regions import Region
 from cvlocal.api.uploads import Upload
 from cvlocal.model.detection import Box, Detection
 from cvlocal.store.records import NewRegion
 from cvlocal.training.detection import HeldOutDetections, truths
+from cvlocal.training.rules import MAX_REGIONS_PER_IMAGE, box_problem
 
 
 @pytest.mark.parametrize("box", [(0, 0, 1, 1), (0.5, 0.5, 0.5, 0.5), (0.2, 0.3, 0.8 + 1e-9, 0.1), (0, 0, 1e-9, 1e-9)])
@@ -53,3 +54,21 @@ def test_held_out_detections_read_back_as_written_and_truths_follow_the_iteratio
     regions = {"sha-a": (("r1", "blue-id", 0.1, 0.1, 0.2, 0.2), ("r2", "gone-id", 0, 0, 1, 1)),
                "sha-b": (("r3", "red-id", 0.5, 0.5, 0.5, 0.5),)}
     assert truths(tags, snapshot, regions) == [(Box(1, 0.1, 0.1, 0.2, 0.2),), (Box(0, 0.5, 0.5, 0.5, 0.5),), ()]
+
+
+def test_an_exported_projects_regions_are_checked_as_uploads_are():
+    from cvlocal.errors import CustomVisionError
+    from cvlocal.store.records import ExportedImage, ExportedProject, ExportedRegion
+    from cvlocal.transfer.importer import check_regions
+
+    def project(*regions: ExportedRegion) -> ExportedProject:
+        return ExportedProject("p", "", "id", "Multiclass", (), (), (ExportedImage("0" * 64, 10, 10, 1, {}, "t", (),
+                                                                                   regions),))
+    check_regions(project(ExportedRegion("t", 0, 0, 1, 1)), detection=True)
+    for bad, detection in ((project(ExportedRegion("t", 0.5, 0, 0.6, 0.1)), True),
+                           (project(ExportedRegion("t", 0, 0, 0, 0.1)), True),
+                           (project(*[ExportedRegion("t", 0, 0, 0.1, 0.1)] * (MAX_REGIONS_PER_IMAGE + 1)), True),
+                           (project(ExportedRegion("t", 0, 0, 0.1, 0.1)), False)):
+        with pytest.raises(CustomVisionError) as refused:
+            check_regions(bad, detection)
+        assert refused.value.code == "BadRequestImageRegions"

@@ -8,31 +8,14 @@ create_image_regions call (the SDK's docstring), and so are this service's.
 """
 from __future__ import annotations
 
-import math
-
 from pydantic import Field
 
 from ... import errors
 from ...store.records import NewRegion, RegionEntry, RegionRecord
+from ...training.rules import box_problem
 from .common import Wire
 
-MAX_REGIONS_PER_IMAGE = 300   # "Max number of regions per image (object detection)": 300 on F0 and S0
 MAX_REGIONS_PER_CALL = 64     # create_image_regions: "There is a limit of 64 entries in the batch"; delete: 64 ids
-EDGE = 1e-6                   # a box computed as x / width may end a rounding error past the edge
-
-
-def box_problem(left: float, top: float, width: float, height: float) -> str | None:
-    """Why Azure would refuse this box, or None."""
-    values = (left, top, width, height)
-    if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in values):
-        return "left, top, width and height must be finite numbers"
-    if left < 0 or top < 0 or left > 1 or top > 1:
-        return "left and top must be in [0, 1] (normalised to the image)"
-    if width <= 0 or height <= 0:
-        return "width and height must be greater than 0"
-    if left + width > 1 + EDGE or top + height > 1 + EDGE:
-        return "the box extends past the image (left + width and top + height must be at most 1)"
-    return None
 
 
 def _clipped(region: "Region") -> NewRegion:

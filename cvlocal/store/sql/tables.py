@@ -8,12 +8,13 @@ from .images import ImageTables
 from .iterations import IterationTables
 from .maintenance import MaintenanceTables
 from .predictions import PredictionTables
+from .project_exports import ProjectExportTables
 from .projects import ProjectTables
 from .regions import RegionTables
 from .suggestions import SuggestionTables
 from .tags import TagTables
 
 
-class SqlTables(ProjectTables, TagTables, ImageTables, RegionTables, IterationTables, ExportTables, PredictionTables,
-                SuggestionTables, FeatureTables, MaintenanceTables):
+class SqlTables(ProjectTables, TagTables, ImageTables, RegionTables, IterationTables, ExportTables,
+                ProjectExportTables, PredictionTables, SuggestionTables, FeatureTables, MaintenanceTables):
     db: Database
