@@ -3,14 +3,14 @@
 All classification domains share one backbone here (EfficientNet-Lite0, ImageNet weights); the domain only
 decides what the project reports (exportable or not). Object detection domains are listed, so clients that
 look them up find them, but marked `enabled: false` while this service cannot train detection projects.
-A domain advertises exactly the export platforms `export_iteration` accepts (training/platforms.py).
+A domain advertises exactly the export platforms `export_iteration` accepts here (training/platforms.py).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from ..errors import bad_request, not_found_domain
-from .platforms import EXPORTS
+from .platforms import available_exports
 
 # The project types this service trains: a domain of another type is listed with `enabled: false`.
 TRAINABLE_TYPES = frozenset({"Classification"})
@@ -32,8 +32,8 @@ class Domain:
 
     @property
     def exportable_platforms(self) -> list[str]:
-        """The platforms `export_iteration` accepts for this domain's iterations, nothing more."""
-        return list(EXPORTS) if self.exportable and self.enabled else []
+        """The platforms `export_iteration` accepts for this domain's iterations here, nothing more."""
+        return list(available_exports()) if self.exportable and self.enabled else []
 
 
 DOMAINS: list[Domain] = [

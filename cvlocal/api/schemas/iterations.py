@@ -11,7 +11,7 @@ from ... import errors
 from ...store.records import ExportRecord, IterationRecord
 from ...training import rules
 from ...training.domains import get_domain
-from ...training.export import PLATFORMS
+from ...training.platforms import available_exports
 from ..links import Links
 from .common import MAX_NAME, Flag, Wire, name_of
 
@@ -137,7 +137,7 @@ class Iteration(Wire):
         return cls(id=iteration.id, name=iteration.name, status=iteration.status, created=iteration.created,
                    last_modified=iteration.last_modified, trained_at=iteration.trained_at,
                    project_id=iteration.project_id, exportable=exportable,
-                   exportable_to=list(PLATFORMS) if exportable else [], domain_id=iteration.domain_id,
+                   exportable_to=list(available_exports()) if exportable else [], domain_id=iteration.domain_id,
                    classification_type=iteration.classification_type, training_type=iteration.training_type,
                    reserved_budget_in_hours=iteration.reserved_budget_hours,
                    training_time_in_minutes=_minutes(seconds),

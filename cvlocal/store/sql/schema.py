@@ -142,6 +142,12 @@ CREATE UNIQUE INDEX IF NOT EXISTS iterations_training ON iterations(project_id) 
     Migration(3, "stored predictions listed by project, newest or oldest first", """
 CREATE INDEX IF NOT EXISTS predictions_by_created ON predictions(project_id, created);
 """),
+    Migration(4, "exports built in the background: when each began, and one export of a platform and flavor at a time",
+              """
+ALTER TABLE exports ADD COLUMN started REAL;
+CREATE UNIQUE INDEX IF NOT EXISTS exports_running ON exports(iteration_id, platform, COALESCE(flavor, ''))
+    WHERE status = 'Exporting';
+"""),
 )
 LATEST = MIGRATIONS[-1].version
 
@@ -159,6 +165,8 @@ UNIQUE_RULES = {
     "iterations_by_publish_name": ("BadRequestInvalidPublishName",
                                    "This publish name is already taken in this project."),
     "iterations_training": ("BadRequestTrainingAlreadyInProgress", "A training of this project is already in progress."),
+    "exports_running": ("BadRequestExportAlreadyInProgress",
+                        "An export of this iteration to this platform is already in progress."),
 }
 
 
