@@ -136,7 +136,10 @@ def _fraction(value: float | None) -> str:
 
 
 def status(result: dict[str, Any]) -> None:
+    domain = result["domain"]
     lines = [f"project: {result['project']['name']} ({result['project']['id']})",
+             f"domain: {domain['name'] or domain['id']}, exports to: "
+             + (", ".join(domain["exportable_platforms"]) or "nothing (only compact domains export)"),
              f"published as {result['published_name']!r}: {result['published'] or 'nothing'}"]
     if result.get("hold"):
         hold = result["hold"]
@@ -150,6 +153,7 @@ def status(result: dict[str, Any]) -> None:
     lines.append(f"iterations ({len(result['iterations'])}):")
     lines += [f"  {i['name']}  {i['status']}  {i['created'] or ''}" + (f"  published as {i['published_as']!r}"
                                                                        if i["published_as"] else "")
+              + (f"  exports to: {', '.join(i['exportable_to'])}" if i["exportable_to"] else "")
               for i in result["iterations"]]
     out("\n".join(lines))
 
