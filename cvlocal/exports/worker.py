@@ -1,8 +1,8 @@
 """Exports in the background, as Azure builds them: `export_iteration` answers `Exporting` at once, a worker
 builds the package and marks the export `Done` (or `Failed`).
 
-The package is built in a process of its own (one, started on the first export and kept while the service
-runs), never in the service's: the converters (TensorFlow, OpenVINO, coremltools) take seconds and a gigabyte
+The package is built in a process of its own (one, started by the first export and stopped after
+`IDLE_S` without any), never in the service's: the converters (TensorFlow, OpenVINO, coremltools) take seconds and a gigabyte
 or so to load, which the prediction path should not carry, and a converter that crashes takes that process
 down, not the service (the export is marked `Failed` and the next one starts a new process). The worker's
 thread reads what the export needs from the store, hands the process plain data (`ExportJob`), and stores
@@ -26,6 +26,7 @@ from .packages import ExportJob, build
 log = logging.getLogger("cvlocal.exports")
 STALE_AFTER_S = 30 * 60.0  # an export still Exporting after this was lost with the process building it
 BUILD_TIMEOUT_S = 20 * 60.0
+IDLE_S = 10 * 60.0  # the builder process (and the converters it loaded, a gigabyte or so) goes after this idle
 
 
 class ExportWorker:
@@ -47,19 +48,30 @@ class ExportWorker:
 
     def stop(self) -> None:
         self._queue.put(None)
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+        self._stop_builder()
 
     def submit(self, export: ExportRecord) -> None:
         self._queue.put(export.id)
 
     def _work(self) -> None:
-        while (export_id := self._queue.get()) is not None:
+        while True:
+            try:
+                export_id = self._queue.get(timeout=IDLE_S)
+            except queue.Empty:
+                self._stop_builder()
+                continue
+            if export_id is None:
+                return
             try:
                 self._export(export_id)
             except Exception:  # the export must end Failed, never stay Exporting
                 log.exception("export %s failed", export_id)
                 self.store.fail_export(export_id)
+
+    def _stop_builder(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
 
     def _export(self, export_id: str) -> None:
         job = self._job(export_id)

@@ -7,9 +7,9 @@ What is compared on what (the suite's time is spent once, on the frozen graph):
 - TensorFlow frozen graph (TensorFlow's runtime): every fruit photo (51) on the fruit iterations and every
   grocery `val/` photo (296) on the grocery iterations (5 photos a tag of `train/`);
 - SavedModel, TensorFlow Lite, OpenVINO, ONNX float16 and TensorFlow.js: subsets stratified by tag, the grocery
-  Regular iteration on every 4th grocery `val/` photo of each tag and the fruit Advanced iteration on every
-  2nd fruit photo (the TensorFlow.js library is pure JavaScript here: every 12th and every 6th), so each
-  platform is proven on both training types and both photo sets with one export of each;
+  Regular iteration on one grocery `val/` photo of each tag (60) and the fruit Advanced iteration on every 4th
+  fruit photo of each tag (15; the TensorFlow.js library is pure JavaScript here: every 15th and every 6th
+  photo), so each platform is proven on both training types and both photo sets with one export of each;
 - CoreML (no runtime on Linux): the spec as coremltools reads it (image input, class labels, outputs) and the
   model's layers computed in NumPy from the spec (tests/integration/coreml_numpy.py) on a few photos.
 Each photo goes to the project whose photos it is like: a model asked about photos of things it was never
@@ -45,9 +45,9 @@ def _needs(module: str):
         skip_or_fail(EngineMissing(f"{module} is missing: pip install -c constraints.txt -e '.[exports]'"))
 
 
-# (training type, project, its photos, every n-th of each tag, every n-th for the pure-JavaScript TensorFlow.js)
-CASES = {"grocery-Regular": ("Regular", "grocery", grocery_val_photos, 4, 12),
-         "fruit-Advanced": ("Advanced", "fruit", fruit_photos, 2, 6)}
+# (training type, project, its photos, every n-th of each tag, every n-th photo for TensorFlow.js)
+CASES = {"grocery-Regular": ("Regular", "grocery", grocery_val_photos, 8, 15),
+         "fruit-Advanced": ("Advanced", "fruit", fruit_photos, 4, 6)}
 
 
 @pytest.fixture(scope="module", params=list(CASES))
@@ -55,7 +55,7 @@ def case(request, datasets, fruit, grocery) -> tuple[str, Trained, list[Path], l
     """(training type, the trained project, a subset of its photos, a smaller one for TensorFlow.js)."""
     kind, project, files, n, n_js = CASES[request.param]
     photos = files(datasets)
-    return kind, {"fruit": fruit, "grocery": grocery}[project], every(photos, n), every(photos, n_js)
+    return kind, {"fruit": fruit, "grocery": grocery}[project], every(photos, n), photos[::n_js]
 
 
 def _labels(package) -> list[str]:
@@ -146,18 +146,39 @@ def test_onnx_float16_gets_the_services_answer(case):
 
 # ---- TensorFlow.js, with Microsoft's library in Node.js ------------------------------------------------------------
 
-def test_tensorflow_js_gets_the_services_answer_through_microsofts_library(case, tmp_path):
+def test_tensorflow_js_through_microsofts_library_computes_the_services_model(case, tmp_path):
+    """Microsoft's library crops the centre square and resizes it bilinearly (tf.image.cropAndResize, no
+    antialiasing) where the service resizes the whole photo bicubic: the pixels differ, so the answers are
+    close, not equal. What is held: on the pixels the library prepares, the TensorFlow.js model computes the
+    service's model (its ONNX export) to 1e-3, which also holds the channel order the library feeds (BGR); on
+    the fruit iteration, whose answers those pixels do not move, the service's top tag and probabilities
+    within 0.02. The grocery figures (a 5-shot model, unsure on many val/ photos) are printed and in
+    docs/benchmarks.md."""
     from harness import tfjs
 
     try:
         tfjs.ensure_installed()
     except EngineMissing as exc:
         skip_or_fail(exc)
+    tf = _needs("tensorflow")
     kind, trained, _, files = case
     package = trained.package(kind, "TensorFlow", "TensorFlowJs")
     pixels = [np.asarray(PIL.Image.open(f).convert("RGB")) for f in files]  # what a browser decodes
     got = np.array(tfjs.classify(_unzipped(package, tmp_path), pixels))
-    _check(trained, kind, _labels(package), files, got)
+    model = SampleModel(trained.package(kind, "ONNX").read("model.onnx")).session
+    for rgb, row in zip(pixels, got):  # the library's own steps (customvision-tfjs src/index.js), in TensorFlow
+        h, w = rgb.shape[:2]
+        side, top, left = min(h, w), (h - min(h, w)) / 2, (w - min(h, w)) / 2
+        box = [[top / h, left / w, (top + side) / h, (left + side) / w]]
+        seen = tf.image.crop_and_resize(rgb[None].astype(np.float32), box, [0], [256, 256]).numpy()
+        expected = model.run(None, {"data": seen.transpose(0, 3, 1, 2)})[0][0]
+        np.testing.assert_allclose(row, expected, atol=1e-3)
+    if trained.label == "fruit":
+        _check(trained, kind, _labels(package), files, got)
+    else:
+        wrong, worst = _agreement(trained, kind, _labels(package), files, got)
+        print(f"{trained.label} {kind}: {len(files)} photos, {len(wrong)} top tags differ, largest probability "
+              f"difference {worst:.4f} (the library's crop and bilinear resize)")
 
 
 # ---- CoreML: the spec, and its layers in NumPy ----------------------------------------------------------------------
