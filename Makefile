@@ -19,8 +19,11 @@ install: $(STAMP)  ## create .venv and install the project with pinned versions
 engines: install  ## install the pinned Azurite into .engines/ with npm (needs Node.js 20+ and npm)
 	$(BIN)/python -c "from harness.azurite import ensure_installed; print('azurite:', ensure_installed())"
 
+# Test modules run side by side in TEST_WORKERS processes (pytest-xdist; tests/conftest.py says how they are
+# grouped); TEST_WORKERS=0 runs them one after another in this process.
+TEST_WORKERS ?= 3
 test: install  ## run the whole test suite
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 demo: install  ## self-hosted service + pipeline + classify, end to end, offline
 	$(BIN)/python -m demo
