@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export CVOPS_DATASETS ?= $(abspath ../shared/datasets)
 
-.PHONY: install engines test demo serve bench soak schema lint-workflows clean
+.PHONY: install engines test container-test demo serve bench soak schema lint-workflows clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@# A venv left half-made by an interrupted install (no pip) is made again, not reused.
@@ -20,8 +20,14 @@ engines: install  ## install the pinned Azurite and TensorFlow.js into .engines/
 	$(BIN)/python -c "from harness.azurite import ensure_installed; print('azurite:', ensure_installed())"
 	$(BIN)/python -c "from harness.tfjs import ensure_installed; print('tfjs:', ensure_installed())"
 
+# Test modules run side by side in TEST_WORKERS processes (pytest-xdist; tests/conftest.py says how they are
+# grouped); TEST_WORKERS=0 runs them one after another in this process.
+TEST_WORKERS ?= 3
 test: install  ## run the whole test suite
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
+
+container-test: install  ## build the Dockerfile with podman (base from debootstrap) and run it through the SDK walkthrough
+	$(BIN)/python -m pytest -m container tests/integration/test_container_image.py
 
 demo: install  ## self-hosted service + pipeline + classify, end to end, offline
 	$(BIN)/python -m demo

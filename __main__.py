@@ -1,10 +1,18 @@
-"""Pulumi program: the Custom Vision accounts of one stack (config in Pulumi.<stack>.yaml)."""
+"""Pulumi program: one stack's Custom Vision accounts, or with `mode: self-hosted` the self-hosted service
+(config in Pulumi.<stack>.yaml)."""
 import pulumi
 
 from infra.config import load_args
-from infra.custom_vision import CustomVision
 
-custom_vision = CustomVision("custom-vision", load_args())
+args = load_args()
+if args.mode == "self-hosted":
+    from infra.self_hosted.component import SelfHosted
 
-for output_name, value in custom_vision.outputs().items():
+    stack = SelfHosted("self-hosted", args)
+else:
+    from infra.custom_vision import CustomVision
+
+    stack = CustomVision("custom-vision", args)
+
+for output_name, value in stack.outputs().items():
     pulumi.export(output_name, value)

@@ -22,6 +22,9 @@ from .store.keyfile import FixedKeys, ServiceKeys
 from .training.export import Exporter
 from .training.performance import Performance
 from .training.queue import training_queue
+from .transfer.importer import Importer
+from .transfer.peers import Peers
+from .transfer.tokens import TokenSigner
 
 
 @dataclass(frozen=True)
@@ -36,10 +39,14 @@ def create_app(settings: Settings) -> App:
     predictor = Predictor(store, settings.max_prediction_image_bytes)
     training = training_queue(store, settings.training_workers, settings.training_lease_s,
                               settings.faults.train_delay_s)
+    tokens = TokenSigner(settings.signing_secret)
+    importer = Importer(store, tokens, Peers(settings.import_from, settings.url_timeout_s),
+                        settings.max_training_image_bytes, settings.tier)
     services = Services(settings=settings, store=store, links=Links(settings.signing_secret), training=training,
                         performance=Performance(store),
                         exporter=Exporter(store, settings.export_link_lifetime_s), predictor=predictor,
-                        fetcher=UrlFetcher(settings.allow_private_urls, settings.url_timeout_s))
+                        fetcher=UrlFetcher(settings.allow_private_urls, settings.url_timeout_s),
+                        tokens=tokens, importer=importer)
     api = build_api(services)
     api.include_router(health.router)  # /health and /ready: no key, outside the Custom Vision routes
     # builds the backbone when first asked; a cluster's replica writes no data dir of its own

@@ -39,7 +39,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--url-timeout", type=_seconds, default=10.0, metavar="SECONDS",
                        help="longest time fetching one image URL may take, redirects included (default 10)")
     serve.add_argument("--export-link-lifetime", type=_seconds, default=24 * 3600.0, metavar="SECONDS",
-                       help="how long an export's download link works (default 86400: 24 hours)")
+                       help="how long an export's download link, and a project export's import token, work "
+                            "(default 86400: 24 hours)")
+    serve.add_argument("--import-from", action="append", type=_service_url, metavar="URL",
+                       help="another cvlocal whose project exports import_project may fetch, as its clients reach "
+                            "it (repeat for several; default: $CVLOCAL_IMPORT_FROM, comma-separated). Tokens of "
+                            "this service, and of replicas of its cluster, need none")
     serve.add_argument("--faults", default=os.environ.get("CVLOCAL_FAULTS"),
                        help='inject faults for testing clients, e.g. "429=0.2,503=0.1,latency=0.3:0.5,drop=0.05,'
                             'lost=0.05,seed=1" (see docs/reliability.md)')
@@ -84,6 +89,14 @@ def _seconds(value: str) -> float:
     return seconds
 
 
+def _service_url(value: str) -> str:
+    from .transfer.peers import normalised
+    try:
+        return normalised(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _count(value: str) -> int:
     if not value.isdigit() or not 1 <= int(value) <= 64:
         raise argparse.ArgumentTypeError(f"'{value}' is not a whole number from 1 to 64")
@@ -114,6 +127,7 @@ def serve(args: argparse.Namespace) -> None:
     from .app import create_app
     from .gateway.forwarded import ForwardedHeaders
     from .store import SchemaTooNew, StoreUnavailable, check_locations, is_postgres
+    from .transfer.peers import normalised
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
@@ -128,11 +142,14 @@ def serve(args: argparse.Namespace) -> None:
         else:
             keys = load_keys(args.data_dir, args.training_key, args.prediction_key)
         faults = parse_faults(args.faults)
+        import_from = args.import_from or [normalised(url) for url in
+                                           os.environ.get("CVLOCAL_IMPORT_FROM", "").replace(",", " ").split()]
     except ValueError as exc:
         fail(str(exc))
     settings = Settings(data_dir=args.data_dir, training_key=keys.training_key, prediction_key=keys.prediction_key,
                         signing_secret=keys.signing_secret, allow_private_urls=args.allow_private_urls, faults=faults,
                         url_timeout_s=args.url_timeout, export_link_lifetime_s=args.export_link_lifetime,
+                        import_from=tuple(import_from),
                         keys=keys.live, tier=args.tier, database=args.database, blobs=args.blobs,
                         training_workers=args.training_workers, training_lease_s=args.training_lease)
     if shared and not args.blobs:

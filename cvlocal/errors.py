@@ -38,6 +38,15 @@ def not_found(message: str = "The requested resource was not found.", code: str 
     return CustomVisionError(404, code, message)
 
 
+NO_ROUTE = "No route"
+
+
+def no_route(method: str, path: str, hint: str = "") -> CustomVisionError:
+    """No operation answers this method on this path: routing's answer (gateway, FastAPI), which a client tells
+    from a resource not found by the message's start (tests/integration/test_sdk_surface.py relies on it)."""
+    return not_found(f"{NO_ROUTE} {method} {path}.{' ' + hint if hint else ''}")
+
+
 def not_found_project(project_id: str) -> CustomVisionError:
     return not_found(f"Project {project_id} was not found.", "NotFoundProject")
 
@@ -60,6 +69,16 @@ def not_found_domain(domain_id: str) -> CustomVisionError:
 
 def not_published(project_id: str, name: str) -> CustomVisionError:
     return not_found(f"No iteration of project {project_id} is published as '{name}'.", "NotFound")
+
+
+def invalid_import_token(reason: str) -> CustomVisionError:
+    """import_project's token is expired, truncated, altered, or not one this service can import from."""
+    return bad_request(f"The import token is not valid: {reason}.", "BadRequestInvalidImportToken")
+
+
+def import_failed(reason: str) -> CustomVisionError:
+    """import_project could not bring the exported project from the service that exported it."""
+    return CustomVisionError(500, "ErrorProjectImportRequestFailed", f"The import failed: {reason}.")
 
 
 def too_large(message: str, code: str = "BadRequestImageSizeBytes") -> CustomVisionError:

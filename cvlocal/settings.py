@@ -26,6 +26,7 @@ class Settings:
     max_tags_per_batch: int = 20
     export_link_lifetime_s: float = 24 * 3600
     allow_private_urls: bool = False
+    import_from: tuple[str, ...] = ()     # exporting services import_project may fetch from (transfer/peers.py)
     url_timeout_s: float = 10.0
     faults: Faults = field(default_factory=Faults)
     tier: Tier = TIERS[DEFAULT_TIER]  # Azure's quotas and request rates of a pricing tier (cvlocal/tiers)

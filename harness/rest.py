@@ -56,7 +56,7 @@ class Rest:
         assert r.status_code == 200, r.text
         return self.wait(project_id, r.json()["id"], timeout)
 
-    def wait(self, project_id: str, iteration_id: str, timeout: float = 120) -> str:
+    def wait(self, project_id: str, iteration_id: str, timeout: float = 600) -> str:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             status = self.training("GET", f"/projects/{project_id}/iterations/{iteration_id}").json()["status"]

@@ -2,8 +2,9 @@
 
 Keys (namespace `cvops:`, set with `pulumi config set cvops:KEY VALUE`):
 
-  region              required; one of infra.regions.CUSTOM_VISION_REGIONS
-  mode                multi-service (default) | split | mixed (infra/accounts.py)
+  region              required; one of infra.regions.CUSTOM_VISION_REGIONS (self-hosted: SELF_HOSTED_REGIONS)
+  mode                multi-service (default) | split | mixed (infra/accounts.py) | self-hosted: the service
+                      itself in Azure Container Apps, keys of its own (infra/self_hosted/config.py lists the keys)
   sku                 F0 | S0 (default S0), or per account: {training: S0, prediction: F0}; F0 only for
                       the CustomVision.* kinds (split mode, or the training account of mixed mode)
   namePrefix          account names start with it (default cvops-<stack>); with custom subdomains the
@@ -22,20 +23,29 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Literal, Mapping
+from typing import TYPE_CHECKING, Any, Literal, Mapping
 
 from infra.accounts import FREE_TIER_NOTE, KIND_SKUS, KINDS, MULTI_SERVICE_KIND, AccountPlan, plan_accounts
 from infra.naming import ACCOUNT, CUSTOM_SUBDOMAIN, RESOURCE_GROUP
 from infra.regions import CUSTOM_VISION_REGIONS, normalise_region
 
 NAMESPACE = "cvops"
-MODES = tuple(KINDS)
+SELF_HOSTED = "self-hosted"
+MODES = (*KINDS, SELF_HOSTED)
 SKUS = ("F0", "S0")
 PRINCIPAL_TYPES = ("ServicePrincipal", "User", "Group")
 KEYS = (
     "region", "mode", "sku", "namePrefix", "resourceGroup", "createResourceGroup", "tags",
     "customSubdomains", "disableLocalAuth", "principalId", "principalType", "restore",
+    # mode self-hosted (infra/self_hosted/config.py)
+    "image", "registry", "createRegistry", "registryResourceGroup", "tier", "minReplicas", "maxReplicas",
+    "concurrentRequests", "trainingWorkers", "cpu", "postgresSku", "postgresVersion", "postgresStorageGb",
+    "postgresHighAvailability", "postgresBackupRetentionDays", "postgresGeoRedundantBackup", "blobSoftDeleteDays",
+    "blobVersioning", "logRetentionDays",
 )
+
+if TYPE_CHECKING:
+    from infra.self_hosted.config import SelfHostedArgs
 
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 
@@ -157,22 +167,47 @@ def _tags(value: Any) -> dict[str, str]:
     return {str(k): str(v) for k, v in value.items()}
 
 
-def parse_args(values: Mapping[str, Any], stack: str) -> CustomVisionArgs:
+def _principal(values: Mapping[str, Any]) -> tuple[str | None, str]:
+    principal_id = values.get("principalId") or None
+    if principal_id is not None and not _GUID.match(str(principal_id)):
+        raise ConfigError(f"{_key('principalId')} {principal_id!r} is not an object id (a GUID)")
+    principal_type = _choice("principalType", str(values.get("principalType") or "ServicePrincipal"),
+                             PRINCIPAL_TYPES)
+    return (str(principal_id) if principal_id else None), principal_type
+
+
+def _resource_group(values: Mapping[str, Any], prefix: str) -> str:
+    resource_group = str(values.get("resourceGroup") or f"rg-{prefix}")
+    problem = RESOURCE_GROUP.problem(resource_group)
+    if problem:
+        raise ConfigError(f"{_key('resourceGroup')} {resource_group!r} is not valid: {problem}")
+    return resource_group
+
+
+def parse_args(values: Mapping[str, Any], stack: str) -> "CustomVisionArgs | SelfHostedArgs":
     """Validate raw config values (as Pulumi stores them: strings, JSON for objects)."""
+    mode = _choice("mode", str(values.get("mode") or "multi-service").lower(), MODES)
     raw_region = values.get("region")
     if not raw_region:
+        from infra.regions import SELF_HOSTED_REGIONS
+        regions = SELF_HOSTED_REGIONS if mode == SELF_HOSTED else CUSTOM_VISION_REGIONS
         raise ConfigError(
             f"{_key('region')} is not set; run `pulumi config set {_key('region')} REGION` "
-            f"with one of: {', '.join(CUSTOM_VISION_REGIONS)}"
+            f"with one of: {', '.join(regions)}"
         )
-    region = _choice("region", normalise_region(str(raw_region)), CUSTOM_VISION_REGIONS,
-                     "does not offer Custom Vision")
-    mode = _choice("mode", str(values.get("mode") or "multi-service").lower(), MODES)
-    training_sku, prediction_sku = _skus(values.get("sku"), mode)
-    _check_skus_for_kinds(mode, training_sku, prediction_sku)
-
     default_prefix = f"cvops-{stack}"
     prefix = str(values.get("namePrefix") or default_prefix).lower()
+    if mode == SELF_HOSTED:
+        from infra.self_hosted.config import parse_self_hosted
+        principal_id, principal_type = _principal(values)
+        return parse_self_hosted(values, {
+            "raw_region": raw_region, "name_prefix": prefix, "resource_group_name": _resource_group(values, prefix),
+            "create_resource_group": _bool("createResourceGroup", values.get("createResourceGroup"), True),
+            "tags": _tags(values.get("tags")), "principal_id": principal_id, "principal_type": principal_type})
+    region = _choice("region", normalise_region(str(raw_region)), CUSTOM_VISION_REGIONS,
+                     "does not offer Custom Vision")
+    training_sku, prediction_sku = _skus(values.get("sku"), mode)
+    _check_skus_for_kinds(mode, training_sku, prediction_sku)
 
     disable_local_auth = _bool("disableLocalAuth", values.get("disableLocalAuth"), False)
     custom_subdomains = _bool("customSubdomains", values.get("customSubdomains"), disable_local_auth)
@@ -183,21 +218,13 @@ def parse_args(values: Mapping[str, Any], stack: str) -> CustomVisionArgs:
         )
 
     _check_names(prefix, mode, custom_subdomains)
-    resource_group = str(values.get("resourceGroup") or f"rg-{prefix}")
-    problem = RESOURCE_GROUP.problem(resource_group)
-    if problem:
-        raise ConfigError(f"{_key('resourceGroup')} {resource_group!r} is not valid: {problem}")
-
-    principal_id = values.get("principalId") or None
-    if principal_id is not None and not _GUID.match(str(principal_id)):
-        raise ConfigError(f"{_key('principalId')} {principal_id!r} is not an object id (a GUID)")
+    resource_group = _resource_group(values, prefix)
+    principal_id, principal_type = _principal(values)
     if disable_local_auth and principal_id is None:
         raise ConfigError(
             f"{_key('disableLocalAuth')} turns keys off, so {_key('principalId')} must name the "
             "identity (e.g. the deploy workflow's service principal) that gets the Custom Vision roles"
         )
-    principal_type = _choice("principalType", str(values.get("principalType") or "ServicePrincipal"),
-                             PRINCIPAL_TYPES)
 
     return CustomVisionArgs(
         region=region,
@@ -210,14 +237,14 @@ def parse_args(values: Mapping[str, Any], stack: str) -> CustomVisionArgs:
         tags=_tags(values.get("tags")),
         custom_subdomains=custom_subdomains,
         disable_local_auth=disable_local_auth,
-        principal_id=str(principal_id) if principal_id else None,
+        principal_id=principal_id,
         principal_type=principal_type,
         restore=_bool("restore", values.get("restore"), False),
         name_prefix_is_default=prefix == default_prefix,
     )
 
 
-def load_args() -> CustomVisionArgs:
+def load_args() -> "CustomVisionArgs | SelfHostedArgs":
     """Read this stack's `cvops:*` config through Pulumi and validate it."""
     import pulumi
 

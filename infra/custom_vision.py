@@ -13,10 +13,11 @@ key outputs as unknown.
 from __future__ import annotations
 
 import pulumi
-from pulumi_azure_native import authorization, cognitiveservices, resources
+from pulumi_azure_native import authorization, cognitiveservices
 
 from infra.accounts import AccountPlan
 from infra.config import CustomVisionArgs
+from infra.resource_group import stack_resource_group
 from infra.roles import CUSTOM_VISION_CONTRIBUTOR, CUSTOM_VISION_DEPLOYMENT
 
 COMPONENT_TYPE = "cvops:infra:CustomVision"
@@ -36,8 +37,9 @@ class CustomVision(pulumi.ComponentResource):
                 f"custom subdomains are global DNS names, and {args.name_prefix!r} (the default prefix) "
                 "may be taken in Azure already; set cvops:namePrefix to a prefix of your own", resource=self)
 
-        self.resource_group: resources.ResourceGroup | None = None
-        self.resource_group_name = self._resource_group(name, args, tags, child)
+        # Created, adopted (imported) when it exists already, or looked up: infra/resource_group.py.
+        self.resource_group, self.resource_group_name = stack_resource_group(
+            f"{name}-rg", args.resource_group_name, args.region, args.create_resource_group, tags, self)
         self.accounts: dict[str, cognitiveservices.Account] = {}
         self.role_assignments: list[authorization.RoleAssignment] = []
         keys: dict[str, pulumi.Output[str]] = {}
@@ -77,21 +79,6 @@ class CustomVision(pulumi.ComponentResource):
             "trainingSku": self.training_sku,
             "resourceGroup": self.resource_group_name,
         }
-
-    def _resource_group(self, name, args, tags, child) -> pulumi.Output[str]:
-        if args.create_resource_group:
-            # Kept in Azure when it leaves the program (destroy, or createResourceGroup turned off):
-            # deleting a group deletes everything in it, Pulumi's or not. `az group delete` removes it.
-            self.resource_group = resources.ResourceGroup(
-                f"{name}-rg", resource_group_name=args.resource_group_name,
-                location=args.region, tags=tags, opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
-            )
-            return self.resource_group.name
-        # An existing group (e.g. one an admin hands out): look it up so a typo fails at preview.
-        existing = resources.get_resource_group_output(
-            resource_group_name=args.resource_group_name, opts=pulumi.InvokeOutputOptions(parent=self),
-        )
-        return existing.name
 
     def _account(self, name, plan: AccountPlan, args, tags, child) -> cognitiveservices.Account:
         return cognitiveservices.Account(

@@ -1,5 +1,5 @@
-"""The `cvops` command line: validate, plan, run, classify, status, rollback, release, export-model; export,
-import, migrate.
+"""The `cvops` command line: validate, plan, run, classify, status, diff, suspects, rollback, release,
+export-model; export, import, migrate.
 Parses the arguments, loads the config, calls the command (pipeline/commands/), prints its result
 (pipeline/render.py) and turns every failure into one line and an exit code:
 0 published or up to date; 3 a gate failed; 2 bad config or input; 1 anything else."""
@@ -61,6 +61,27 @@ def _parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", parents=[common], help="the published iteration, its metrics, iterations")
     status.add_argument("config", metavar="CONFIG")
     status.add_argument("--json", action="store_true", help="print JSON")
+    status.add_argument("--confusion", action="store_true",
+                        help="add the published iteration's held-out confusion (most confused pairs first)")
+    status.add_argument("--top", type=_count, default=20, metavar="N", help="confused pairs listed (default 20)")
+    diff = sub.add_parser("diff", parents=[common],
+                          help="images added, removed, retagged between two dataset versions")
+    diff.add_argument("config", metavar="CONFIG")
+    diff.add_argument("--from", dest="before", metavar="ITERATION",
+                      help="iteration name or id, or a manifest file (default: the published iteration)")
+    diff.add_argument("--to", dest="after", metavar="ITERATION",
+                      help="iteration name or id, a manifest file, or working-tree (the default)")
+    diff.add_argument("--json", action="store_true", help="print JSON")
+    suspects = sub.add_parser("suspects", parents=[common],
+                              help="training images whose label looks wrong to the held-out predictions")
+    suspects.add_argument("config", metavar="CONFIG")
+    suspects.add_argument("--iteration", metavar="NAME", help="iteration name or id (default: the published one)")
+    suspects.add_argument("--min-score", type=_score, default=0.0, metavar="S",
+                          help="list suspects scoring above S (0 to 1; default 0)")
+    suspects.add_argument("--top", type=_count, metavar="N", help="list at most N")
+    suspects.add_argument("--all", dest="every", action="store_true",
+                          help="rank every held-out image, suspect or not")
+    suspects.add_argument("--json", action="store_true", help="print JSON")
     rollback = sub.add_parser("rollback", parents=[common],
                               help="publish the previous (or a named) iteration and hold it there")
     rollback.add_argument("config", metavar="CONFIG")
@@ -81,6 +102,26 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--output", default=".", metavar="DIR", help="folder the package is written to")
     _transfer_parsers(sub, common)
     return parser
+
+
+def _count(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of 1 or more")
+    return number
+
+
+def _score(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = float("nan")
+    if not 0.0 <= number < 1.0:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a score from 0 to 1 (1 excluded)")
+    return number
 
 
 def _platform(value: str) -> str:
@@ -200,8 +241,16 @@ def _command(args: argparse.Namespace, loaded: Any, ui: Progress) -> int:
         {"json": render.as_json, "csv": render.classified_csv}.get(args.output, render.classified)(results)
     elif args.command == "status":
         from pipeline.commands.status import status
-        result = status(loaded)
-        render.as_json(result) if args.json else render.status(result)
+        result = status(loaded, confusion=args.confusion)
+        render.as_json(result) if args.json else render.status(result, args.top)
+    elif args.command == "diff":
+        from pipeline.commands.diff import diff
+        result = diff(loaded, args.before, args.after)
+        render.as_json(result) if args.json else render.diffed(result, verbose=args.verbose)
+    elif args.command == "suspects":
+        from pipeline.commands.suspects import suspects
+        result = suspects(loaded, args.iteration, args.min_score, args.top, args.every)
+        render.as_json(result) if args.json else render.suspected(result)
     elif args.command == "rollback":
         from pipeline.commands.rollback import rollback
         render.rolled_back(rollback(loaded, args.to, ui))

@@ -41,6 +41,13 @@ class DatasetError(PipelineError):
     exit_code = EXIT_BAD_INPUT
 
 
+class InputError(PipelineError):
+    """An argument names something that is not there or cannot be used (an iteration of another project, an
+    iteration still training, a manifest edited by hand): nothing was done."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
 class UploadError(PipelineError):
     """Some images were not accepted by the service; names each file and its status."""
 

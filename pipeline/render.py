@@ -54,6 +54,14 @@ def plan(plan: dict[str, Any], verbose: bool = False) -> None:
     if verbose:
         lines += [f"  + {f}" for f in images["files"]]
     lines += sync_lines(plan["sync"], verbose)
+    version = plan["dataset"]
+    if version["published_version"] is None:
+        lines.append(f"dataset version: {version['version']}")
+    elif version["published_version"] == version["version"]:
+        lines.append(f"dataset version: {version['version']}, the one the published iteration trained on")
+    else:
+        lines.append(f"dataset version: {version['version']}; the published iteration trained on "
+                     f"{version['published_version']} (`cvops diff` lists what differs)")
     lines.append(f"training: {'needed' if plan['training']['needed'] else 'not needed'} "
                  f"({plan['training']['reason']})")
     pub = plan["publish"]
@@ -135,7 +143,7 @@ def _fraction(value: float | None) -> str:
     return "" if value is None else f"{value:.6f}"
 
 
-def status(result: dict[str, Any]) -> None:
+def status(result: dict[str, Any], top: int = 20) -> None:
     domain = result["domain"]
     lines = [f"project: {result['project']['name']} ({result['project']['id']})",
              f"domain: {domain['name'] or domain['id']}, exports to: "
@@ -145,6 +153,10 @@ def status(result: dict[str, Any]) -> None:
         hold = result["hold"]
         lines.append(f"hold: {hold['publish_name']!r} stays on {hold['iteration']} (by {hold['by']}, {hold['since']}); "
                      "`cvops run` does not publish until `cvops release`")
+    if result["published"]:
+        version = result.get("dataset_version")
+        lines.append(f"dataset version: {version}" if version else
+                     "dataset version: not recorded (trained before cvops recorded versions, or outside cvops)")
     perf = result["performance"]
     if perf:
         fmt = lambda m: " ".join(f"{k}={'n/a' if v is None else f'{v:.3f}'}" for k, v in m.items())  # noqa: E731
@@ -154,7 +166,58 @@ def status(result: dict[str, Any]) -> None:
     lines += [f"  {i['name']}  {i['status']}  {i['created'] or ''}" + (f"  published as {i['published_as']!r}"
                                                                        if i["published_as"] else "")
               + (f"  exports to: {', '.join(i['exportable_to'])}" if i["exportable_to"] else "")
+              + (f"  dataset {i['dataset_version']}" if i.get("dataset_version") else "")
               for i in result["iterations"]]
+    if "confusion" in result:
+        lines += confusion_lines(result["confusion"], top)
+    out("\n".join(lines))
+
+
+def confusion_lines(confusion: dict[str, Any] | None, top: int) -> list[str]:
+    """The most confused pairs, one a line: `confused  GIVEN -> PREDICTED  N image(s)  RATE of GIVEN`."""
+    if confusion is None:
+        return ["confusion: nothing is published"]
+    held, trained = confusion["held_out_images"], confusion.get("trained_images")
+    pairs = confusion["pairs"]
+    lines = [f"confusion (held out: {held} image(s)" + (f" of {trained} trained" if trained and trained != held
+                                                        else "") + f"; predicted as: {confusion['rule']}): "
+             + (f"{len(pairs)} confused pair(s)" + (f", the {top} worst:" if len(pairs) > top else ":")
+                if pairs else "no image was predicted as another tag than its own")]
+    lines += [f"  confused\t{p['given']} -> {p['predicted']}\t{p['images']} image(s)\t{p['rate']:.1%} of "
+              f"{p['given']}" for p in pairs[:top]]
+    return lines
+
+
+def diffed(result: dict[str, Any], verbose: bool = False) -> None:
+    """Headers, notes, one change a line (tab-separated, the kind first), the tags whose counts changed."""
+    def side(s: dict[str, Any]) -> str:
+        return f"dataset {s['version']} ({s['images']} images), {s['source']}"
+    lines = [f"from\t{side(result['from'])}", f"to\t{side(result['to'])}"]
+    lines += [f"note\t{note}" for note in result["notes"]]
+    from pipeline.insight.diff import Change, TagChange
+    lines += [Change(c["kind"], c["name"], c["key"], tuple(c["before"]), tuple(c["after"]),
+                     tuple(c["regions"]) if "regions" in c else None).line() for c in result["changes"]]
+    lines += [TagChange(**counts).line(tag) for tag, counts in result["tags"].items()
+              if verbose or counts["before"] != counts["after"] or counts["added"] or counts["removed"]]
+    counts = result["counts"]
+    lines.append("summary\t" + ("the same dataset version" if result["same"] else
+                                ", ".join(f"{counts[k]} {k}" for k in ("added", "removed", "retagged"))
+                                + (f", {counts['boxes']} with other boxes" if counts["boxes"] else "")))
+    out("\n".join(lines))
+
+
+def suspected(result: dict[str, Any]) -> None:
+    """A header (lines starting with #), then one suspect a line: score, file, given tag, suggested tag."""
+    it = result["iteration"]
+    shown = len(result["suspects"])
+    lines = [f"# {it['name']}" + (f" (published as {it['published_as']!r})" if it["published_as"] else "")
+             + (f": {result['count']} image(s) ranked, suspect or not" if result["every"] else
+                f": {result['count']} suspect label(s) with a score above {result['min_score']:g}")
+             + (f", the first {shown} listed" if shown < result["count"] else "")
+             + f" (held out: {result['held_out_images']} image(s))",
+             f"# score: {result['score']}; suggestions only, no label was changed",
+             "# score\tfile\tgiven\tsuggested"]
+    lines += [f"{s['score']:.3f}\t{s['name']}\t{s['given']}\t{s['suggested']}" for s in result["suspects"]]
     out("\n".join(lines))
 
 

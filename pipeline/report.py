@@ -1,5 +1,7 @@
-"""Step 9: the run's report as JSON and Markdown (metrics per tag, gates with margins, uploads, timings),
-appended to $GITHUB_STEP_SUMMARY and key values to $GITHUB_OUTPUT when those are set. Never a key."""
+"""Step 9: the run's report as JSON and Markdown (metrics per tag, gates with margins, uploads, the dataset
+version, the held-out confusion and suspect labels, timings), appended to $GITHUB_STEP_SUMMARY and key values to
+$GITHUB_OUTPUT when those are set. Never a key. The JSON has the whole confusion matrix; Markdown (and the job
+summary) the most confused pairs and the top suspects, readable with 81 tags."""
 from __future__ import annotations
 
 import json
@@ -33,6 +35,8 @@ class RunReport:
     gates: list[dict[str, Any]] = field(default_factory=list)
     publish: dict[str, Any] = field(default_factory=dict)
     hold: dict[str, Any] | None = None  # the hold (cvops rollback) that kept the run from publishing
+    confusion: dict[str, Any] | None = None  # insight/confusion.py: the held-out confusion matrix, pairs worst first
+    suspects: dict[str, Any] | None = None  # insight/suspects.py: suspect labels, most suspect first
     warnings: list[str] = field(default_factory=list)
     retries: int = 0
     timings: dict[str, float] = field(default_factory=dict)
@@ -55,6 +59,7 @@ def to_markdown(report: RunReport) -> str:
         t = report.training
         lines.append(f"- Iteration: **{t.get('iteration', 'n/a')}** "
                      f"({'trained now' if t.get('trained') else 'no training needed'})")
+        lines += _dataset_lines(report)
     if report.uploads:
         u = report.uploads
         lines.append(f"- Images: {u.get('uploaded', 0)} uploaded, {u.get('duplicates', 0)} already there "
@@ -77,11 +82,15 @@ def to_markdown(report: RunReport) -> str:
         rows = [("**overall**", perf["overall"])] + list(perf["per_tag"].items())
         lines += [f"| {name} | {_pct(m['precision'])} | {_pct(m['recall'])} | {_pct(m['average_precision'])} |"
                   for name, m in rows]
+    if report.confusion:
+        lines += _confusion_lines(report.confusion)
+    if report.suspects:
+        lines += _suspect_lines(data["suspects"])
     if report.gates:
         lines += ["", "### Gates", "", "| gate | value | needs | margin | result |", "|---|---|---|---|---|"]
         for g in data["gates"]:
             value = "n/a" if g["value"] is None else f"{g['value']:.3f}"
-            needs = "" if g["threshold"] is None else f"{g['threshold']:.3f}"
+            needs = "" if g["threshold"] is None else ("<= " if g.get("at_most") else "") + f"{g['threshold']:.3f}"
             margin = "" if g["margin"] is None else f"{g['margin']:+.3f}"
             result = "pass" if g["passed"] else "**FAIL**"
             lines.append(f"| {g['gate']} | {value} | {needs} | {margin} | {result}"
@@ -95,6 +104,53 @@ def to_markdown(report: RunReport) -> str:
         lines += ["", "### Timings", "", "| step | seconds |", "|---|---|"]
         lines += [f"| {k} | {v:.1f} |" for k, v in report.timings.items()]
     return redact("\n".join(lines) + "\n")
+
+
+def _dataset_lines(report: RunReport) -> list[str]:
+    trained = report.training.get("dataset") or {}
+    if not trained.get("version"):
+        return []
+    scanned = report.dataset.get("version")
+    line = f"- Dataset version: `{trained['version']}`" + (
+        " (the working tree's)" if scanned == trained["version"] else
+        f" (the working tree is `{scanned}`: `cvops diff` shows what differs)" if scanned else "")
+    line += "; recorded in the project" if trained.get("recorded") else "; NOT recorded in the project"
+    return [line + (f"; manifest `{trained['manifest']}`" if trained.get("manifest") else "")]
+
+
+def _confusion_lines(confusion: dict[str, Any]) -> list[str]:
+    from pipeline.insight.confusion import TOP_PAIRS
+
+    if "skipped" in confusion:
+        return ["", "### Most confused tags", "", f"Not read: {confusion['skipped']}."]
+    pairs = confusion["pairs"]
+    held = confusion.get("held_out_images", confusion["images"])
+    trained = confusion.get("trained_images")
+    lines = ["", f"### Most confused tags (held out: {held} image(s)"
+             + (f" of {trained} trained" if trained and trained != held else "") + ")", "",
+             f"Predicted as: {confusion['rule']}. "
+             + (f"Top {TOP_PAIRS} of {len(pairs)} pairs; the JSON report has the whole matrix." if len(pairs) > TOP_PAIRS
+                else "The JSON report has the whole matrix.")]
+    if not pairs:
+        return lines + ["", "No held-out image was predicted as another tag than its own."]
+    lines += ["", "| given tag | predicted as | images | share of the given tag |", "|---|---|---|---|"]
+    return lines + [f"| {p['given']} | {p['predicted']} | {p['images']} | {_pct(p['rate'])} |"
+                    for p in pairs[:TOP_PAIRS]]
+
+
+def _suspect_lines(suspects: dict[str, Any]) -> list[str]:
+    from pipeline.insight.suspects import TOP_SUSPECTS
+
+    images = suspects["images"]
+    lines = ["", f"### Suspect labels ({suspects['count']} image(s) with another tag more likely than the given one)",
+             "",
+             f"Score: {suspects['score']}. Suggestions only: no label was changed"
+             + ("; `cvops suspects CONFIG` lists them all." if suspects["count"] > TOP_SUSPECTS else ".")]
+    if images:
+        lines += ["", "| score | file | given | suggested |", "|---|---|---|---|"]
+        lines += [f"| {s['score']:.3f} | `{s['name']}` | {s['given']} ({_pct(s['given_probability'])}) | "
+                  f"{s['suggested']} ({_pct(s['suggested_probability'])}) |" for s in images[:TOP_SUSPECTS]]
+    return lines
 
 
 def _sync_lines(sync: dict[str, Any]) -> list[str]:
@@ -141,6 +197,8 @@ def github_outputs(report: RunReport) -> dict[str, str]:
               "images_retagged": len(report.sync.get("retagged", [])),
               "images_deleted": len(report.sync.get("deleted", [])),
               "held": "true" if report.hold else "false",
+              "dataset_version": (report.training.get("dataset") or {}).get("version") or "",
+              "suspects": (report.suspects or {}).get("count", ""),
               **{k: "" if overall.get(k) is None else f"{overall[k]:.4f}"
                  for k in ("precision", "recall", "average_precision")}}
     return {k: redact(str(v)).replace("\n", " ") for k, v in values.items()}

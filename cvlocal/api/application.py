@@ -11,15 +11,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import errors
 from ..portal import MOUNT_PATH as PORTAL_PATH, mount_portal, wants_portal
-from . import (domains, downloads, exports, images, iterations, prediction, projects, quicktest, stored_predictions,
-               tags)
+from . import (artifacts, detection_pending, domains, downloads, exports, images, iterations, prediction,
+               project_copies, projects, quicktest, stored_predictions, tags)
 from .deps import Services
 from .schemas.common import describe
 
 log = logging.getLogger("cvlocal")
 STATUS_CODES = {404: "NotFound", 405: "BadRequestNotSupported", 413: "BadRequestImageSizeBytes",
                 415: "UnsupportedMediaType"}
-ROUTERS = (domains, projects, tags, images, iterations, exports, quicktest, stored_predictions, prediction, downloads)
+ROUTERS = (domains, projects, project_copies, artifacts, tags, images, iterations, exports, quicktest,
+           stored_predictions, prediction, downloads, detection_pending)
 
 
 def _json_error(error: errors.CustomVisionError) -> JSONResponse:
@@ -63,8 +64,8 @@ def build_api(services: Services) -> FastAPI:
     async def http_error(request: Request, exc: StarletteHTTPException):
         message = exc.detail if isinstance(exc.detail, str) else "The request could not be served."
         if exc.status_code == 404:
-            message = f"No route {request.method} {request.url.path}."
-        elif exc.status_code == 405:
+            return _json_error(errors.no_route(request.method, request.url.path))
+        if exc.status_code == 405:
             message = f"{request.method} is not supported on {request.url.path}."
         return _json_error(errors.CustomVisionError(exc.status_code, STATUS_CODES.get(exc.status_code, "BadRequest"),
                                                     message))

@@ -16,6 +16,8 @@ from ..store import Store
 from ..training.export import Exporter
 from ..training.performance import Performance
 from ..training.queue import TrainingQueue
+from ..transfer.importer import Importer
+from ..transfer.tokens import TokenSigner
 from .links import Links
 
 
@@ -29,6 +31,8 @@ class Services:
     exporter: Exporter
     predictor: Predictor
     fetcher: UrlFetcher
+    tokens: TokenSigner    # import tokens: export_project signs them, import_project and peers check them
+    importer: Importer
 
 
 def get_services(request: Request) -> Services:

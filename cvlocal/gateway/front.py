@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from ..errors import not_found, send_error
+from ..errors import no_route, send_error
 from ..tiers.limiter import RateLimiter, operation_name
 from .direct import DirectRoutes
 from .faults import FaultInjection, Faults
@@ -38,8 +38,8 @@ class Gateway:
         if not match:
             if path in OPEN_ROUTES or path.startswith(OPEN_PATHS):
                 return await self.app(scope, receive, send)
-            return await send_error(send, not_found(f"No route {scope['method']} {path}. Custom Vision routes "
-                                                    "start with /customvision/v3.x/training or /prediction."))
+            return await send_error(send, no_route(scope["method"], path, "Custom Vision routes start with "
+                                                   "/customvision/v3.x/training or /prediction."))
         kind = match.group(1).lower()
         owner, error = self.keys.identify(kind, scope)
         if error is not None:

@@ -26,7 +26,9 @@ CHUNK = 64 * 1024
 
 
 class UrlRejected(Exception):
-    pass
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status  # the HTTP status the server answered with, when it answered with an error
 
 
 def resolve(host: str, port: int) -> list[str]:
@@ -99,7 +101,7 @@ class UrlFetcher:
                 url = urllib.parse.urljoin(url, location)
                 continue
             if not 200 <= status < 300:
-                raise UrlRejected(f"The image URL answered HTTP {status}.")
+                raise UrlRejected(f"The image URL answered HTTP {status}.", status)
             return body
         raise UrlRejected(f"More than {self.max_redirects} redirects.")
 

@@ -42,6 +42,10 @@ def check_locations(database: str | None, blobs: str | None) -> None:
     """ValueError, saying what to fix, unless both are locations `open_store` takes (nothing is opened)."""
     if database and not is_postgres(database):
         raise ValueError(f"'{redacted(database)}': {DATABASE_USAGE}")
+    if database:
+        from .postgres.entra import auth_mode
+
+        auth_mode()  # CVLOCAL_DATABASE_AUTH names a way to sign in that exists
     if blobs and "://" in blobs:
         from .azure_blobs import ContainerUrl
 
@@ -72,11 +76,12 @@ def open_store(data_dir: Path, database: str | None = None, blobs: str | None = 
     if not database:
         return SqliteStore(data_dir, blob_store)
     import psycopg
+    from azure.core.exceptions import ClientAuthenticationError
 
     from .postgres import PostgresStore
     try:
         return PostgresStore(database, blob_store)
-    except (psycopg.Error, TimeoutError) as exc:
+    except (psycopg.Error, TimeoutError, ClientAuthenticationError) as exc:  # the last: no Entra token to sign in
         raise StoreUnavailable(f"PostgreSQL at {redacted(database)} cannot be used: "
                                f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:300] if str(exc) else ''}"
                                ) from None

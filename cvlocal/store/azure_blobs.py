@@ -138,6 +138,15 @@ class AzureBlobStore:
     def exists(self, digest: str) -> bool:
         return self.container.get_blob_client(self.name(digest)).exists()
 
+    def freshen(self, digest: str) -> bool:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            self.container.get_blob_client(self.name(digest)).set_blob_metadata({"freshened": "true"})
+            return True
+        except ResourceNotFoundError:
+            return False
+
     def ping(self) -> None:
         self.container.get_container_properties()
 

@@ -69,6 +69,9 @@ class BlobStore(Protocol):
     def exists(self, digest: str) -> bool:
         ...
 
+    def freshen(self, digest: str) -> bool:
+        """Mark a stored blob as just written, as a `put` of its bytes does; False when it is not there."""
+
     def ping(self) -> None:
         """Raise unless blobs can be read and written now (readiness)."""
 
@@ -106,6 +109,9 @@ class FolderBlobStore:
 
     def exists(self, digest: str) -> bool:
         return self.path(digest).exists()
+
+    def freshen(self, digest: str) -> bool:
+        return self._freshen(self.path(digest))
 
     def ping(self) -> None:
         if not os.access(self.root, os.R_OK | os.W_OK | os.X_OK):

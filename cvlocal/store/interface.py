@@ -27,9 +27,10 @@ from typing import Protocol
 import numpy as np
 
 from .blobs import BlobStore
-from .records import (ExportRecord, ImageQuery, ImageRecord, IterationRecord, MetadataUpdate, NewImage,
-                      PredictionFilter, ProjectChanges, ProjectRecord, PublishedIteration, SnapshotEntry,
-                      StoredPredictionRecord, TagChanges, TagRecord, TagRef, TrainingJob, TrainingSet)
+from .records import (ExportedProject, ExportRecord, ImageQuery, ImageRecord, IterationRecord, MetadataUpdate,
+                      NewImage, PredictionFilter, ProjectChanges, ProjectExportRecord, ProjectRecord,
+                      PublishedIteration, SnapshotEntry, StoredPredictionRecord, TagChanges, TagRecord, TagRef,
+                      TrainingJob, TrainingSet)
 
 
 class TrainingClaims(Protocol):
@@ -116,6 +117,21 @@ class Store(Protocol):
     def export(self, export_id: str) -> ExportRecord | None: ...
     def exports(self, iteration_id: str, stale_after_s: float | None = None) -> list[ExportRecord]: ...
     def export_by_token(self, token: str) -> ExportRecord | None: ...
+    # ---- projects copied: export_project keeps the project as it is; import_project makes one from an export
+    def create_project_export(self, project_id: str, lifetime_s: float) -> ProjectExportRecord:
+        """BadRequestExportWhileTraining while the project trains."""
+    def project_export(self, export_id: str) -> ProjectExportRecord | None:
+        """None once expired, or once its project is deleted."""
+    def project_export_has_image(self, export_id: str, sha256: str) -> bool: ...
+    def check_import_fits(self, project: ExportedProject, max_tags: int | None, max_images: int | None) -> None:
+        """The tier's refusals of an import that can be told before it starts (the project count is the
+        transaction's)."""
+    def import_project(self, exported: ProjectExportRecord | ExportedProject, name: str | None,
+                       max_projects: int | None = None, max_tags: int | None = None,
+                       max_images: int | None = None) -> ProjectRecord:
+        """One transaction: the whole project or nothing. `exported`: this store's own export (still unexpired
+        when the transaction commits), or a project exported elsewhere whose images' blobs are already put."""
+
     def store_prediction(self, prediction_id: str, project_id: str, iteration_id: str, application: str | None,
                          sha256: str, predictions: list[dict], created: str) -> None: ...
     def query_predictions(self, project_id: str, query: PredictionFilter) -> list[StoredPredictionRecord]: ...
@@ -130,7 +146,8 @@ class Store(Protocol):
         """Raise unless the database and the blobs answer now (the readiness check)."""
     def referenced_blobs(self, now: float | None = None) -> set[str]:
         """Every blob a row names, read as of one moment: images, stored predictions, iterations' heads and
-        held-out files, exports whose link lasts beyond `now`, and the images of trainings in progress. A new
+        held-out files, exports whose link lasts beyond `now`, the images of trainings in progress, and those of
+        exported projects whose token lasts beyond `now`. A new
         column that names a blob must be added here, or garbage collection deletes its blobs."""
     def delete_expired_exports(self, now: float | None = None) -> int: ...
     def backup_metadata(self, destination: Path) -> set[str]:

@@ -216,3 +216,64 @@ class PredictionFilter:
     order: str = "newest"
     after: tuple[str | float, str] | None = None
     limit: int = 50
+
+
+# ---- a project as exported (export_project), and as it is imported (import_project)
+@dataclass(frozen=True)
+class ExportedTag:
+    key: str                              # the tag's id in the exported project: how its images name it
+    name: str
+    description: str | None
+    type: str
+    created: str
+
+
+@dataclass(frozen=True)
+class ExportedRegion:
+    """An object detection region (normalised 0-1). None are exported or imported before detection lands."""
+    tag_key: str
+    left: float
+    top: float
+    width: float
+    height: float
+
+
+@dataclass(frozen=True)
+class ExportedImage:
+    sha256: str                           # the blob: on the exporting service, fetched by an importer elsewhere
+    width: int
+    height: int
+    size: int
+    metadata: Mapping[str, str]
+    created: str
+    tag_keys: tuple[str, ...] = ()
+    regions: tuple[ExportedRegion, ...] = ()
+
+
+@dataclass(frozen=True)
+class ExportedProject:
+    """A project's settings, tags and images as of its export; no iterations (Azure's copy carries none)."""
+    name: str
+    description: str
+    domain_id: str
+    classification_type: str
+    target_export_platforms: tuple[str, ...]
+    tags: tuple[ExportedTag, ...]
+    images: tuple[ExportedImage, ...]     # oldest first, as uploaded
+
+    @property
+    def region_count(self) -> int:
+        return sum(len(i.regions) for i in self.images)
+
+    @property
+    def image_bytes(self) -> int:
+        return sum(i.size for i in self.images)
+
+
+@dataclass(frozen=True)
+class ProjectExportRecord:
+    id: str                               # what the export token names
+    project_id: str
+    project: ExportedProject
+    created: str
+    expires: float                        # epoch seconds: the token's lifetime

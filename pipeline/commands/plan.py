@@ -7,6 +7,8 @@ from typing import Any
 from pipeline.config.checks import check
 from pipeline.config.loader import LoadedConfig
 from pipeline.dataset import Dataset
+from pipeline.insight.recorded import version_of_iteration
+from pipeline.insight.trained import working_tree
 from pipeline.sdk.clients import training_client
 from pipeline.sdk.tiers import tier as tier_named
 from pipeline.steps import sync
@@ -36,6 +38,8 @@ class Plan:
     hold: Hold | None
     files: list[str]
     domain_change: Any = None  # steps.project.DomainChange
+    dataset_version: str | None = None  # the working tree's
+    published_version: str | None = None  # the one the published iteration trained on, as recorded
 
     def to_dict(self) -> dict[str, Any]:
         s = self.sync
@@ -53,6 +57,7 @@ class Plan:
                 "images": {"upload": len(s.to_upload), "upload_bytes": upload_bytes, "skip": len(s.present),
                            "files": self.files[:LISTED]},
                 "sync": s.summary(self.delete_limit, self.project_images, LISTED),
+                "dataset": {"version": self.dataset_version, "published_version": self.published_version},
                 "training": {"needed": self.train, "reason": self.train_reason},
                 "publish": {"name": self.publish_name, "now_published": self.published, "would_publish": would,
                             "hold": self.hold.to_dict() if self.hold else None}}
@@ -69,7 +74,7 @@ def make_plan(loaded: LoadedConfig, dataset: Dataset, trainer: Any) -> Plan:
         plan = sync.SyncPlan(mode, list(dataset.images), [], [], [], [])
         return Plan(config.project.name, None, config.project.domain, dataset.tags, plan,
                     sync.delete_limit(config.dataset.max_delete, 0), 0, True, "new project", None,
-                    config.publish.name, None, _names(dataset, plan))
+                    config.publish.name, None, _names(dataset, plan), dataset_version=working_tree(dataset).version)
     change = domain_change(trainer, project, config.project)
     tags = existing_tags(trainer, project.id)
     state = sync.read_project(trainer, project.id)
@@ -85,7 +90,8 @@ def make_plan(loaded: LoadedConfig, dataset: Dataset, trainer: Any) -> Plan:
     return Plan(config.project.name, project.id, config.project.domain, missing_tags(dataset.tags, tags),
                 plan, sync.delete_limit(config.dataset.max_delete, len(state.listed)), len(state.listed), needed,
                 reason, published.name if published else None, config.publish.name,
-                hold_on(project, config.publish.name), _names(dataset, plan), change)
+                hold_on(project, config.publish.name), _names(dataset, plan), change, working_tree(dataset).version,
+                version_of_iteration(project, published.id) if published else None)
 
 
 def _names(dataset: Dataset, plan: sync.SyncPlan) -> list[str]:

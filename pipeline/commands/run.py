@@ -7,10 +7,14 @@ from pipeline.config.checks import check
 from pipeline.config.loader import LoadedConfig
 from pipeline.dataset import Dataset
 from pipeline.errors import EXIT_OK, GateFailed, PipelineError, UploadError
+from pipeline.insight import versions
+from pipeline.insight.analysis import RUN_READ_LIMIT, Insight, analyse, namer, trained_images
+from pipeline.insight.heldout import forget_others
+from pipeline.insight.trained import content_keys, files_by_key, working_tree
 from pipeline.progress import Progress, Stopwatch
 from pipeline.report import RunReport, write
 from pipeline.sdk.clients import training_client
-from pipeline.sdk.errors import as_pipeline_error
+from pipeline.sdk.errors import CALL_FAILED, as_pipeline_error
 from pipeline.sdk.tiers import tier as tier_named
 from pipeline.steps import gates as gate_checks
 from pipeline.steps import image_map, sync
@@ -38,7 +42,7 @@ def run(loaded: LoadedConfig, ui: Progress, allow_mass_delete: bool = False) -> 
         with watch.step("validate"):
             dataset = check(loaded)
         report.dataset = {"path": str(dataset.root), "images": len(dataset.images), "tags": dataset.counts(),
-                          "bytes": dataset.total_bytes}
+                          "bytes": dataset.total_bytes, "version": working_tree(dataset).version}
         trainer = training_client(config.service)
         _steps(loaded, dataset, trainer, ui, watch, report, allow_mass_delete)
         report.exit_code = EXIT_OK
@@ -82,13 +86,21 @@ def _steps(loaded: LoadedConfig, dataset: Dataset, trainer: Any, ui: Progress, w
                                                allow_mass_delete)
     with watch.step("sync"):
         _sync(dataset, trainer, project.id, tag_ids, state, plan, uploaded, limit, allow_mass_delete, ui, report)
-    published = published_under(trainer.get_iterations(project.id), config.publish.name)
+    iterations = trainer.get_iterations(project.id)
+    published = published_under(iterations, config.publish.name)
     with watch.step("train"):
         make_room(trainer, project.id, {published.id} if published else set())
         with ui.spinner("training ...") as spinner:
             iteration, trained = train(trainer, project.id, config.training, spinner)
         report.training = {"trained": trained, "iteration": iteration.name, "iteration_id": iteration.id}
         ui.info(f"{iteration.name}: {'trained' if trained else 'no training needed, latest completed iteration'}")
+    keys, files = content_keys(plan.images), files_by_key(dataset)
+    with watch.step("dataset version"):
+        version, warnings = versions.record_trained(trainer, project, iteration, keys, files,
+                                                    versions.manifests_folder(config), {i.id for i in iterations})
+        report.training["dataset"] = version
+        _warn(warnings, ui, report)
+        ui.info(f"{iteration.name} trained on dataset version {version['version']}")
     with watch.step("performance"):
         performance = read_performance(trainer, project.id, iteration, config.evaluation.threshold)
         report.performance = performance.to_dict()
@@ -96,13 +108,53 @@ def _steps(loaded: LoadedConfig, dataset: Dataset, trainer: Any, ui: Progress, w
         if published is not None and published.id != iteration.id and config.gates.no_regression:
             before = read_performance(trainer, project.id, published, config.evaluation.threshold)
             report.published_performance = before.to_dict()
+        insight = _insight(loaded, trainer, project.id, iteration, {i.id for i in iterations}, len(tag_ids),
+                           namer(keys, files), ui, report)
     with watch.step("gates"):
         results = gate_checks.evaluate(config.gates, performance, before)
+        results += gate_checks.evaluate_insight(config.gates, insight)
         if config.smoke_test:
             results += smoke_test(trainer, project.id, iteration.id, config.smoke_test)
         _judge(results, iteration, published, ui, report)
     with watch.step("publish"):
         _publish(loaded, trainer, project.id, iteration, published, ui, report)
+
+
+def _insight(loaded: LoadedConfig, trainer: Any, project_id: str, iteration: Any, live: set[str], tags: int,
+             name: Any, ui: Progress, report: RunReport) -> Insight | None:
+    """The held-out confusion and suspect labels; a service without the held-out predictions is said, not fatal
+    (the confusion and suspects gates then fail). Past RUN_READ_LIMIT predictions they are read only for a gate."""
+    config = loaded.config
+    try:
+        trained = report.training["dataset"].get("images")  # listed now, else asked
+        trained = trained_images(trainer, project_id, iteration) if trained is None else trained
+        gated = config.gates.confusion is not None or config.gates.suspects is not None
+        if not gated and trained * tags > RUN_READ_LIMIT:
+            note = (f"{trained:,} image(s) x {tags} tags of held-out predictions is more than a run reads unless "
+                    "a gate needs them: `cvops status --confusion` and `cvops suspects` read them on demand")
+            report.confusion = {"skipped": note}
+            ui.info(f"held out: {note}")
+            return None
+        kept = versions.manifests_folder(config)
+        insight = analyse(trainer, project_id, iteration, config.project.classification_type == "Multilabel",
+                          config.evaluation.threshold, name, trained=trained, kept=kept, keep=True)
+        if kept is not None:
+            forget_others(kept, live | {iteration.id})
+    except CALL_FAILED as exc:
+        _warn([f"no held-out predictions for {iteration.name} (get_image_performances: "
+               f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}): no confusion or suspects"], ui, report)
+        return None
+    report.confusion, report.suspects = insight.report()
+    worst = insight.confusion.worst
+    ui.info(f"held out: {len(insight.held_out.images)} image(s); most confused: "
+            + (worst.describe() if worst else "none") + f"; suspect labels: {len(insight.suspects)}")
+    return insight
+
+
+def _warn(warnings: list[str], ui: Progress, report: RunReport) -> None:
+    for warning in warnings:
+        report.warnings.append(warning)
+        ui.warn(warning)
 
 
 def _upload(loaded: LoadedConfig, dataset: Dataset, trainer: Any, project_id: str, tag_ids: dict[str, str],

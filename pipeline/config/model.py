@@ -30,7 +30,7 @@ class ProjectConfig(_Section):
 
 class ServiceConfig(_Section):
     """Where the Custom Vision training and prediction resources are. Keys are optional: without them,
-    azure-identity (DefaultAzureCredential) sends Entra ID bearer tokens instead."""
+    Entra ID bearer tokens from azure-identity are sent instead (pipeline/sdk/credentials.py)."""
 
     training_endpoint: str | None = Field(
         None, description="Training endpoint, e.g. https://NAME.cognitiveservices.azure.com/.")
@@ -48,6 +48,10 @@ class ServiceConfig(_Section):
                           "10; other calls 10/s) and a dataset over its limits is refused before any upload.")
     requests_per_second: float | None = Field(
         None, gt=0, le=1000, description="Pace calls to this rate instead (training calls also to the tier's).")
+    rbac_wait_minutes: float = Field(
+        15.0, ge=0, le=120, description="Keyless (Entra ID) only: how long HTTP 401/403 answers are retried while "
+                                        "a new role assignment applies (Microsoft documents up to 10 minutes; up "
+                                        "to 30 are seen). 0: not at all. A wrong key is never retried.")
 
     @field_validator("tier", mode="before")
     @classmethod
@@ -158,11 +162,30 @@ class NoRegressionGate(_Section):
         default_factory=lambda: ["precision", "recall", "average_precision"], description="Metrics compared.")
 
 
+class ConfusionGate(_Section):
+    """The worst confused pair of tags, from the held-out predictions (docs/pipeline-config.md, Confusion)."""
+
+    max_pair_rate: float = Field(ge=0.0, le=1.0, description="Most that one pair (given tag A, predicted as tag B) "
+                                                             "may reach: B's share of A's held-out images (0-1).")
+
+
+class SuspectsGate(_Section):
+    """Training images whose label looks wrong (docs/pipeline-config.md, Suspect labels)."""
+
+    min_score: float = Field(0.9, ge=0.0, lt=1.0, description="A suspect (another tag more likely than the given "
+                                                                "one, held out) counts when its score, 1 - p(given "
+                                                                "tag), is above this.")
+    max_count: int = Field(ge=0, description="Most suspects above min_score the iteration may have.")
+
+
 class GatesConfig(MetricGates):
-    """Overall thresholds, per-tag thresholds and no regression against the published iteration."""
+    """Overall thresholds, per-tag thresholds and no regression against the published iteration; the worst
+    confused pair of tags and the suspect labels."""
 
     per_tag: dict[str, MetricGates] = Field(default_factory=dict, description="Thresholds for one tag, by tag name.")
     no_regression: NoRegressionGate | None = Field(None, description="Compare with the iteration now published.")
+    confusion: ConfusionGate | None = Field(None, description="Fail when a pair of tags is confused too often.")
+    suspects: SuspectsGate | None = Field(None, description="Fail when too many training labels look wrong.")
 
 
 class SmokeTest(_Section):
@@ -179,6 +202,9 @@ class PublishConfig(_Section):
 class ReportConfig(_Section):
     json_path: Path | None = Field(None, alias="json", description="Where the JSON report is written.")
     markdown_path: Path | None = Field(None, alias="markdown", description="Where the Markdown report is written.")
+    datasets: Path | None = Field(None, description="Folder that keeps the dataset manifests, one file per dataset "
+                                                    "version (VERSION.json); default: `datasets` beside the JSON "
+                                                    "report (else the Markdown one).")
 
 
 class PipelineConfig(_Section):

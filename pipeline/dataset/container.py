@@ -67,9 +67,8 @@ def storage_client(account_url: str | None, field: str = "dataset.account_url") 
     if not account_url.startswith("https://"):
         raise ConfigError(f"{field}: signing in with DefaultAzureCredential needs an https:// endpoint; for an "
                           f"emulator such as Azurite, set {CONNECTION_STRING}")
-    from azure.identity import DefaultAzureCredential
-    return BlobServiceClient(account_url, credential=DefaultAzureCredential(
-        exclude_interactive_browser_credential=True), **options)
+    from pipeline.sdk.credentials import azure_credential  # in GitHub Actions: the job's OIDC token, renewed
+    return BlobServiceClient(account_url, credential=azure_credential(), **options)
 
 
 def storage_failure(exc: BaseException, container: str, account: str) -> DatasetError | None:

@@ -12,53 +12,51 @@ from pipeline.config import ServiceConfig
 from pipeline.config.settings import variable
 from pipeline.errors import ConfigError, PipelineError
 from pipeline.redact import register_secret
+from pipeline.sdk.credentials import CachedTokens, shared_tokens
 from pipeline.sdk.pacing import Pacer, Rates, pacer_for
 from pipeline.sdk.retry import RetryPolicy, Retrying
 from pipeline.sdk.tiers import tier as tier_named
 
 COGNITIVE_SERVICES_SCOPE = "https://cognitiveservices.azure.com/.default"
-ROLE_ASSIGNMENT_GRACE_S = 300.0  # keyless: how long 401/403 are waited out after a fresh `pulumi up`
 CONNECT_TIMEOUT_S = 10.0  # a host that never accepts the connection; answers may take longer (read timeout)
 READ_TIMEOUT_S = 100.0    # msrest's default
 
 
 class TokenCredentials(Authentication):
-    """msrest credentials that send `Authorization: Bearer <token>` from an azure-identity credential."""
+    """msrest credentials that send `Authorization: Bearer <token>`, from an azure-identity credential through
+    a token cache (msrest signs every request; the cache asks the credential once a token lifetime)."""
 
     def __init__(self, credential: Any, scope: str = COGNITIVE_SERVICES_SCOPE):
         super().__init__()
-        self._credential = credential
+        self._tokens = credential if isinstance(credential, CachedTokens) else CachedTokens(credential)
         self._scope = scope
 
     def signed_session(self, session=None):
         session = super().signed_session(session)
         try:
-            token = self._credential.get_token(self._scope).token
+            token = self._tokens.token(self._scope)
         except Exception as exc:  # noqa: BLE001 - azure-identity raises several types; all mean "no token"
             first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise PipelineError("keyless sign-in failed (no key configured, so azure-identity "
-                                f"DefaultAzureCredential was used): {first_line} Set the key, or sign in "
-                                "(az login; azure/login with OIDC in GitHub Actions)") from None
-        register_secret(token)
+            raise PipelineError("keyless sign-in failed (no key configured, so Entra ID tokens from "
+                                f"azure-identity were used): {first_line} Set the key, or sign in (az login; in "
+                                "GitHub Actions: AZURE_CLIENT_ID, AZURE_TENANT_ID and `id-token: write`)") from None
         session.headers["Authorization"] = f"Bearer {token}"
         return session
 
 
 def _credentials(key: Any, header: str, token_credential: Any = None) -> Authentication:
-    """The key in its header; without a key, bearer tokens (from DefaultAzureCredential unless given)."""
+    """The key in its header; without a key, bearer tokens (credentials.py chooses the credential unless given)."""
     if key is not None and key.get_secret_value():
         register_secret(key.get_secret_value())
         return ApiKeyCredentials(in_headers={header: key.get_secret_value()})
-    if token_credential is None:
-        from azure.identity import DefaultAzureCredential  # only needed keyless
-        token_credential = DefaultAzureCredential(exclude_interactive_browser_credential=True)
-    return TokenCredentials(token_credential)
+    return TokenCredentials(shared_tokens() if token_credential is None else token_credential)
 
 
 def _policy(service: ServiceConfig, credentials: Authentication) -> RetryPolicy:
+    # Keyless only: a wrong key stays wrong, and says so on the first call.
     keyless = isinstance(credentials, TokenCredentials)
     return RetryPolicy(max_attempts=service.max_attempts, max_delay=service.max_delay_seconds,
-                       access_grace_s=ROLE_ASSIGNMENT_GRACE_S if keyless else 0.0)
+                       access_grace_s=service.rbac_wait_minutes * 60 if keyless else 0.0)
 
 
 def rates(service: ServiceConfig) -> Rates:

@@ -2,8 +2,10 @@
 through `Retrying`: 429, 408 and 5xx answers and connection errors are retried with exponential backoff and
 jitter, honouring Retry-After (and retry-after-ms).
 
-Keyless (Entra ID) clients also wait out 401/403 for a bounded time: a role assignment made by `pulumi up`
-takes minutes to apply, so the first `cvops run` after a deploy is refused at first. A key is never retried
+Keyless (Entra ID) clients also wait out 401/403 for a bounded time (`service.rbac_wait_minutes`, 15 by
+default): a role assignment made by `pulumi up` takes minutes to apply (Microsoft documents up to 10, and up
+to 30 are seen), so the first `cvops run` after a deploy is refused at first. One line says why it waits,
+and another each minute how long it has waited. A key is never retried
 this way: a wrong key stays wrong, and says so on the first call.
 
 Every retry is said on stderr as it happens ("get_projects: retrying 3/8 in 12 s (HTTP 503)"), and a
@@ -43,24 +45,33 @@ class RetryPolicy:
     # Keyless only: how long 401/403 answers are retried after the first one (0: not at all), and how often.
     access_grace_s: float = 0.0
     access_retry_delay: float = 15.0
+    access_progress_every_s: float = 60.0
     clock: Callable[[], float] = time.monotonic
-    _access_deadline: float | None = field(default=None, init=False, repr=False)
+    _access_started: float | None = field(default=None, init=False, repr=False)
+    _access_said: float = field(default=0.0, init=False, repr=False)
 
-    def wait_for_access(self, exc: BaseException) -> bool:
-        """After a 401/403 on a token credential: wait and return True while the grace period lasts."""
+    def wait_for_access(self, exc: BaseException, name: str = "call") -> bool:
+        """After a 401/403 on a token credential: wait and return True while the role wait lasts."""
         if self.access_grace_s <= 0 or status_of(exc) not in (401, 403):
             return False
         now = self.clock()
-        if self._access_deadline is None:
-            self._access_deadline = now + self.access_grace_s
-            log.warning("HTTP %s with an Entra ID token: a new role assignment can take minutes to apply; "
-                        "retrying every %.0f s for up to %.0f s", status_of(exc), self.access_retry_delay,
-                        self.access_grace_s)
-        left = self._access_deadline - now
+        if self._access_started is None:
+            self._access_started = self._access_said = now
+            log.warning("%s: HTTP %s with an Entra ID token. A role assignment made by `pulumi up` takes time to "
+                        "apply (Microsoft documents up to 10 minutes; up to 30 are seen): retrying every %.0f s "
+                        "for up to %s (service.rbac_wait_minutes)", name, status_of(exc),
+                        self.access_retry_delay, _minutes(self.access_grace_s))
+        waited = now - self._access_started
+        left = self.access_grace_s - waited
         if left <= 0:
-            exc.cvops_hint = (f"still refused after {self.access_grace_s:.0f} s: check the principal's role "
-                              "assignment on the account (docs/deploy.md, keyless)")
+            exc.cvops_hint = (f"still refused after waiting {_minutes(self.access_grace_s)} for the role "
+                              "assignment: check the principal's role assignment on the account (docs/deploy.md, "
+                              "keyless), or wait longer with service.rbac_wait_minutes")
             return False
+        if now - self._access_said >= self.access_progress_every_s:
+            self._access_said = now
+            notices.say(f"{name}: still HTTP {status_of(exc)}; waited {_minutes(waited)} of "
+                        f"{_minutes(self.access_grace_s)} for the role assignment to apply")
         self.retries += 1
         self.sleep(min(self.access_retry_delay, left))
         return True
@@ -138,7 +149,7 @@ def attempt_calls(policy: RetryPolicy, name: str, call: Callable[[], Any], hooks
             status = status_of(exc)
             if status is not None:
                 hooks.answered()
-            if policy.wait_for_access(exc):
+            if policy.wait_for_access(exc, name):
                 continue
             if hooks.nobody_listening(exc):
                 exc.cvops_not_listening = True
@@ -166,6 +177,11 @@ def _detail(exc: BaseException) -> str:
         return str(exc)[:300]
     except Exception:  # noqa: BLE001 - an SDK exception built without its message cannot say more
         return ""
+
+
+def _minutes(seconds: float) -> str:
+    whole, rest = divmod(int(round(seconds)), 60)
+    return f"{whole} min" + (f" {rest} s" if rest else "")
 
 
 def _seconds(wait: float) -> str:

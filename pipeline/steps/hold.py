@@ -65,6 +65,12 @@ def without_hold(description: str | None, publish_name: str) -> str:
     return "\n".join(_without(description, publish_name))
 
 
+def without_holds(description: str | None) -> str:
+    """The description without any hold: what an imported copy of the project starts from (a hold names the
+    source's iteration, which the copy does not have, and would stop the copy's runs from publishing)."""
+    return "\n".join(line for line in (description or "").splitlines() if not holds(line))
+
+
 def _without(description: str | None, publish_name: str) -> list[str]:
     return [line for line in (description or "").splitlines()
             if not (line.startswith(MARKER) and holds(line).get(publish_name))]

@@ -14,6 +14,8 @@ from pipeline.config import DatasetConfig, ProjectConfig, UploadConfig
 from pipeline.dataset import Dataset, scan
 from pipeline.dataset.scan import listing
 from pipeline.errors import ConfigError, DatasetError
+from pipeline.insight.recorded import without_versions
+from pipeline.steps.hold import without_holds
 from pipeline.sdk.errors import TAG_NAME_TAKEN, HttpOperationError, error_code
 from pipeline.steps.project import ensure_project, find_project
 from pipeline.steps.tags import existing_tags
@@ -87,7 +89,7 @@ def read_folder(folder: Any) -> ExportedFolder:
 def import_folder(trainer: Any, export: ExportedFolder, where: str, ui: Any, name: str | None = None,
                   domain: str | None = None, merge: bool = False, config: UploadConfig | None = None) -> ImportResult:
     settings = export.description["project"]
-    wanted = ProjectConfig(name=name or settings["name"], description=settings.get("description") or "",
+    wanted = ProjectConfig(name=name or settings["name"], description=without_holds(without_versions(settings.get("description"))),
                            domain=domain or settings.get("domain") or "General",
                            classification_type=settings.get("classification_type") or "Multiclass")
     existing = find_project(trainer, wanted.name)

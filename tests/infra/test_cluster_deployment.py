@@ -1,6 +1,7 @@
 """The cluster's deployment files (Dockerfile, deploy/compose.yaml, deploy/k8s/) stay true to the service they
 run: every flag they pass is one `cvlocal serve` takes, every variable they set is one it reads, and the image
-installs every package the service imports. (No container engine runs here: docs/scale.md says what ran.)"""
+installs every package the service imports. (The image itself is built and run by `make container-test`;
+the compose file and the manifests are not run: docs/scale.md says why.)"""
 from __future__ import annotations
 
 import ast

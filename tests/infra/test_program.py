@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pulumi
 import pytest
-import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000001"
@@ -31,6 +30,7 @@ class AzureMocks(pulumi.runtime.Mocks):
         self.resources: list[pulumi.runtime.MockResourceArgs] = []
         self.calls: list[pulumi.runtime.MockCallArgs] = []
         self.fresh = False
+        self.groups: dict[str, dict] = {}  # resource groups that exist in Azure: name -> location, tags
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         self.resources.append(args)
@@ -61,7 +61,10 @@ class AzureMocks(pulumi.runtime.Mocks):
             return {"key1": f"{account}-key1", "key2": f"{account}-key2"}
         if args.token == "azure-native:resources:getResourceGroup":
             name = args.args["resourceGroupName"]
-            return {"name": name, "location": "eastus", "id": f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{name}"}
+            if name not in self.groups:  # as azure-native reports ARM's 404
+                return {}, [("", f"request failed: GET /subscriptions/{SUBSCRIPTION}/resourcegroups/{name}: 404 "
+                                 f"ResourceGroupNotFound: Resource group '{name}' could not be found.")]
+            return {"name": name, "id": f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{name}", **self.groups[name]}
         if args.token == "azure-native:authorization:getClientConfig":
             return {"subscriptionId": SUBSCRIPTION, "tenantId": "tenant", "clientId": "client", "objectId": PRINCIPAL}
         raise NotImplementedError(args.token)
@@ -90,8 +93,10 @@ OUTPUT_NAMES = {"trainingEndpoint", "trainingKey", "predictionEndpoint", "predic
 
 @pytest.fixture(autouse=True)
 def fresh_mocks():
+    pulumi.runtime.set_mocks(MOCKS, project="cvops", stack="dev", preview=False)  # other modules set their own
     MOCKS.resources.clear()
     MOCKS.calls.clear()
+    MOCKS.groups.clear()
     MOCKS.fresh = False
     yield
 
@@ -338,6 +343,7 @@ def test_resource_group_created_with_prefix_tags_and_restore():
 
 @pulumi.runtime.test
 def test_existing_resource_group_is_looked_up_not_created():
+    MOCKS.groups["rg-shared"] = {"location": "eastus", "tags": {}}
     component = CustomVision("cv", args(resourceGroup="rg-shared", createResourceGroup="false"))
 
     def check(values, _secret):
@@ -348,6 +354,90 @@ def test_existing_resource_group_is_looked_up_not_created():
         assert values["resourceGroup"] == "rg-shared"
 
     return checked(component.outputs(), check)
+
+
+@pytest.fixture
+def registrations(monkeypatch):
+    """What the program asks the engine for each resource: {type: request} with importId and retainOnDelete."""
+    monitor = pulumi.runtime.settings.get_monitor()
+    seen: dict[str, object] = {}
+    register = monitor.RegisterResource
+
+    def recording(request):
+        seen[request.type] = request
+        return register(request)
+
+    monkeypatch.setattr(monitor, "RegisterResource", recording)
+    return seen
+
+
+GROUP_ID = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-cvops-dev"
+
+
+@pulumi.runtime.test
+def test_a_group_that_exists_is_adopted_by_import_as_it_is(registrations):
+    """createResourceGroup true and the group made by hand (or kept by a destroy): import it, do not create it
+    (azure-native refuses to create what exists, at `pulumi up`, after a clean preview)."""
+    MOCKS.groups["rg-cvops-dev"] = {"location": "westeurope", "tags": {"owner": "platform-team"}}
+    component = CustomVision("cv", args(mode="split"))
+
+    def check(values, _secret):
+        [group] = MOCKS.of_type("resources:ResourceGroup")
+        assert group.resource_id == GROUP_ID, "imported, by its ARM id"
+        # An import must match what exists, or `pulumi up` fails: the group's own location and tags.
+        assert group.inputs["location"] == "westeurope" and group.inputs["tags"] == {"owner": "platform-team"}
+        request = registrations["azure-native:resources:ResourceGroup"]
+        assert request.importId == GROUP_ID and request.retainOnDelete is True
+        # The accounts still go where the stack says, into the adopted group.
+        assert {a["location"] for a in MOCKS.accounts().values()} == {"eastus"}
+        assert {a["resourceGroupName"] for a in MOCKS.accounts().values()} == {"rg-cvops-dev"}
+        assert values["resourceGroup"] == "rg-cvops-dev"
+
+    return checked(component.outputs(), check)
+
+
+@pulumi.runtime.test
+def test_a_missing_group_is_created_not_imported(registrations):
+    component = CustomVision("cv", args(mode="split", region="westeurope"))
+
+    def check(_values, _secret):
+        [group] = MOCKS.of_type("resources:ResourceGroup")
+        assert not group.resource_id and group.inputs["location"] == "westeurope"
+        assert group.inputs["tags"]["managed-by"] == "pulumi" and group.inputs["tags"]["stack"] == "dev"
+        request = registrations["azure-native:resources:ResourceGroup"]
+        assert request.importId == "" and request.retainOnDelete is True
+
+    return checked(component.outputs(), check)
+
+
+def test_destroy_then_up_imports_the_kept_group_with_no_difference():
+    """`pulumi destroy` keeps the group (retainOnDelete); the next `up` imports it. The import succeeds only if
+    the program describes the group exactly as it is: the inputs of the two runs must be the same."""
+    @pulumi.runtime.test
+    def run(label):
+        component = CustomVision(label, args(mode="split", tags='{"costCenter": "vision"}'))
+        return component.resource_group.urn
+
+    run("first")
+    [created] = MOCKS.of_type("resources:ResourceGroup")
+    MOCKS.groups["rg-cvops-dev"] = {"location": created.inputs["location"], "tags": created.inputs["tags"]}
+    MOCKS.resources.clear()
+    run("second")
+    [adopted] = MOCKS.of_type("resources:ResourceGroup")
+    assert adopted.resource_id == GROUP_ID and not created.resource_id
+    assert adopted.inputs == created.inputs
+
+
+def test_a_lookup_that_fails_for_another_reason_is_not_taken_for_a_missing_group(monkeypatch):
+    """A 403 (the identity may not read the group) must not become a create that fails later, or a silent one."""
+    def refuse(args):
+        return {}, [("", "request failed: 403 AuthorizationFailed: the client does not have authorization to "
+                         "perform action 'Microsoft.Resources/subscriptions/resourcegroups/read'")]
+
+    monkeypatch.setattr(MOCKS, "call", refuse)
+    with pytest.raises(Exception, match="AuthorizationFailed"):
+        CustomVision("cv", args(mode="split"))
+    assert MOCKS.of_type("resources:ResourceGroup") == []
 
 
 @pulumi.runtime.test
@@ -413,15 +503,9 @@ def test_free_tier_on_a_multi_service_account_fails_before_any_resource():
 
 
 def stack_file_config(stack: str) -> dict[str, str]:
-    """A Pulumi.<stack>.yaml's values as the program sees them: strings, JSON for objects."""
-    config = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
-    flat = {}
-    for key, value in config.items():
-        namespace, _, name = key.partition(":")
-        if namespace == "cvops":
-            # Pulumi hands the program JSON for objects and lowercase YAML booleans.
-            flat[name] = json.dumps(value) if isinstance(value, (dict, bool)) else str(value)
-    return flat
+    """A Pulumi.<stack>.yaml's values as the program sees them: strings, JSON for objects (infra/describe.py)."""
+    from infra.describe import stack_file_values
+    return stack_file_values(stack)
 
 
 def test_example_stacks_are_valid():

@@ -68,3 +68,20 @@ def test_deploy_guide_names_the_roles_it_grants_and_why_not_cognitive_services_u
         assert guid in text
     assert "listkeys/action" in text
     assert "https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/ai-machine-learning" in text
+
+
+STORAGE_BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
+KEY_VAULT_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
+ACR_PULL = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
+ACR_PUSH = "8311e382-0749-4cb8-b61a-304f252e45ec"
+
+
+def test_self_hosted_roles_are_microsofts_and_the_condition_takes_them_by_mode():
+    assert (roles.STORAGE_BLOB_DATA_CONTRIBUTOR, roles.KEY_VAULT_SECRETS_USER, roles.ACR_PULL, roles.ACR_PUSH) == (
+        STORAGE_BLOB_DATA_CONTRIBUTOR, KEY_VAULT_SECRETS_USER, ACR_PULL, ACR_PUSH)
+    everything = set(re.findall(r"[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}",
+                                roles.delegation_condition(roles.ROLES_BY_MODE["all"])))
+    assert everything == {CUSTOM_VISION_CONTRIBUTOR, CUSTOM_VISION_DEPLOYMENT, STORAGE_BLOB_DATA_CONTRIBUTOR,
+                          KEY_VAULT_SECRETS_USER, ACR_PULL, ACR_PUSH}
+    assert roles.main(["condition", "--mode", "self-hosted"]) == 0
+    assert roles.main(["condition", "--mode", "everything"]) == 2

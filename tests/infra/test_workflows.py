@@ -64,7 +64,8 @@ def uses_lines(path: Path) -> list[str]:
 def test_actions_are_pinned_by_commit_with_the_version_beside(path):
     uses = uses_lines(path)
     assert uses, "no actions found"
-    assert [u for u in uses if not PINNED.match(u)] == []
+    # A workflow of this repository (deploy.yml calls ci.yml) is the same commit's: nothing to pin.
+    assert [u for u in uses if not PINNED.match(u) and not u.startswith("./.github/workflows/")] == []
 
 
 def jobs_of(path: Path) -> dict[str, dict]:
@@ -98,21 +99,29 @@ def pinned_pulumi_sdk() -> str:
 
 def pulumi_steps() -> list[tuple[str, dict]]:
     return [(f"{path.name}:{name}", step) for path in FILES for name, job in jobs_of(path).items()
-            for step in job["steps"] if step.get("uses", "").startswith("pulumi/actions@")]
+            for step in job.get("steps", []) if step.get("uses", "").startswith("pulumi/actions@")]
 
 
 def test_every_pulumi_step_pins_the_cli_of_the_pinned_sdk():
     steps = pulumi_steps()
-    assert len(steps) == 2
+    assert len(steps) == 3  # preview; deploy's registry-only up (self-hosted) and its up
     for where, step in steps:
         assert str(step["with"]["pulumi-version"]) == pinned_pulumi_sdk(), where
 
 
+def publishes_an_image(job: dict) -> bool:
+    return any(step.get("uses", "").startswith("docker/build-push-action@") for step in job.get("steps", []))
+
+
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
-def test_every_python_setup_caches_pip_keyed_on_the_pins(path):
+def test_every_python_setup_caches_pip_keyed_on_the_pins_except_where_an_image_is_published(path):
+    """A job that publishes an image restores no cache: one written by another run could poison it (zizmor)."""
     for name, job in jobs_of(path).items():
-        for step in job["steps"]:
+        for step in job.get("steps", []):
             if step.get("uses", "").startswith("actions/setup-python@"):
+                if publishes_an_image(job):
+                    assert "cache" not in step["with"], name
+                    continue
                 assert step["with"]["cache"] == "pip", name
                 assert set(step["with"]["cache-dependency-path"].split()) == {"constraints.txt", "pyproject.toml"}
 
@@ -138,8 +147,6 @@ def test_the_pipeline_config_finds_its_images_in_the_committed_folder():
 
 def test_deploy_uses_oidc_and_never_overlaps_a_stack():
     workflow = load(WORKFLOWS / "deploy.yml")
-    assert set(workflow["on"]) == {"push", "workflow_dispatch"}
-    assert workflow["on"]["push"]["branches"] == ["main"]
     assert workflow["concurrency"]["cancel-in-progress"] is False
     assert "stack" in workflow["concurrency"]["group"]
     job = workflow["jobs"]["deploy"]
@@ -154,6 +161,94 @@ def test_deploy_uses_oidc_and_never_overlaps_a_stack():
     assert up["with"]["command"] == "up"
     run = next(s for s in steps if "cvops run config/groceries.yaml" in s.get("run", ""))
     assert "--stack \"$STACK\"" in run["run"] and not run.get("continue-on-error")
+    # cvops signs in itself, with the job's OIDC token (pipeline/sdk/credentials.py): it needs the identity's ids.
+    assert run["env"] == {"AZURE_CLIENT_ID": "${{ vars.AZURE_CLIENT_ID }}", "AZURE_TENANT_ID": "${{ vars.AZURE_TENANT_ID }}"}
+    # The Pulumi CLI reads the stack with the Azure CLI's session: signed in afresh right before, not at the start.
+    logins = [i for i, s in enumerate(steps) if s.get("uses", "").startswith("azure/login@")]
+    assert len(logins) == 2 and logins[0] < steps.index(up) < logins[1] < steps.index(run)
+
+
+def test_deploy_runs_only_after_the_tests_of_the_same_run_passed():
+    """Deploy after green: the deploy job needs the test job of its own run, which is ci.yml itself, so the
+    commit deployed is the commit tested; a failed `make test` leaves the deploy job skipped."""
+    workflow = load(WORKFLOWS / "deploy.yml")
+    test, deploy = workflow["jobs"]["test"], workflow["jobs"]["deploy"]
+    assert test["uses"] == "./.github/workflows/ci.yml" and test["permissions"] == {"contents": "read"}
+    assert deploy["needs"] == "test" and deploy["if"] == "github.ref == 'refs/heads/main'"
+    assert "always()" not in deploy["if"] and "continue-on-error" not in test
+    # ci.yml can be called, and its test job runs when called from a push or a dispatch.
+    ci = load(WORKFLOWS / "ci.yml")
+    assert "workflow_call" in ci["on"]
+    condition = ci["jobs"]["test"]["if"]
+    assert condition.startswith("github.event_name != 'pull_request' ||")
+    # main is tested once per commit: by deploy.yml, not also by ci.yml's push.
+    assert ci["on"]["push"] == {"branches-ignore": ["main"]}
+
+
+def test_no_fork_can_drive_the_deploy():
+    """The deploy identity's token is only for the dev/prod environments, and only deploy.yml uses them. It runs
+    on a push to main or a manual dispatch (both need write access to this repository); never on pull_request,
+    pull_request_target or workflow_run (which would run with this repository's rights for a fork's change)."""
+    workflow = load(WORKFLOWS / "deploy.yml")
+    assert set(workflow["on"]) == {"push", "workflow_dispatch"}
+    assert workflow["on"]["push"] == {"branches": ["main"]}
+    for path in FILES:
+        assert not {"pull_request_target", "workflow_run"} & set(load(path)["on"]), path.name
+    environments = {(path.name, name, job.get("environment")) for path in FILES for name, job in jobs_of(path).items()
+                    if job.get("environment")}
+    assert environments == {("deploy.yml", "deploy", "${{ inputs.stack || 'dev' }}"),
+                            ("pipeline-preview.yml", "pulumi-preview", "preview")}
+
+
+def steps_named(name: str) -> dict:
+    return {step.get("name", step.get("uses", "")): step for step in jobs_of(WORKFLOWS / name)["deploy"]["steps"]}
+
+
+SELF_HOSTED = "steps.stack.outputs.mode == 'self-hosted'"
+
+
+def test_deploy_builds_pushes_and_deploys_a_self_hosted_stacks_image_by_digest():
+    """Mode self-hosted: the stack's registry first (alone), the image built and pushed to it with the deploy
+    identity's token, then `pulumi up` with cvops:image set to what was pushed, by digest."""
+    steps = steps_named("deploy.yml")
+    order = list(steps)
+    settings = steps["Stack settings"]
+    assert settings["run"] == '.venv/bin/python -m infra.describe "$STACK" >> "$GITHUB_OUTPUT"'
+    registry_up = steps["pulumi up (the registry only)"]
+    assert registry_up["if"] == f"{SELF_HOSTED} && steps.stack.outputs.create-registry == 'true'"
+    assert registry_up["with"]["target"] == "${{ steps.stack.outputs.registry-targets }}"
+    login = steps["Sign in to the registry"]
+    assert login["if"] == SELF_HOSTED and login["run"] == 'az acr login --name "$REGISTRY"'
+    build = steps["Build and push the image"]
+    assert build["if"] == SELF_HOSTED and build["with"]["push"] is True and build["with"]["context"] == "."
+    image = steps["The image by digest"]
+    assert image["env"]["DIGEST"] == "${{ steps.image.outputs.digest }}" and "sha256:*" in image["run"]
+    assert '\\"cvops:image\\"' in image["run"] and "$SERVER/cvlocal@$DIGEST" in image["run"]
+    up = steps["pulumi up"]
+    assert up["with"]["config-map"] == "${{ steps.image-config.outputs.config-map }}" and "if" not in up
+    assert (order.index("Stack settings") < order.index("pulumi up (the registry only)") < order.index(
+        "Sign in to the registry") < order.index("Build and push the image") < order.index("The image by digest")
+        < order.index("pulumi up") < order.index("cvops run"))
+
+
+def test_the_image_config_line_is_what_pulumi_actions_reads():
+    """Run the step's shell as the runner would and read back its config-map as YAML (pulumi/actions parses it)."""
+    import os
+    import tempfile
+    step = steps_named("deploy.yml")["The image by digest"]
+    digest = "sha256:" + "0" * 64
+    with tempfile.NamedTemporaryFile("r") as output:
+        done = subprocess.run(["bash", "-e", "-c", step["run"]], capture_output=True, text=True, timeout=30,
+                              env={**os.environ, "SERVER": "cvopsshcr.azurecr.io", "DIGEST": digest,
+                                   "GITHUB_OUTPUT": output.name})
+        assert done.returncode == 0, done.stderr
+        name, _, value = output.read().strip().partition("=")
+    assert name == "config-map"
+    assert yaml.safe_load(value) == {"cvops:image": {"value": f"cvopsshcr.azurecr.io/cvlocal@{digest}",
+                                                     "secret": False}}
+    refused = subprocess.run(["bash", "-e", "-c", step["run"]], capture_output=True, text=True, timeout=30,
+                             env={**os.environ, "SERVER": "s", "DIGEST": "", "GITHUB_OUTPUT": "/dev/null"})
+    assert refused.returncode == 1 and "no image digest" in refused.stderr
 
 
 def test_deploy_can_create_a_stack_that_does_not_exist_yet():
@@ -217,11 +312,11 @@ def test_preview_runs_the_pipeline_against_cvlocal_without_azure():
 
 def test_ci_runs_make_test_once_per_change():
     workflow = load(WORKFLOWS / "ci.yml")
-    assert set(workflow["on"]) == {"push", "pull_request"}
+    assert set(workflow["on"]) == {"push", "pull_request", "workflow_call"}
     job = workflow["jobs"]["test"]
     assert job["permissions"] == {"contents": "read"}
     # A same-repository PR is tested by its branch's push; the pull_request run is for forks only.
-    assert job["if"] == ("github.event_name == 'push' || "
+    assert job["if"] == ("github.event_name != 'pull_request' || "
                          "github.event.pull_request.head.repo.full_name != github.repository")
     assert any("make test" in s.get("run", "") or ".ci/run" in s.get("run", "") for s in job["steps"])  # runs make test
 

@@ -74,6 +74,7 @@ def test_a_blob_uploaded_again_after_the_listing_is_not_deleted(store):
     assert store.blobs.delete_stale(digest, time.time() + 5)  # no longer freshened since: deleted
     assert not store.blobs.exists(digest) and not store.blobs.delete_stale(digest, time.time() + 5)
     assert store.blobs.put(b"bytes") == digest and store.blobs.get(digest) == b"bytes"  # uploaded anew
+    assert store.blobs.freshen(digest) and not store.blobs.freshen("0" * 64)  # what an import does, before its rows
 
 
 def _cvlocal(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:

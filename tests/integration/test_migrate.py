@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from azure.cognitiveservices.vision.customvision.training.models import Project
 
 from harness.pipeline import GROCERIES, Background, cvops
 from harness.service import RunningService
@@ -104,6 +105,10 @@ def test_multilabel_round_trip(services, tmp_path):
     source, target = sdk(a), sdk(b)
     original_id = multilabel(source, MIX)
     original = contents(source, original_id)
+    # A hold names the source's iteration: a copy that kept it would never publish (nothing else in the text goes).
+    held = f'colour mixes\ncvops:hold {{"publish": "mixes", "iteration_id": "{"0" * 36}", "iteration": "Iteration 1"}}'
+    project = source.get_project(original_id)
+    source.update_project(original_id, Project(name=project.name, description=held, settings=project.settings))
     assert sum(1 for t in original.values() if len(t) > 1) >= 30 and sum(1 for t in original.values() if not t) == 5
 
     there = cvops("migrate", MIX, "--from", a.endpoint, "--to", b.endpoint, "--folder", str(tmp_path / "there"),
@@ -112,6 +117,7 @@ def test_multilabel_round_trip(services, tmp_path):
     assert "by SHA-256 equal" in there.stdout and "Iteration history is not copied" in there.stdout
     copy_id = project_id(target, MIX)
     assert target.get_project(copy_id).settings.classification_type == "Multilabel"
+    assert target.get_project(copy_id).description == "colour mixes"
     assert contents(target, copy_id) == original
     assert projects.tags(target, copy_id) == projects.tags(source, original_id)
     assert projects.tags(target, copy_id)[projects.NEGATIVE] == ("no colour of ours", "Negative")

@@ -41,7 +41,9 @@ def test_rollback_holds_until_release(cvlocal_service, service_env, datasets, tm
     assert rolled.exit_code == 0, rolled.output
     assert "Iteration 1 published as 'groceries', held there until `cvops release`" in rolled.stdout
     published, description = published_now(config, service_env)
-    assert published == ["Iteration 1"] and description.startswith("kept as it is\ncvops:hold {")
+    lines = description.splitlines()  # the user's text, the dataset version of each iteration, the hold
+    assert published == ["Iteration 1"] and lines[0] == "kept as it is" and lines[-1].startswith("cvops:hold {")
+    assert [line.split()[0] for line in lines[1:-1]] == ["cvops:dataset", "cvops:dataset"]
 
     # The issue: the next unchanged run (any CI push, from any machine: another working folder here) published
     # Iteration 2 again. Now it passes the gates, says why it does not publish, and exits 0.
@@ -66,7 +68,7 @@ def test_rollback_holds_until_release(cvlocal_service, service_env, datasets, tm
 
     released = cvops("unhold", str(config), env=service_env, cwd=tmp_path)
     assert released.exit_code == 0 and "ok: released 'groceries' (it was held on Iteration 1" in released.stdout
-    assert published_now(config, service_env)[1] == "kept as it is"
+    assert published_now(config, service_env)[1] == "\n".join(lines[:-1])  # the hold goes, the rest stays
     assert "is not held" in cvops("release", str(config), env=service_env, cwd=tmp_path).stdout
     again = cvops("run", str(config), env=service_env, cwd=tmp_path)
     assert again.exit_code == 0, again.output

@@ -89,7 +89,9 @@ def test_groceries_lifecycle(fresh_service, datasets, tmp_path):
         ("apple", "apple5.jpg"), ("apple", "apple7.jpg"), ("banana", "banana4.jpg"), ("banana", "banana6.jpg"),
         ("orange", "orange8.jpg"), ("orange", "orange9.jpg")])
     assert report["training"] == {"trained": True, "iteration": "Iteration 2",
-                                  "iteration_id": report["training"]["iteration_id"]}
+                                  "iteration_id": report["training"]["iteration_id"],
+                                  "dataset": {"version": report["dataset"]["version"], "recorded": True, "images": 51,
+                                              "manifest": f"out/datasets/{report['dataset']['version']}.json"}}
     assert report["publish"]["previous"] == "Iteration 1"
     assert any(g["gate"] == "no regression of recall" and g["passed"] for g in report["gates"])
     assert published(trainer, project, "groceries") == {"Iteration 2": "groceries"}

@@ -214,3 +214,26 @@ def test_image_and_export_links_made_by_one_replica_work_on_another(all_up):
     assert export["status"] == "Done"
     download = httpx.get(export["downloadUri"].replace(port, str(cluster.replicas[2].port)))
     assert download.status_code == 200 and download.content[:2] == b"PK"  # the zip, from the shared container
+
+
+def test_a_project_exported_on_one_replica_imports_on_the_others(all_up):
+    """The token is signed with the secret every replica shares, and the export's row and images are in the shared
+    database and container: any replica imports it, with no --import-from."""
+    cluster = all_up
+    direct = [Rest(replica) for replica in cluster.replicas]
+    pid, _ = project_with_images(direct[0], per_tag=3)
+    token = direct[0].training("GET", f"/projects/{pid}/export").json()["token"]
+
+    def shape(rest: Rest, project_id: str) -> list[tuple[str, list[str]]]:
+        images = rest.training("GET", f"/projects/{project_id}/images", params={"take": 256}).json()
+        return sorted((hashlib.sha256(httpx.get(i["originalImageUri"]).content).hexdigest(),
+                       sorted(t["tagName"] for t in i["tags"])) for i in images)
+
+    source = shape(direct[0], pid)
+    for number in (1, 2):
+        copied = direct[number].training("POST", "/projects/import", params={"token": token, "name": f"{pid} {number}"})
+        assert copied.status_code == 200, copied.text
+        assert shape(direct[(number + 1) % 3], copied.json()["id"]) == source and len(source) == 6
+    altered = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    refused = direct[1].training("POST", "/projects/import", params={"token": altered})
+    assert refused.status_code == 400 and refused.json()["code"] == "BadRequestInvalidImportToken"

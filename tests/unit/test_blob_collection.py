@@ -138,3 +138,12 @@ def _finished_iteration(store, project) -> str:
 
 def _iteration_id(store, project) -> str:
     return store.iterations(project.id)[0].id
+
+
+def test_a_freshened_blob_is_young_again_and_a_missing_one_says_so(store):
+    """A long import freshens the blobs it fetched before its transaction names them (transfer/importer.py)."""
+    digest = store.blobs.put(b"fetched long ago")
+    _age(store)
+    assert store.blobs.freshen(digest) and collect_garbage(store).deleted == 0
+    _age(store)
+    assert collect_garbage(store).deleted == 1 and not store.blobs.freshen(digest)

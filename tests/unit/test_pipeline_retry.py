@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 
 import pytest
+from azure.core.credentials import AccessToken
 from msrest.exceptions import ClientRequestError, HttpOperationError
 
 from pipeline.sdk.clients import TokenCredentials
@@ -101,7 +102,7 @@ def test_token_credentials_send_bearer_tokens_and_explain_failures():
             self.scopes.append(scope)
             if self.fail:
                 raise RuntimeError("DefaultAzureCredential failed to retrieve a token\nmore lines")
-            return SimpleNamespace(token="eyJ-token-value")
+            return AccessToken("eyJ-token-value", 2**40)
 
     credential = Credential()
     session = TokenCredentials(credential).signed_session()
@@ -141,7 +142,7 @@ def test_keyless_clients_send_bearer_tokens_over_http():
     try:
         class Credential:
             def get_token(self, scope):
-                return SimpleNamespace(token=f"token-for-{scope}")
+                return AccessToken(f"token-for-{scope}", 2**40)
         endpoint = f"http://127.0.0.1:{server.server_port}"
         service = ServiceConfig(training_endpoint=endpoint, training_key=None)
         assert training_client(service, token_credential=Credential()).get_projects() == []
@@ -173,7 +174,7 @@ def access_policy(grace):
 
 
 def test_keyless_401_is_waited_out_while_a_role_assignment_applies(caplog):
-    p, waits = access_policy(300)
+    p, waits = access_policy(15 * 60)
     answers = [http_error(401), http_error(403), "projects"]
 
     def call():
@@ -185,19 +186,31 @@ def test_keyless_401_is_waited_out_while_a_role_assignment_applies(caplog):
         assert call_with_retries(p, "get_projects", call) == "projects"
     assert waits == [15.0, 15.0]
     messages = [r.getMessage() for r in caplog.records if "role assignment" in r.getMessage()]
-    assert len(messages) == 1 and "300 s" in messages[0]
+    assert len(messages) == 1, "one line when the wait starts"
+    assert messages[0].startswith("get_projects: HTTP 401 with an Entra ID token")
+    assert "up to 15 min (service.rbac_wait_minutes)" in messages[0] and "up to 10 minutes" in messages[0]
 
 
-def test_keyless_401_gives_up_after_the_grace_period_with_a_hint():
-    p, waits = access_policy(300)
+def test_keyless_401_gives_up_after_the_role_wait_saying_how_long_it_waited():
+    from pipeline.sdk import notices
 
-    def refused():
-        raise http_error(403, code="PermissionDenied")
-    with pytest.raises(HttpOperationError) as info:
-        call_with_retries(p, "get_projects", refused)
-    assert sum(waits) == pytest.approx(300) and len(waits) == 20
+    p, waits = access_policy(15 * 60)
+    said: list[str] = []
+    previous = notices.listen(said.append)
+    try:
+        def refused():
+            raise http_error(403, code="PermissionDenied")
+        with pytest.raises(HttpOperationError) as info:
+            call_with_retries(p, "get_projects", refused)
+    finally:
+        notices.listen(previous)
+    assert sum(waits) == pytest.approx(15 * 60) and len(waits) == 60
+    # Progress once a minute while it waits: "waited 1 min of 15 min", ... "14 min of 15 min".
+    assert said[0] == "get_projects: still HTTP 403; waited 1 min of 15 min for the role assignment to apply"
+    assert len(said) == 14 and said[-1].endswith("waited 14 min of 15 min for the role assignment to apply")
     message = str(as_pipeline_error(info.value))
-    assert "still refused after 300 s" in message and "role assignment" in message
+    assert "still refused after waiting 15 min for the role assignment" in message
+    assert "service.rbac_wait_minutes" in message
 
 
 def test_a_wrong_key_is_not_retried():
@@ -212,15 +225,30 @@ def test_a_wrong_key_is_not_retried():
 
 def test_only_keyless_clients_wait_for_role_assignments():
     from pipeline.config import ServiceConfig
-    from pipeline.sdk.clients import ROLE_ASSIGNMENT_GRACE_S, prediction_client, training_client
+    from pipeline.sdk.clients import prediction_client, training_client
 
     class Credential:
         def get_token(self, scope):
-            return SimpleNamespace(token="t")
+            return AccessToken("t", 2**40)
     keyless = ServiceConfig(training_endpoint="http://127.0.0.1:9", training_key=None, prediction_key=None)
     keyed = ServiceConfig(training_endpoint="http://127.0.0.1:9", training_key="a-training-key-1",
                           prediction_key="a-prediction-key-1")
-    assert training_client(keyless, token_credential=Credential()).policy.access_grace_s == ROLE_ASSIGNMENT_GRACE_S
-    assert prediction_client(keyless, token_credential=Credential()).policy.access_grace_s == ROLE_ASSIGNMENT_GRACE_S
+    assert training_client(keyless, token_credential=Credential()).policy.access_grace_s == 15 * 60
+    assert prediction_client(keyless, token_credential=Credential()).policy.access_grace_s == 15 * 60
     assert training_client(keyed).policy.access_grace_s == 0
     assert prediction_client(keyed).policy.access_grace_s == 0
+    # service.rbac_wait_minutes sets it; a key never waits, whatever it says.
+    patient = keyless.model_copy(update={"rbac_wait_minutes": 30})
+    assert training_client(patient, token_credential=Credential()).policy.access_grace_s == 30 * 60
+    keyed_patient = keyed.model_copy(update={"rbac_wait_minutes": 30})
+    assert training_client(keyed_patient).policy.access_grace_s == 0
+
+
+def test_the_role_wait_is_refused_outside_its_bounds():
+    from pydantic import ValidationError
+
+    from pipeline.config import ServiceConfig
+    with pytest.raises(ValidationError, match="rbac_wait_minutes"):
+        ServiceConfig(rbac_wait_minutes=-1)
+    with pytest.raises(ValidationError, match="rbac_wait_minutes"):
+        ServiceConfig(rbac_wait_minutes=121)

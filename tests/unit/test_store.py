@@ -239,3 +239,49 @@ def test_the_blobs_rows_name_and_expired_exports(store):
     assert store.referenced_blobs() == now | {head, held_out, lasting, store.blobs.put(b"predicted 1")}
     assert store.delete_expired_exports() == 1 and [e.platform for e in store.exports(iteration.id)] == ["ONNX"]
     store.ping()
+
+
+def test_a_project_exported_and_imported_is_the_same_project_anew(store):
+    project, red, blue = _project(store)
+    store.add_images(project.id, [_image(store, 9)], None)  # untagged
+    export = store.create_project_export(project.id, lifetime_s=3600)
+    assert store.project_export(export.id).project == export.project
+    exported = export.project
+    assert (len(exported.tags), len(exported.images), exported.region_count) == (2, 7, 0)
+    assert [t.name for t in exported.tags] == ["red", "blue"] and exported.target_export_platforms == ("ONNX",)
+
+    def shape(project_id):
+        tag_names = {t.id: t.name for t in store.tags(project_id)}
+        return sorted((i.sha256, i.width, dict(i.metadata), tuple(sorted(tag_names[t.tag_id] for t in i.tags)))
+                      for i in store.images(project_id, ImageQuery(take=100)))
+
+    copy = store.import_project(export, None)
+    assert copy.name == "p (2)" and copy.id != project.id and copy.target_export_platforms == ("ONNX",)
+    assert shape(copy.id) == shape(project.id) and len(shape(copy.id)) == 7
+    assert [(t.name, t.description, t.image_count) for t in store.tags(copy.id)] == \
+        [("red", None, 3), ("blue", "sky", 3)]
+    assert store.import_project(export.project, None).name == "p (3)"  # as read from another service
+    assert store.import_project(export, "named").name == "named"
+
+    projects = len(store.projects())
+    assert _code(lambda: store.import_project(export, "p")) == "BadRequestProjectNameNotUnique"
+    assert _code(lambda: store.import_project(export, "q", max_projects=projects)) == "BadRequestExceedProjectLimit"
+    assert _code(lambda: store.import_project(export, "q", max_tags=1)) == "BadRequestExceedTagPerProjectLimit"
+    assert _code(lambda: store.import_project(export, "q", max_images=6)) == "BadRequestImageExceededCount"
+    assert len(store.projects()) == projects  # a refused import writes nothing
+
+    store.delete_images(project.id, None)  # the export still names the images' blobs until it expires
+    assert {i.sha256 for i in exported.images} <= store.referenced_blobs()
+    store.delete_project(copy.id)
+    assert store.import_project(export, "after").name == "after"  # the export is of the project as it was
+
+    expired = store.create_project_export(project.id, lifetime_s=-1)
+    assert store.project_export(expired.id) is None
+    assert _code(lambda: store.import_project(expired, "late")) == "BadRequestInvalidImportToken"
+    store.create_iteration(project, store.training_set(project.id, None), "Regular", 0, True, 20)
+    assert _code(lambda: store.create_project_export(project.id, 3600)) == "BadRequestExportWhileTraining"
+    assert store.delete_expired_exports() == 1
+    for iteration in store.iterations(project.id):
+        store.fail_training(iteration.id, "stopped")
+    store.delete_project(project.id)
+    assert store.project_export(export.id) is None  # a token stops working with its project

@@ -63,6 +63,12 @@ class ProjectCreate(Wire):
     target_export_platforms: ExportPlatforms = None
 
 
+class ProjectImportQuery(Wire):
+    """import_project's query: the token export_project gave, and the name to use (default: the exported one)."""
+    token: str = ""
+    name: Annotated[ProjectName | None, BeforeValidator(_unchanged_if_empty)] = None
+
+
 class ProjectCreateOptions(Wire):
     """create_project's optional body: Azure-only destinations this service cannot write to, so refused."""
     export_model_container_uri: str | None = None
@@ -92,6 +98,16 @@ class ProjectUpdate(Wire):
 
 
 # ---- responses
+class ProjectExport(Wire):
+    """export_project's answer: what an import of the token brings, and the token."""
+    iteration_count: int               # iterations the import brings: none (Azure's copy carries none either)
+    image_count: int
+    tag_count: int
+    region_count: int
+    estimated_import_time_in_ms: int = Field(alias="estimatedImportTimeInMS")
+    token: str
+
+
 class ModelInformation(Wire):
     estimated_model_size_in_megabytes: int
     description: str

@@ -7,6 +7,8 @@ those writers take turns across replicas; the unique indexes state the rules as 
 (schema.UNIQUE_RULES). Migrations run under a transaction-level advisory lock: replicas that start together
 wait for the first, then find nothing left to apply.
 
+With CVLOCAL_DATABASE_AUTH=entra each new connection's password is an Entra ID access token (entra.py).
+
 Connections are autocommit: a read is one round trip; `transaction()` brackets its statements with BEGIN and
 COMMIT. The table modules write `?` placeholders; `_sql` turns them into psycopg's `%s` (no statement of
 theirs holds a literal `?` or `%`).
@@ -26,6 +28,7 @@ from psycopg_pool import ConnectionPool
 from ... import errors
 from ..sql.db import JsonDialect
 from ..sql.schema import UNIQUE_RULES, migrate
+from .entra import token_password
 
 # One number for every cvlocal: the advisory lock its migrations take (any 64-bit value names a lock).
 MIGRATION_LOCK = 0x6376_6C6F_6361_6C01
@@ -86,9 +89,16 @@ class PostgresDatabase(JsonDialect):
     JSON_NUMBER = "{}::float8"
 
     def __init__(self, url: str, pool_size: int = 16, connect_timeout_s: float = 30.0):
-        psycopg.connect(url, connect_timeout=int(connect_timeout_s)).close()  # a refusal says why, at once
+        password = token_password()  # Entra ID: a token each new connection (entra.py); else libpq's own
+
+        def connection_settings() -> dict[str, Any]:
+            return {"autocommit": True, "row_factory": _rows, **({"password": password()} if password else {})}
+
+        first = connection_settings()
+        psycopg.connect(url, connect_timeout=int(connect_timeout_s),  # a refusal says why, at once
+                        **({"password": first["password"]} if password else {})).close()
         self.pool = ConnectionPool(url, min_size=1, max_size=pool_size, open=False, name="cvlocal",
-                                   kwargs={"autocommit": True, "row_factory": _rows}, timeout=connect_timeout_s)
+                                   kwargs=connection_settings, timeout=connect_timeout_s)
         self.pool.open(wait=True, timeout=connect_timeout_s)
         try:
             self.migrated = migrate(self)  # the versions this open applied (none, when another replica did)

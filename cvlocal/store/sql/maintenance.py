@@ -9,8 +9,8 @@ from .db import Database
 
 # Every column that names a blob (tests/unit/test_blob_collection.py checks that the schema has no other):
 # images' bytes, stored predictions' images, trained heads and held-out evaluations, built exports (until
-# their link expires), and the images a training still in progress is about to read. One statement: one
-# snapshot across the tables on every engine.
+# their link expires), the images a training still in progress is about to read, and the images of exported
+# projects (until their token expires). One statement: one snapshot across the tables on every engine.
 REFERENCED_BLOBS = """
 SELECT sha256 FROM images
 UNION SELECT sha256 FROM predictions
@@ -18,13 +18,21 @@ UNION SELECT model_digest FROM iterations WHERE model_digest IS NOT NULL
 UNION SELECT heldout_digest FROM iterations WHERE heldout_digest IS NOT NULL
 UNION SELECT blob_digest FROM exports WHERE blob_digest IS NOT NULL AND expires > ?
 UNION SELECT {image_of_s} FROM iterations, {elements_of_snapshot} WHERE iterations.status = 'Training'
+UNION SELECT {image_of_e} FROM project_exports, {elements_of_exported} WHERE project_exports.expires > ?
 """
 
 
 def referenced_blobs_sql(db: type[Database] | Database) -> str:
-    """REFERENCED_BLOBS in the engine's dialect (its one `?`: now, in seconds since the epoch)."""
+    """REFERENCED_BLOBS in the engine's dialect (its `?`s: now, in seconds since the epoch, each time)."""
     return REFERENCED_BLOBS.format(image_of_s=db.json_text("s.value", 0),
-                                   elements_of_snapshot=db.json_elements("iterations.snapshot", "s"))
+                                   elements_of_snapshot=db.json_elements("iterations.snapshot", "s"),
+                                   image_of_e=db.json_text("e.value", "sha256"),
+                                   elements_of_exported=db.json_elements("project_exports.snapshot", "e"))
+
+
+def referenced_blobs_params(now: float) -> tuple[float, float]:
+    """The parameters of REFERENCED_BLOBS: `now` for each of its `?`s."""
+    return now, now
 
 
 class MaintenanceTables:
@@ -36,9 +44,13 @@ class MaintenanceTables:
         self.blobs.ping()
 
     def referenced_blobs(self, now: float | None = None) -> set[str]:
-        return {row[0] for row in self.db.query(referenced_blobs_sql(self.db), (time.time() if now is None else now,))}
+        moment = time.time() if now is None else now
+        return {row[0] for row in self.db.query(referenced_blobs_sql(self.db), referenced_blobs_params(moment))}
 
     def delete_expired_exports(self, now: float | None = None) -> int:
-        """Exports whose download link has expired: their rows go (their blobs become garbage)."""
+        """Exports whose download link (or import token) has expired: their rows go (their blobs become garbage,
+        unless another row names them)."""
+        moment = time.time() if now is None else now
         with self.db.transaction() as c:
-            return c.execute("DELETE FROM exports WHERE expires <= ?", (time.time() if now is None else now,)).rowcount
+            return c.execute("DELETE FROM exports WHERE expires <= ?", (moment,)).rowcount + \
+                c.execute("DELETE FROM project_exports WHERE expires <= ?", (moment,)).rowcount

@@ -142,7 +142,19 @@ CREATE UNIQUE INDEX IF NOT EXISTS iterations_training ON iterations(project_id) 
     Migration(3, "stored predictions listed by project, newest or oldest first", """
 CREATE INDEX IF NOT EXISTS predictions_by_created ON predictions(project_id, created);
 """),
-    Migration(4, "exports built in the background: when each began, and one export of a platform and flavor at a time",
+    Migration(4, "project exports: a project as exported, behind its import token, until the token expires", """
+CREATE TABLE IF NOT EXISTS project_exports (
+    id TEXT PRIMARY KEY,
+    project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    version INTEGER NOT NULL,             -- of the exported-project format (store/exported.py)
+    project TEXT NOT NULL,                -- {name, description, domainId, classificationType, targetExportPlatforms}
+    tags TEXT NOT NULL,                   -- [{key, name, description, type, created}, ...]
+    snapshot TEXT NOT NULL,               -- [{sha256, ..., tags, regions}, ...] the images: blobs kept until it expires
+    created TEXT NOT NULL,
+    expires REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS project_exports_by_project ON project_exports(project_id);
+    Migration(5, "exports built in the background: when each began, and one export of a platform and flavor at a time",
               """
 ALTER TABLE exports ADD COLUMN started REAL;
 CREATE UNIQUE INDEX IF NOT EXISTS exports_running ON exports(iteration_id, platform, COALESCE(flavor, ''))

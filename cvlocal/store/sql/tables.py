@@ -8,10 +8,11 @@ from .images import ImageTables
 from .iterations import IterationTables
 from .maintenance import MaintenanceTables
 from .predictions import PredictionTables
+from .project_exports import ProjectExportTables
 from .projects import ProjectTables
 from .tags import TagTables
 
 
-class SqlTables(ProjectTables, TagTables, ImageTables, IterationTables, ExportTables, PredictionTables,
-                FeatureTables, MaintenanceTables):
+class SqlTables(ProjectTables, TagTables, ImageTables, IterationTables, ExportTables, ProjectExportTables,
+                PredictionTables, FeatureTables, MaintenanceTables):
     db: Database

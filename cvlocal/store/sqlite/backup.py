@@ -7,14 +7,15 @@ import sqlite3
 import time
 from pathlib import Path
 
-from ..sql.maintenance import referenced_blobs_sql
+from ..sql.maintenance import referenced_blobs_params, referenced_blobs_sql
+from ..sql.schema import migrate
 from .db import SqliteDatabase
 
 DATABASE_FILE = "cvlocal.db"
 
 
 def referenced_blobs_of(connection: sqlite3.Connection, now: float) -> set[str]:
-    return {row[0] for row in connection.execute(referenced_blobs_sql(SqliteDatabase), (now,))}
+    return {row[0] for row in connection.execute(referenced_blobs_sql(SqliteDatabase), referenced_blobs_params(now))}
 
 
 def _checked(connection: sqlite3.Connection, what: str) -> None:
@@ -48,6 +49,8 @@ class SqliteBackup:
             _checked(copy, f"The backup's database {path}")
             with self.db.locked() as target:
                 copy.backup(target)
+            migrate(self.db)  # a backup of an older release is brought up to this one, as opening its folder would
+            with self.db.locked() as target:
                 return referenced_blobs_of(target, time.time())
         finally:
             copy.close()

@@ -1,8 +1,10 @@
 // Performance: the iterations list; for one iteration precision, recall and AP at a probability threshold
 // (recomputed by the service's get_iteration_performance, as Azure does), the per-tag table, a precision-recall
-// curve per tag from the held-out results, and the iteration's actions (publish, prediction URL, export, delete).
+// curve per tag, the most confused tags and the suspect labels from the held-out results (insight.js), and the
+// iteration's actions (publish, prediction URL, export, delete).
 import * as api from "../api.js";
 import {fill, formatDate, h, percent} from "../dom.js";
+import {insightSections} from "../insight.js";
 import {curvePoints, curveSvg} from "../prcurve.js";
 import {describe, messageArea} from "../ui.js";
 import {iterationActions} from "./iteration-actions.js";
@@ -69,13 +71,15 @@ async function renderIteration(detail, project, iteration, refresh) {
       .map((c) => h("th", {scope: "col"}, c)))),
     h("tbody", {}));
   const curves = h("div", {class: "curves"});
+  const insight = insightSections(iteration.classificationType === "Multilabel");
   detail.append(
     h("section", {"aria-labelledby": "perf-title"},
       h("h3", {id: "perf-title"}, "Performance"),
       h("div", {class: "threshold"}, h("label", {for: "threshold"}, "Probability Threshold"), slider, shownValue),
       metrics, table),
     h("section", {"aria-labelledby": "curves-title"}, h("h3", {id: "curves-title"}, "Precision-recall curve per tag"),
-      curves));
+      curves),
+    ...insight.sections);
 
   const tags = await api.getTags(project.id, iteration.id).catch(() => []);
   const counts = new Map(tags.map((t) => [t.id, t.imageCount]));
@@ -105,19 +109,22 @@ async function renderIteration(detail, project, iteration, refresh) {
     const threshold = Number(slider.value) / 100;
     shownValue.textContent = `${slider.value}%`;
     curveMovers.forEach((move) => move(threshold));
+    insight.threshold(threshold);
     clearTimeout(timer);
     timer = setTimeout(() => load(threshold), DEBOUNCE_MS);
   });
   await load(0.5);
-  curveMovers = await drawCurves(curves, project, iteration, 0.5);
+  curveMovers = await drawCurves(curves, project, iteration, 0.5, insight);
 }
 
-/** Curves from every held-out image (paged, MAX_TAKE at a time); says so clearly when the route is missing. */
-async function drawCurves(curves, project, iteration, threshold) {
+/** Curves, confusion and suspects from every held-out image (paged, MAX_TAKE at a time); says so clearly when the
+ *  route is missing. */
+async function drawCurves(curves, project, iteration, threshold, insight) {
   curves.setAttribute("aria-busy", "true");
   try {
     const total = await api.getImagePerformanceCount(project.id, iteration.id);
     const images = await api.all((page) => api.getImagePerformances(project.id, iteration.id, page), total);
+    insight.show(images, threshold);
     const tags = await api.getTags(project.id, iteration.id);
     const movers = [];
     fill(curves, tags.map((tag) => {
@@ -133,6 +140,7 @@ async function drawCurves(curves, project, iteration, threshold) {
       ? "This service does not serve the held-out results yet (get_image_performances), so the curves cannot be drawn. "
       : "The held-out results could not be read. ";
     fill(curves, h("p", {class: "message info", role: "status"}, why + describe(error)));
+    insight.unavailable(why);
     return [];
   } finally {
     curves.removeAttribute("aria-busy");
