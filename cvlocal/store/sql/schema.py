@@ -154,6 +154,7 @@ CREATE TABLE IF NOT EXISTS project_exports (
     expires REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS project_exports_by_project ON project_exports(project_id);
+"""),
     Migration(5, "exports built in the background: when each began, and one export of a platform and flavor at a time",
               """
 ALTER TABLE exports ADD COLUMN started REAL;
