@@ -11,16 +11,20 @@ $(STAMP): pyproject.toml constraints.txt
 	@# A venv left half-made by an interrupted install (no pip) is made again, not reused.
 	@$(BIN)/python -m pip --version >/dev/null 2>&1 || $(PYTHON) -m venv --clear $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade "pip>=24"
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev,exports]"
 	@touch $(STAMP)
 
 install: $(STAMP)  ## create .venv and install the project with pinned versions
 
-engines: install  ## install the pinned Azurite into .engines/ with npm (needs Node.js 20+ and npm)
+engines: install  ## install the pinned Azurite and TensorFlow.js into .engines/ with npm (needs Node.js 20+ and npm)
 	$(BIN)/python -c "from harness.azurite import ensure_installed; print('azurite:', ensure_installed())"
+	$(BIN)/python -c "from harness.tfjs import ensure_installed; print('tfjs:', ensure_installed())"
 
+# Test modules run side by side in TEST_WORKERS processes (pytest-xdist; tests/conftest.py says how they are
+# grouped); TEST_WORKERS=0 runs them one after another in this process.
+TEST_WORKERS ?= 3
 test: install  ## run the whole test suite
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 container-test: install  ## build the Dockerfile with podman (base from debootstrap) and run it through the SDK walkthrough
 	$(BIN)/python -m pytest -m container tests/integration/test_container_image.py

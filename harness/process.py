@@ -36,7 +36,7 @@ class ChildProcess:
         """One probe: True once the server answers."""
         raise NotImplementedError
 
-    def start(self, timeout: float = 60.0):
+    def start(self, timeout: float = 180.0):
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,

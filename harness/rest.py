@@ -80,7 +80,7 @@ class Rest:
         assert r.status_code == 200, r.text
         return self.wait(project_id, r.json()["id"], timeout)
 
-    def wait(self, project_id: str, iteration_id: str, timeout: float = 120) -> str:
+    def wait(self, project_id: str, iteration_id: str, timeout: float = 600) -> str:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             status = self.training("GET", f"/projects/{project_id}/iterations/{iteration_id}").json()["status"]
@@ -89,3 +89,25 @@ class Rest:
                 return iteration_id
             time.sleep(0.2)
         raise TimeoutError(iteration_id)
+
+    def export(self, project_id: str, iteration_id: str, platform: str, flavor: str | None = None,
+               timeout: float = 300) -> dict:
+        """export_iteration, then get_exports until that export is no longer Exporting (as Azure's, it is
+        built in the background); the export as get_exports lists it."""
+        params = {"platform": platform, **({"flavor": flavor} if flavor else {})}
+        r = self.training("POST", f"/projects/{project_id}/iterations/{iteration_id}/export", params=params)
+        assert r.status_code == 200, r.text
+        started = r.json()
+        assert started["status"] == "Exporting", started
+        return self.finished_export(project_id, iteration_id, started["platform"], started["flavor"], timeout)
+
+    def finished_export(self, project_id: str, iteration_id: str, platform: str, flavor: str | None,
+                        timeout: float = 300) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            listed = self.training("GET", f"/projects/{project_id}/iterations/{iteration_id}/export").json()
+            export = next(e for e in listed if e["platform"] == platform and e["flavor"] == flavor)
+            if export["status"] != "Exporting":
+                return export
+            assert time.monotonic() < deadline, f"the export to {platform} {flavor} is still Exporting"
+            time.sleep(0.2)

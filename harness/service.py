@@ -79,7 +79,7 @@ class RunningService(ServiceAddress, ChildProcess):
     def child_env(self) -> dict[str, str]:
         return self.env
 
-    def start(self, timeout: float = 60.0) -> "RunningService":
+    def start(self, timeout: float = 180.0) -> "RunningService":
         self.data_dir.mkdir(parents=True, exist_ok=True)
         return super().start(timeout)
 

@@ -54,34 +54,33 @@ class NameRule:
         return name
 
 
-ACCOUNT = NameRule(
-    "Cognitive Services account", 2, 64, r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?",
-    "letters, digits and hyphens, starting and ending with a letter or digit", "resource group")
-CUSTOM_SUBDOMAIN = NameRule(
-    "custom subdomain", 2, 63, r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?",
-    "lowercase letters, digits and hyphens, starting and ending with a letter or digit", "global",
-    public_endpoint=True)
+def _hyphenated(lowercase: bool = False, single_hyphens: bool = False, letter_first: bool = False) -> tuple[str, str]:
+    """(pattern, characters) of the names Azure builds from letters, digits and hyphens, never a hyphen at
+    either end: one place writes both, so a rule's regex and its words cannot drift apart."""
+    inner = "a-z0-9" if lowercase else "A-Za-z0-9"
+    first = inner.removesuffix("0-9") if letter_first else inner
+    pattern = f"[{first}](?:-?[{inner}])*" if single_hyphens else f"[{first}](?:[{inner}-]*[{inner}])?"
+    start = "starting with a letter and ending" if letter_first else "starting and ending"
+    return pattern, (f"{'lowercase letters' if lowercase else 'letters'}, digits and "
+                     f"{'single hyphens' if single_hyphens else 'hyphens'}, {start} with a letter or digit")
+
+
+ACCOUNT = NameRule("Cognitive Services account", 2, 64, *_hyphenated(), "resource group")
+CUSTOM_SUBDOMAIN = NameRule("custom subdomain", 2, 63, *_hyphenated(lowercase=True), "global", public_endpoint=True)
 STORAGE_ACCOUNT = NameRule(
     "storage account", 3, 24, r"[a-z0-9]+", "lowercase letters and digits only", "global", public_endpoint=True)
-BLOB_CONTAINER = NameRule(
-    "blob container", 3, 63, r"[a-z0-9](?:-?[a-z0-9])*",
-    "lowercase letters, digits and single hyphens, starting and ending with a letter or digit", "storage account")
-KEY_VAULT = NameRule(
-    "key vault", 3, 24, r"[A-Za-z](?:-?[A-Za-z0-9])*",
-    "letters, digits and single hyphens, starting with a letter and ending with a letter or digit", "global",
-    public_endpoint=True)
+BLOB_CONTAINER = NameRule("blob container", 3, 63, *_hyphenated(lowercase=True, single_hyphens=True),
+                          "storage account")
+KEY_VAULT = NameRule("key vault", 3, 24, *_hyphenated(single_hyphens=True, letter_first=True), "global",
+                     public_endpoint=True)
 # Self-hosted mode (infra/self_hosted/): same source, sections Microsoft.ContainerRegistry, Microsoft.App,
 # Microsoft.DBforPostgreSQL.
 CONTAINER_REGISTRY = NameRule(
     "container registry", 5, 50, r"[A-Za-z0-9]+", "letters and digits only", "global", public_endpoint=True)
-POSTGRES_SERVER = NameRule(
-    "PostgreSQL flexible server", 3, 63, r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?",
-    "lowercase letters, digits and hyphens, starting and ending with a letter or digit", "global",
-    public_endpoint=True)
-CONTAINER_APP = NameRule(
-    "container app", 2, 32, r"[a-z](?:-?[a-z0-9])*",
-    "lowercase letters, digits and single hyphens, starting with a letter and ending with a letter or digit",
-    "resource group")
+POSTGRES_SERVER = NameRule("PostgreSQL flexible server", 3, 63, *_hyphenated(lowercase=True), "global",
+                           public_endpoint=True)
+CONTAINER_APP = NameRule("container app", 2, 32, *_hyphenated(lowercase=True, single_hyphens=True, letter_first=True),
+                         "resource group")
 RESOURCE_GROUP = NameRule(
     "resource group", 1, 90, r"[\w().-]*[\w()-]",
     "letters, digits, underscores, hyphens, periods and parentheses, not ending with a period", "subscription")

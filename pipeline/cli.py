@@ -101,7 +101,9 @@ def _parser() -> argparse.ArgumentParser:
                                                             "default: the one published under publish.name")
     export.add_argument("--platform", default="ONNX", type=_platform, metavar="PLATFORM",
                         help=f"one of {', '.join(EXPORT_PLATFORMS)} (default ONNX)")
-    export.add_argument("--flavor", help="the platform's flavor, e.g. ONNX10, TensorFlowLite, Linux")
+    export.add_argument("--flavor", help="the platform's flavor: TensorFlow: TensorFlowNormal (the frozen graph, "
+                                         "also no flavor), TensorFlowSavedModel, TensorFlowLite, TensorFlowJs; "
+                                         "ONNX: OnnxFloat16; DockerFile: Linux, ARM")
     export.add_argument("--output", default=".", metavar="DIR", help="folder the package is written to")
     _transfer_parsers(sub, common)
     return parser

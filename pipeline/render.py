@@ -193,7 +193,10 @@ def _fraction(value: float | None) -> str:
 
 
 def status(result: dict[str, Any], top: int = 20) -> None:
+    domain = result["domain"]
     lines = [f"project: {result['project']['name']} ({result['project']['id']})",
+             f"domain: {domain['name'] or domain['id']}, exports to: "
+             + (", ".join(domain["exportable_platforms"]) or "nothing (only compact domains export)"),
              f"published as {result['published_name']!r}: {result['published'] or 'nothing'}"]
     if result.get("hold"):
         hold = result["hold"]
@@ -212,6 +215,7 @@ def status(result: dict[str, Any], top: int = 20) -> None:
     lines.append(f"iterations ({len(result['iterations'])}):")
     lines += [f"  {i['name']}  {i['status']}  {i['created'] or ''}" + (f"  published as {i['published_as']!r}"
                                                                        if i["published_as"] else "")
+              + (f"  exports to: {', '.join(i['exportable_to'])}" if i["exportable_to"] else "")
               + (f"  dataset {i['dataset_version']}" if i.get("dataset_version") else "")
               for i in result["iterations"]]
     if "confusion" in result:

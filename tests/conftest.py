@@ -3,9 +3,20 @@
 A test (or module) marked `also_on_cluster` runs twice: against one service (SQLite and a folder) and against
 three replicas sharing one PostgreSQL database and one Azurite container behind a round-robin balancer
 (harness/cluster.py): `cvlocal_service` and `fresh_service` are then the cluster.
+
+The parallel layout (`make test` runs `pytest -n N --dist loadgroup`, pytest-xdist; `pytest` alone runs serially):
+- A test module is one unit of work: its tests run in order on one worker, so a module-scoped fixture (a trained
+  project, a service of its own) is built once (`pytest_xdist_make_scheduler` below).
+- Session fixtures (the services above, PostgreSQL, Azurite, the portal's service) start once per worker that
+  uses them. So a test may rely on what its own module did on a session service, never on what another module
+  did or did not do there (use unique project names; never count everything a shared service holds).
+- Modules that must share one worker (one expensive fixture built once for several files) name the same group:
+  `pytestmark = [pytest.mark.xdist_group("name"), ...]`.
+- `LONGEST_FIRST` starts the longest units first: add a module there when it takes a minute or more.
 """
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -25,6 +36,43 @@ def datasets() -> Path:
     if found is None:
         pytest.skip("shared datasets not found: set CVOPS_DATASETS to the folder holding fruit/, fruit-extra/, trees/")
     return found
+
+
+# The longest units of work (modules, or groups), started first under xdist so that no worker is left running a
+# long one alone at the end; the rest follow in collection order. Serial seconds, measured (docs/architecture.md).
+LONGEST_FIRST: tuple[str, ...] = ()
+
+
+def _unit(item) -> str:
+    """The unit of work a test belongs to: its `xdist_group`, else its module's path."""
+    marker = item.get_closest_marker("xdist_group")
+    if marker is not None:
+        return str(marker.args[0] if marker.args else marker.kwargs.get("name", "default"))
+    return item.nodeid.split("::", 1)[0]
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # a serial run keeps pytest's order
+        rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+        items.sort(key=lambda item: rank.get(_unit(item), len(rank)))  # stable: the rest keep their order
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """`--dist loadgroup`, with a module as the unit of work wherever its tests name no `xdist_group` (xdist's own
+    loadgroup would hand out such tests one by one, building a module's fixtures on every worker)."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    config.option.loadscopereorder = False  # hand the units out in collection order (LONGEST_FIRST), not by size
+
+    class ModuleOrGroup(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            scope = super()._split_scope(nodeid)  # the group after "@", or the test id itself
+            return nodeid.split("::", 1)[0] if scope == nodeid else scope
+
+    return ModuleOrGroup(config, log)
 
 
 def pytest_generate_tests(metafunc):

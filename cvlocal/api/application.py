@@ -33,7 +33,9 @@ def build_api(services: Services) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         services.training.start()
+        services.exporter.start()
         yield
+        services.exporter.stop()
         services.training.stop()
 
     app = FastAPI(title="cvlocal: self-hosted Custom Vision", version="1.0", lifespan=lifespan,

@@ -45,20 +45,24 @@ async def image_response(svc: Services, request: Request, digest: str, variant: 
     return Response(data, media_type="image/jpeg", headers=headers)
 
 
+async def _signed(svc: Services, request: Request, record, variant: str, signature_ok: bool) -> Response:
+    """A signed link's image: `record` is the image or stored prediction it names (None when there is none);
+    an unknown record, variant or signature is the same 404, so a link says nothing about what exists."""
+    if record is None or variant not in VARIANTS or not signature_ok:
+        raise errors.not_found("This link is not valid.")
+    return await image_response(svc, request, record.sha256, variant)
+
+
 @router.get("/images/{image_id}/{variant}")
 async def download_image(svc: Svc, request: Request, image_id: str, variant: str, sig: str = ""):
-    image = svc.store.image_by_id(image_id)
-    if image is None or variant not in VARIANTS or not svc.links.image_signature_ok(image_id, sig):
-        raise errors.not_found("This link is not valid.")
-    return await image_response(svc, request, image.sha256, variant)
+    return await _signed(svc, request, svc.store.image_by_id(image_id), variant,
+                         svc.links.image_signature_ok(image_id, sig))
 
 
 @router.get("/predictions/{prediction_id}/{variant}")
 async def download_prediction_image(svc: Svc, request: Request, prediction_id: str, variant: str, sig: str = ""):
-    prediction = svc.store.prediction_by_id(prediction_id)
-    if prediction is None or variant not in VARIANTS or not svc.links.prediction_signature_ok(prediction_id, sig):
-        raise errors.not_found("This link is not valid.")
-    return await image_response(svc, request, prediction.sha256, variant)
+    return await _signed(svc, request, svc.store.prediction_by_id(prediction_id), variant,
+                         svc.links.prediction_signature_ok(prediction_id, sig))
 
 
 @router.get("/exports/{token}/{filename}")

@@ -1,4 +1,4 @@
-"""Exports of an iteration (what can be exported and how it is packaged: training/export.py)."""
+"""Exports of an iteration (what can be exported: training/export.py; how it is built: exports/)."""
 from __future__ import annotations
 
 from typing import Annotated
@@ -22,4 +22,4 @@ def export_iteration(svc: Svc, project_id: str, iteration_id: str, request: Requ
 def get_exports(svc: Svc, project_id: str, iteration_id: str, request: Request) -> list[Export]:
     svc.store.iteration(project_id, iteration_id)
     base = base_url(request)
-    return [Export.of(e, base) for e in svc.store.exports(iteration_id)]
+    return [Export.of(e, base) for e in svc.exporter.exports(iteration_id)]

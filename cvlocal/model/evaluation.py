@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
-from sklearn.model_selection import KFold, StratifiedKFold
 
 from cvlocal.model.head import Head, fit_head, label_strata
 
@@ -106,6 +105,10 @@ def cross_validate(features: np.ndarray, labels: np.ndarray, multilabel: bool,
 
 
 def _assign_folds(y, multilabel, n_folds, seed):
+    # Imported here, not with the module: scikit-learn (and the scipy it loads) is most of the CPU a service
+    # spends starting, and a service that only predicts never needs it.
+    from sklearn.model_selection import KFold, StratifiedKFold
+
     strata = label_strata(y, multilabel)
     folds = np.zeros(len(y), dtype=np.int64)
     with warnings.catch_warnings():

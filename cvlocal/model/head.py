@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Mapping
 
 import numpy as np
-from scipy.optimize import minimize
 from threadpoolctl import threadpool_limits  # a scikit-learn dependency, like scipy
 
 from .backbone import BACKBONE_NAME, CNN_DIM, FEATURE_DIM
@@ -265,6 +264,8 @@ def choose_c(z: np.ndarray, y: np.ndarray, multilabel: bool) -> float:
 
 def _fit_standardised(z, y, multilabel, c, start=None):
     """Minimise sum of log-losses + ||W||^2 / (2c) with L-BFGS; returns (W [D,K], b [K])."""
+    from scipy.optimize import minimize  # here, not with the module: see evaluation._assign_folds
+
     n, d = z.shape
     k = y.shape[1]
     yf = y.astype(np.float64)

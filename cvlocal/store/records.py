@@ -137,11 +137,12 @@ class ExportRecord:
     iteration_id: str
     platform: str
     flavor: str | None
-    status: str                           # Done (exports are built before they are recorded)
+    status: str                           # Exporting, Done or Failed
     token: str                            # the unguessable part of the download link
-    blob_digest: str
+    blob_digest: str | None               # the package, once Done
     created: str
-    expires: float                        # epoch seconds
+    expires: float                        # epoch seconds: when the download link stops working
+    started: float | None = None          # epoch seconds: when the export was asked for
 
 
 @dataclass(frozen=True)

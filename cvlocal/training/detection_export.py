@@ -8,11 +8,10 @@ names, RGB, values as `Image.NominalPixelRange` says, the whole image resized to
 - General (compact) [S1]: `samples/python/onnx/object_detection_s1/predict.py`: `detected_boxes` ([1, N, 4]:
   left, top, right, bottom, normalised), `detected_classes` ([1, N], the line of labels.txt) and
   `detected_scores` ([1, N]), suppressed inside the graph.
-The DockerFile export serves the same graph (training/container/server.py reads both).
+The export worker builds the graph (exports/graph.detection_graph) and the package (exports/packages.py); the
+DockerFile export serves the same graph (training/container/server.py reads both).
 """
 from __future__ import annotations
-
-from ..model.detection import Detector
 
 # The layout of each exportable object detection domain (Azure's: one per compact domain).
 LAYOUTS = {"a27d5ca5-bb19-49d8-a70a-fec086c47f5b": "compact",      # General (compact)
@@ -32,13 +31,12 @@ def export_layout(domain_id: str) -> str:
     return LAYOUTS[domain_id.lower()]
 
 
-def detection_onnx_package(detector_bytes: bytes, names: list[str], layout: str) -> tuple[bytes, str, str]:
-    """(model.onnx bytes, labels.txt, README.txt) of a stored detector and its tag names."""
-    model = Detector.from_bytes(detector_bytes).onnx_export(names, layout)
+def detection_readme(model, domain_id: str) -> str:
+    """README.txt of a detector's ONNX export (`model`, from `onnx_export`) in its domain's layout."""
+    layout = export_layout(domain_id)
     tensor = model.graph.input[0]
     shape = [d.dim_value or d.dim_param or "N" for d in tensor.type.tensor_type.shape.dim]
     meta = {p.key: p.value for p in model.metadata_props}
     pixels = "values 0..255" if meta.get("Image.NominalPixelRange") == "NominalRange_0_255" else "values 0..1"
-    readme = README.format(layout=layout, input=tensor.name, shape=shape, pixels=pixels, about=model.doc_string,
-                           outputs=", ".join(f"'{o.name}'" for o in model.graph.output), sample=SAMPLES[layout])
-    return model.SerializeToString(), "\n".join(names) + "\n", readme
+    return README.format(layout=layout, input=tensor.name, shape=shape, pixels=pixels, about=model.doc_string,
+                         outputs=", ".join(f"'{o.name}'" for o in model.graph.output), sample=SAMPLES[layout])

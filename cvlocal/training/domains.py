@@ -6,14 +6,14 @@ classify_image). All classification domains share one model recipe here (model/t
 object detection domains another (model/detection/); the domain only decides what the project reports
 (exportable or not). The ids and names are Microsoft's ("Select a domain for a Custom Vision project",
 docs/self-hosted.md). A domain advertises exactly the export platforms `export_iteration` accepts for its
-project type (training/platforms.py).
+project type and has the converters for (training/platforms.py).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from ..errors import bad_request, not_found_domain, wrong_project_type
-from .platforms import exports_for
+from .platforms import available_exports
 
 CLASSIFICATION = "Classification"
 OBJECT_DETECTION = "ObjectDetection"
@@ -38,7 +38,7 @@ class Domain:
     @property
     def exportable_platforms(self) -> list[str]:
         """The platforms `export_iteration` accepts for this domain's iterations, nothing more."""
-        return list(exports_for(self.type)) if self.exportable and self.enabled else []
+        return list(available_exports(self.type)) if self.exportable and self.enabled else []
 
     @property
     def detection(self) -> bool:

@@ -43,6 +43,7 @@ def export_model(loaded: LoadedConfig, ui: Progress, iteration_name: str | None 
     iteration = _iteration(trainer.get_iterations(project.id), iteration_name, config.publish.name)
     _check_exportable(trainer, iteration, platform)
     export = _finished_export(trainer, project.id, iteration, platform, flavor, ui, sleep)
+    platform, flavor = export.platform or platform, export.flavor  # as the service spells them
     target = Path(output).expanduser() / _file_name(project.name, iteration.name, platform, flavor)
     size = _download(export.download_uri, target, ui)
     return {"iteration": iteration.name, "iteration_id": iteration.id, "platform": platform, "flavor": flavor,
@@ -107,8 +108,9 @@ def _finished_export(trainer: Any, project_id: str, iteration: Any, platform: st
 
 
 def _matching(exports: list[Any], platform: str, flavor: str | None) -> Any | None:
+    """The export of that platform and flavor (names in any letter case: the service answers in Azure's)."""
     return next((e for e in exports or [] if (e.platform or "").lower() == platform.lower()
-                 and (e.flavor or None) == (flavor or None)), None)
+                 and (e.flavor or "").lower() == (flavor or "").lower()), None)
 
 
 def _file_name(project: str, iteration: str, platform: str, flavor: str | None) -> str:

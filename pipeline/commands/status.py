@@ -1,6 +1,7 @@
 """`cvops status`: the published iteration, the dataset version it trained on, its performance, any hold on the
-name, and the iterations kept (each with its dataset version); `--confusion` adds the published iteration's
-held-out confusion (the most confused pairs first; the JSON has the whole matrix)."""
+name, the iterations kept (each with its dataset version and what it can be exported to: its domain's export
+platforms, as the service lists them); `--confusion` adds the published iteration's held-out confusion (the most
+confused pairs first; the JSON has the whole matrix)."""
 from __future__ import annotations
 
 from typing import Any
@@ -30,17 +31,29 @@ def status(loaded: LoadedConfig, confusion: bool = False) -> dict[str, Any]:
         performance = read_performance(trainer, project.id, published, config.evaluation.threshold,
                                        overlap).to_dict()
     hold = hold_on(project, config.publish.name)
+    domains = {d.id: d for d in trainer.get_domains()}
+    domain = domains.get(project.settings.domain_id)
     result = {"project": {"name": project.name, "id": project.id}, "published_name": config.publish.name,
+              "domain": _domain(domain, project.settings.domain_id),
               "published": published.name if published else None, "hold": hold.to_dict() if hold else None,
               "published_iteration_id": published.id if published else None,
               "dataset_version": versions.get(published.id) if published else None, "performance": performance,
               "iterations": [{"name": i.name, "id": i.id, "status": i.status,
                               "created": i.created.isoformat() if i.created else None,
-                              "published_as": i.publish_name or None, "dataset_version": versions.get(i.id)}
+                              "published_as": i.publish_name or None, "dataset_version": versions.get(i.id),
+                              "domain": (domains[i.domain_id].name if i.domain_id in domains else i.domain_id),
+                              "exportable_to": list(i.exportable_to or [])}
                              for i in iterations]}
     if confusion:
         result["confusion"] = _confusion(trainer, loaded, project, published)
     return result
+
+
+def _domain(domain: Any, domain_id: str) -> dict[str, Any]:
+    """The project's domain and the platforms its iterations export to (`exportablePlatforms`)."""
+    if domain is None:
+        return {"id": domain_id, "name": None, "exportable_platforms": []}
+    return {"id": domain.id, "name": domain.name, "exportable_platforms": list(domain.exportable_platforms or [])}
 
 
 def _confusion(trainer: Any, loaded: LoadedConfig, project: Any, published: Any | None) -> dict[str, Any] | None:

@@ -42,7 +42,7 @@ class Setup:
             summary = self.client.create_images_from_files(project_id, batch_type(images=entries))
             assert summary.is_batch_successful, [i.status for i in summary.images]
 
-    def train(self, project_id: str, timeout: float = 180):
+    def train(self, project_id: str, timeout: float = 600):
         iteration = self.client.train_project(project_id)
         deadline = time.monotonic() + timeout
         while iteration.status == "Training" and time.monotonic() < deadline:

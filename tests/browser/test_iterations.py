@@ -1,5 +1,6 @@
 """Iterations: training refused or followed live (Advanced, with a budget), publish / unpublish, deleting a
-published iteration refused with the service's message, export to ONNX and download, quick test by URL."""
+published iteration refused with the service's message, export (ONNX; TensorFlow Lite, chosen among Azure's
+platforms and flavors) and download, quick test by URL."""
 from __future__ import annotations
 
 import io
@@ -37,6 +38,27 @@ def test_export_onnx_and_download(portal, trained):
     with zipfile.ZipFile(io.BytesIO(download.value.path().read_bytes())) as package:
         assert {"model.onnx", "labels.txt"} <= set(package.namelist())
         assert package.read("labels.txt").decode().split() == ["red", "blue"]
+
+
+def test_export_lists_azures_platforms_and_downloads_a_tensorflow_lite_model(portal, trained):
+    project, iteration = trained
+    page = portal.sign_in().open_performance(project.name, iteration.name).page
+    page.get_by_role("button", name="Export").click()
+    dialog = page.get_by_role("dialog", name="Choose your platform")
+    for label in ("iOS", "Android", "ONNX", "Dockerfile", "OpenVINO"):
+        expect(dialog.get_by_label(label, exact=True)).to_be_enabled()
+    expect(dialog.get_by_label("Vision AI Dev Kit")).to_be_disabled()  # not built by this service
+    dialog.get_by_label("Android").check()
+    dialog.get_by_label("Flavor").select_option(label="TensorFlow Lite")
+    dialog.get_by_role("button", name="Export").click()
+    link = dialog.get_by_role("link", name="Download TensorFlow Lite model")
+    expect(link).to_be_visible(timeout=300_000)
+    with page.expect_download() as download:
+        link.click()
+    with zipfile.ZipFile(io.BytesIO(download.value.path().read_bytes())) as package:
+        assert {"model.tflite", "labels.txt", "cvexport.manifest"} <= set(package.namelist())
+    dialog.get_by_label("Flavor").select_option(label="TensorFlow.js")  # another flavor: not exported yet
+    expect(dialog.get_by_role("link", name="Download TensorFlow.js model")).to_have_count(0)
 
 
 def test_publish_refuse_delete_then_unpublish(portal, trained, training_client):

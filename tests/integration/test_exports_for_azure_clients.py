@@ -33,122 +33,16 @@ import onnxruntime
 import PIL.Image
 import pytest
 
+from cvlocal.training.platforms import available_exports
 from harness.files import serve_files
-from harness.rest import Rest
-from harness.service import PREDICTION_RESOURCE_ID
+
+from .exported_projects import SampleModel, Trained, fruit_photos, grocery_val_photos, photos
 
 pytestmark = [pytest.mark.datasets, pytest.mark.slow]
-GENERAL_COMPACT = "0732100f-1a38-4e49-a514-c9b44c697ab5"
-KSHOT = 5  # grocery photos a tag to train on: enough to be a real model, few enough to train in a minute
-
-
-class SampleModel:
-    """Azure's sample, as it is written (a model file's bytes in place of its path)."""
-
-    def __init__(self, model_bytes: bytes):
-        self.session = onnxruntime.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
-        assert len(self.session.get_inputs()) == 1
-        self.input_shape = self.session.get_inputs()[0].shape[2:]
-        self.input_name = self.session.get_inputs()[0].name
-        self.input_type = {"tensor(float)": np.float32, "tensor(float16)": np.float16}[
-            self.session.get_inputs()[0].type]
-        self.output_names = [o.name for o in self.session.get_outputs()]
-        self.is_bgr = False
-        self.is_range255 = False
-        for metadata in onnx.load_from_string(model_bytes).metadata_props:
-            if metadata.key == "Image.BitmapPixelFormat" and metadata.value == "Bgr8":
-                self.is_bgr = True
-            elif metadata.key == "Image.NominalPixelRange" and metadata.value == "NominalRange_0_255":
-                self.is_range255 = True
-
-    def input_array(self, image_file) -> np.ndarray:
-        image = PIL.Image.open(image_file).resize(self.input_shape)
-        input_array = np.array(image, dtype=np.float32)[np.newaxis, :, :, :]
-        input_array = input_array.transpose((0, 3, 1, 2))  # => (N, C, H, W)
-        if self.is_bgr:
-            input_array = input_array[:, (2, 1, 0), :, :]
-        if not self.is_range255:
-            input_array = input_array / 255
-        return input_array
-
-    def predict(self, image_file) -> dict:
-        outputs = self.session.run(self.output_names, {self.input_name: self.input_array(image_file).astype(
-            self.input_type)})
-        return {name: outputs[i] for i, name in enumerate(self.output_names)}
-
-
-def kshot(files: list[Path], k: int, seed: int = 0) -> list[Path]:
-    """k photos a tag, drawn with a fixed seed (bench/accuracy.py draws its k-shot sets the same way)."""
-    rng = np.random.default_rng(seed)
-    by_tag: dict[str, list[Path]] = {}
-    for f in sorted(files):
-        by_tag.setdefault(f.parent.name, []).append(f)
-    return [by_tag[t][i] for t in sorted(by_tag) for i in sorted(rng.permutation(len(by_tag[t]))[:k])]
-
-
-def _photos(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.glob("*/*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
-
-
-class Trained:
-    """A compact-domain project trained as Advanced, then as Regular; both published and exported."""
-
-    def __init__(self, rest: Rest, name: str, files: list[Path]):
-        self.rest, self.label = rest, name
-        self.pid = rest.project(domain_id=GENERAL_COMPACT)
-        tags = {t: rest.tag(self.pid, t) for t in sorted({f.parent.name for f in files})}
-        for tag, tag_id in tags.items():
-            batch = [f.read_bytes() for f in files if f.parent.name == tag]
-            for start in range(0, len(batch), 64):
-                r = rest.upload(self.pid, tag_id, batch[start:start + 64])
-                assert r.status_code == 200, r.text
-        self.iterations, self.exports = {}, {}
-        # Advanced first: Regular then finds its Lite0 features (the same view) cached.
-        for kind, params in (("Advanced", {"trainingType": "Advanced", "reservedBudgetInHours": 1}),
-                             ("Regular", {"forceTrain": "true"})):
-            iid = rest.train(self.pid, **params)
-            self.iterations[kind] = iid
-            r = rest.training("POST", f"/projects/{self.pid}/iterations/{iid}/publish",
-                              params={"publishName": f"{name}-{kind}", "predictionId": PREDICTION_RESOURCE_ID})
-            assert r.status_code == 200, r.text
-            self.exports[kind] = self.download(iid, "ONNX")
-
-    def download(self, iid: str, platform: str, flavor: str | None = None) -> zipfile.ZipFile:
-        params = {"platform": platform, **({"flavor": flavor} if flavor else {})}
-        r = self.rest.training("POST", f"/projects/{self.pid}/iterations/{iid}/export", params=params)
-        assert r.status_code == 200, r.text
-        listed = self.rest.training("GET", f"/projects/{self.pid}/iterations/{iid}/export").json()
-        done = next(e for e in listed if e["platform"] == platform)
-        assert done["status"] == "Done"
-        return zipfile.ZipFile(io.BytesIO(self.rest.http.get(done["downloadUri"]).content))
-
-    def served(self, kind: str, data: bytes) -> list[dict]:
-        r = self.rest.prediction("POST", f"/{self.pid}/classify/iterations/{self.name(kind)}/image/nostore",
-                                 content=data, headers={"Content-Type": "application/octet-stream"})
-        assert r.status_code == 200, r.text
-        return r.json()["predictions"]
-
-    def name(self, kind: str) -> str:
-        return f"{self.label}-{kind}"
-
-
-@pytest.fixture(scope="module")
-def rest(cvlocal_service):
-    return Rest(cvlocal_service)
-
-
-@pytest.fixture(scope="module")
-def fruit(rest, datasets):
-    return Trained(rest, "fruit", _photos(datasets / "fruit"))
-
-
-@pytest.fixture(scope="module")
-def grocery(rest, datasets):
-    return Trained(rest, "grocery", kshot(_photos(datasets / "grocery-store" / "train"), KSHOT))
 
 
 def _sample(trained: Trained, kind: str) -> tuple[SampleModel, list[str]]:
-    z = trained.exports[kind]
+    z = trained.package(kind, "ONNX")
     return SampleModel(z.read("model.onnx")), z.read("labels.txt").decode().splitlines()
 
 
@@ -169,14 +63,14 @@ def test_the_sample_gets_the_services_top_tag_on_every_fruit_photo(fruit, datase
     model, labels = _sample(fruit, kind)
     assert model.is_range255 and not model.is_bgr and model.input_shape == [256, 256]
     assert labels == ["apple", "banana", "orange"]
-    files = _photos(datasets / "fruit") + _photos(datasets / "fruit-extra")
+    files = fruit_photos(datasets)
     assert len(files) == 51
     assert _disagreements(fruit, kind, files) == []
 
 
 @pytest.mark.parametrize("kind", ["Regular", "Advanced"])
 def test_the_sample_gets_the_services_top_tag_on_every_grocery_val_photo(grocery, datasets, kind):
-    files = _photos(datasets / "grocery-store" / "val")
+    files = grocery_val_photos(datasets)
     assert len(files) == 296
     assert _disagreements(grocery, kind, files) == []
 
@@ -185,13 +79,13 @@ def test_the_export_sees_the_services_pixels_on_every_grocery_photo(grocery, dat
     """The crop the exported graph takes of the sample's 256x256 input, against the service's own pixels."""
     from cvlocal.model.preprocess import decode_for_model
 
-    model_bytes = grocery.exports["Regular"].read("model.onnx")
+    model_bytes = grocery.package("Regular", "ONNX").read("model.onnx")
     with_crop = onnx.load_from_string(model_bytes)
     del with_crop.graph.output[:]
     with_crop.graph.output.append(onnx.helper.make_tensor_value_info("cropped", onnx.TensorProto.FLOAT, None))
     crop = onnxruntime.InferenceSession(with_crop.SerializeToString(), providers=["CPUExecutionProvider"])
     sample = SampleModel(model_bytes)
-    files = _photos(datasets / "grocery-store" / "train") + _photos(datasets / "grocery-store" / "val")
+    files = photos(datasets / "grocery-store" / "train") + grocery_val_photos(datasets)
     assert len(files) == 2936
 
     def differs(f: Path) -> bool:  # decoding and resizing release the GIL: two at a time on two cores
@@ -205,14 +99,15 @@ def test_the_export_sees_the_services_pixels_on_every_grocery_photo(grocery, dat
     assert differ == []
 
 
-def test_advanced_and_regular_report_their_type_and_time(rest, fruit):
+def test_advanced_and_regular_report_their_type_and_time(export_rest, fruit):
     for kind, iid in fruit.iterations.items():
-        iteration = rest.training("GET", f"/projects/{fruit.pid}/iterations/{iid}").json()
+        iteration = export_rest.training("GET", f"/projects/{fruit.pid}/iterations/{iid}").json()
         assert iteration["trainingType"] == kind and iteration["status"] == "Completed"
         assert iteration["trainingTimeInMinutes"] >= 1  # rounded up: it trained, so it took some time
-        assert iteration["exportableTo"] == ["ONNX", "DockerFile"]
-    assert fruit.exports["Advanced"].read("labels.txt") == fruit.exports["Regular"].read("labels.txt")
-    meta = {p.key: p.value for p in onnx.load_from_string(fruit.exports["Advanced"].read("model.onnx")).metadata_props}
+        assert iteration["exportableTo"] == list(available_exports())
+    advanced, regular = fruit.package("Advanced", "ONNX"), fruit.package("Regular", "ONNX")
+    assert advanced.read("labels.txt") == regular.read("labels.txt")
+    meta = {p.key: p.value for p in onnx.load_from_string(advanced.read("model.onnx")).metadata_props}
     assert meta["backbone"] == "efficientnet-lite0+efficientnet-lite2" and meta["resize"] == "squash"
 
 
@@ -227,7 +122,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def container(fruit, tmp_path_factory):
     folder = tmp_path_factory.mktemp("dockerfile-export")
-    package = fruit.download(fruit.iterations["Advanced"], "DockerFile", "Linux")
+    package = fruit.package("Advanced", "DockerFile", "Linux")
     package.extractall(folder)
     port = _free_port()
     process = subprocess.Popen([sys.executable, str(folder / "app" / "server.py"), "--port", str(port)],
@@ -260,7 +155,7 @@ def test_the_dockerfile_package_builds_what_it_serves(container):
 
 def test_the_container_answers_as_the_prediction_api(container, fruit, datasets):
     _, base = container
-    files = _photos(datasets / "fruit-extra")
+    files = photos(datasets / "fruit-extra")
     with serve_files({f"/{f.name}": f.read_bytes() for f in files}) as images:
         for f in files:
             data = f.read_bytes()

@@ -22,6 +22,7 @@ from msrest.authentication import ApiKeyCredentials
 
 from cvlocal.store import open_existing_store
 from cvlocal.store.gc import collect_garbage
+from harness.exports import exported
 from harness.images import photo
 from harness.rest import Rest
 
@@ -73,14 +74,14 @@ def test_gc_deletes_what_no_client_can_reach_and_keeps_what_it_can(fresh_service
             ImageFileCreateEntry(name=f"{colour}{i}.jpg", contents=data, tag_ids=[tag])
             for i, data in enumerate(images[colour][:6])]))
     first = rest.train(a.id)
-    trainer.export_iteration(a.id, first, "ONNX")
+    exported(trainer, a.id, first, "ONNX")
     trainer.create_images_from_data(a.id, images["red"][6], tag_ids=[tags["red"]])
     second = rest.train(a.id)
     trainer.publish_iteration(a.id, second, "prod", service.prediction_resource_id)
     first_blobs = _row(data_dir, "SELECT model_digest, heldout_digest FROM iterations WHERE id = ?", (first,))
     first_export = _row(data_dir, "SELECT blob_digest FROM exports WHERE iteration_id = ?", (first,))[0]
     trainer.delete_iteration(a.id, first)
-    trainer.export_iteration(a.id, second, "ONNX")
+    exported(trainer, a.id, second, "ONNX")
     expired_export = _row(data_dir, "SELECT blob_digest FROM exports WHERE iteration_id = ?", (second,))[0]
     deleted_images = trainer.get_tagged_images(a.id, tag_ids=[tags["blue"]], take=2)
     deleted_bytes = {_sha(httpx.get(i.original_image_uri).content) for i in deleted_images}
@@ -123,8 +124,7 @@ def test_gc_deletes_what_no_client_can_reach_and_keeps_what_it_can(fresh_service
     assert [(p.tag_name, p.probability) for p in
             predictor.classify_image_with_no_store(a.id, "prod", probe).predictions] == served
     assert trainer.get_iteration_performance(a.id, second).precision is not None
-    trainer.export_iteration(a.id, second, "ONNX")
-    assert httpx.get(trainer.get_exports(a.id, second)[0].download_uri).status_code == 200
+    assert httpx.get(exported(trainer, a.id, second, "ONNX").download_uri).status_code == 200
     # a deleted image uploaded again is stored again
     again = next(data for data in images["blue"] if _sha(data) in deleted_bytes)
     created = trainer.create_images_from_data(a.id, again, tag_ids=[tags["blue"]]).images[0].image

@@ -61,6 +61,23 @@ def test_export_a_compact_iteration_after_moving_the_project(service_env, sdk, d
     older = cvops("export-model", str(moving), "--iteration", "iteration 1", "--platform", "onnx",
                   env=env, cwd=tmp_path)  # names match whatever their case
     assert older.exit_code == 1 and "Iteration 1 was trained on domain 'General'" in older.stderr, older.output
+    # another platform and flavor, named in any case; the package takes the service's (Azure's) spelling
+    frozen = cvops("export-model", str(moving), "--platform", "tensorflow", "--flavor", "tensorflownormal",
+                   "--output", str(tmp_path / "models"), env=env, cwd=tmp_path)
+    assert frozen.exit_code == 0, frozen.output
+    package = tmp_path / "models" / f"{name.replace(' ', '-')}-Iteration-2-TensorFlow-TensorFlowNormal.zip"
+    with zipfile.ZipFile(package) as z:
+        assert {"model.pb", "labels.txt", "cvexport.manifest", "metadata_properties.json"} <= set(z.namelist())
+    wrong = cvops("export-model", str(moving), "--platform", "ONNX", "--flavor", "TensorFlowLite", env=env,
+                  cwd=tmp_path)
+    assert wrong.exit_code == 1 and "'TensorFlowLite' is a flavor of TensorFlow" in wrong.stderr, wrong.output
+    status = cvops("status", str(moving), env=env, cwd=tmp_path)
+    assert "domain: General (compact), exports to: ONNX, TensorFlow, OpenVino, CoreML, DockerFile" \
+        in status.stdout, status.output
+    lines = {line.split()[0] + " " + line.split()[1]: line for line in status.stdout.splitlines()
+             if line.startswith("  Iteration")}
+    assert "exports to: ONNX, TensorFlow, OpenVino, CoreML, DockerFile" in lines["Iteration 2"]
+    assert "exports to" not in lines["Iteration 1"]  # trained on General, which does not export
 
     # classify: the config first, a folder, a photo over the prediction limit, CSV out
     photos = tmp_path / "photos"

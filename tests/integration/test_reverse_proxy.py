@@ -17,6 +17,7 @@ from msrest.authentication import ApiKeyCredentials
 from PIL import Image
 
 from harness.engines import EngineMissing, skip_or_fail
+from harness.exports import exported
 from harness.images import photo
 from harness.rest import Rest
 
@@ -36,9 +37,8 @@ def _links(trainer: CustomVisionTrainingClient, project_id: str, iteration_id: s
     """Every kind of download link, as the SDK returns them to a client that sent `headers`."""
     created = trainer.create_images_from_data(project_id, photo("green", 1), custom_headers=headers).images[0].image
     listed = trainer.get_tagged_images(project_id, take=1, custom_headers=headers)[0]
-    trainer.export_iteration(project_id, iteration_id, "ONNX", custom_headers=headers)
-    exported = trainer.get_exports(project_id, iteration_id, custom_headers=headers)[0]
-    return [created.original_image_uri, created.thumbnail_uri, listed.resized_image_uri, exported.download_uri]
+    export = exported(trainer, project_id, iteration_id, "ONNX", custom_headers=headers)
+    return [created.original_image_uri, created.thumbnail_uri, listed.resized_image_uri, export.download_uri]
 
 
 @pytest.fixture(scope="module")

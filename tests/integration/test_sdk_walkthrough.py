@@ -24,7 +24,7 @@ def upload_folders(trainer, project, folders: dict[str, Path]) -> dict[str, str]
     return {name: tag.id for name, tag in tags.items()}
 
 
-def train_to_completion(trainer, project_id: str, timeout: float = 120):
+def train_to_completion(trainer, project_id: str, timeout: float = 600):
     iteration = trainer.train_project(project_id)
     assert iteration.status == "Training"
     deadline = time.monotonic() + timeout

@@ -10,6 +10,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import numpy as np
 import pytest
 from azure.cognitiveservices.vision.customvision.training import CustomVisionTrainingClient
 from azure.cognitiveservices.vision.customvision.training.models import (CustomVisionErrorException,
@@ -25,6 +26,7 @@ from pipeline.config.model import ServiceConfig
 from pipeline.sdk.clients import training_client
 
 F0_IMAGES = 5000
+GENERAL = "ee85a74c-405e-4adc-bb47-ffa8ca0c9f31"  # the General (classification) domain
 
 
 @pytest.fixture(scope="module")
@@ -85,13 +87,51 @@ def test_f0_allows_two_projects_even_to_concurrent_creates(f0, sdk):
     assert len(sdk.get_projects()) == 2
 
 
-def test_f0_allows_fifty_tags_a_project(sdk):
-    project = sdk.create_project(f"tags {uuid.uuid4().hex[:6]}")
-    for n in range(50):
-        sdk.create_tag(project.id, f"tag {n}")
-    error = _refused(lambda: sdk.create_tag(project.id, "tag 50"))
+@pytest.fixture(scope="module")
+def f0_seeded(tmp_path_factory):
+    """An F0 service whose data already holds a project of 48 tags and a project of 18 trained iterations (two tags,
+    five photos each), recorded through the store before it starts, so the tests make only the last ones allowed
+    through the SDK before the quota: all 50 tags and 20 trainings made at F0's rates took about a minute."""
+    from cvlocal.model.evaluation import HeldOut
+    from cvlocal.model.head import Head
+    from cvlocal.model.training_types import REGULAR
+    from cvlocal.store import SqliteStore
+    from cvlocal.store.records import NewImage
+    from cvlocal.tiers import tier_named
+
+    f0_tier = tier_named("F0")
+    folder = tmp_path_factory.mktemp("cvlocal-f0-seeded") / "data"
+    store = SqliteStore(folder)
+    tags = store.create_project("tags", "", GENERAL, "Multiclass", ())
+    for n in range(f0_tier.tags_per_project - 2):
+        store.create_tag(tags.id, f"tag {n}", None, "Regular")
+    trained = store.create_project("iterations", "", GENERAL, "Multiclass", ())
+    for colour in ("red", "blue"):
+        tag = store.create_tag(trained.id, colour, None, "Regular")
+        store.add_images(trained.id, [NewImage(store.blobs.put(image), 96, 72, len(image), (tag.id,))
+                                      for image in (photo(colour, i) for i in range(5))], None)
+    # What a finished training stores: a head (here one that knows nothing) and its held-out evaluation.
+    labels = np.eye(2, dtype=bool)[[0] * 5 + [1] * 5]
+    head = store.blobs.put(Head(np.zeros((1280, 2), np.float32), np.zeros(2, np.float32), False,
+                                 REGULAR.inputs, resize=REGULAR.resize).to_bytes())
+    held_out = store.blobs.put(HeldOut(np.full((10, 2), 0.5, np.float32), labels, np.arange(10) % 5).to_bytes())
+    for _ in range(f0_tier.iterations_per_project - 2):
+        iteration = store.create_iteration(trained, store.training_set(trained.id, None), "Regular", 0, True, None)
+        assert store.finish_training(iteration.id, head, held_out, 1.0, {})
+    store.close()
+    with RunningService(folder, tier="F0") as service:
+        yield service, tags.id, trained.id
+
+
+def test_f0_allows_fifty_tags_a_project(f0_seeded):
+    service, pid, _ = f0_seeded
+    sdk = training_client(ServiceConfig(training_endpoint=service.endpoint, training_key=service.training_key))
+    assert len(sdk.get_tags(pid)) == 48
+    sdk.create_tag(pid, "tag 48")
+    sdk.create_tag(pid, "tag 49")
+    error = _refused(lambda: sdk.create_tag(pid, "tag 50"))
     assert error.response.status_code == 400 and error.error.code == "BadRequestExceedTagPerProjectLimit"
-    assert len(sdk.get_tags(project.id)) == 50
+    assert len(sdk.get_tags(pid)) == 50
 
 
 @pytest.fixture
@@ -102,7 +142,7 @@ def f0_nearly_full(tmp_path):
     from cvlocal.store.records import NewImage
 
     store = SqliteStore(tmp_path / "data")
-    project = store.create_project("nearly full", "", "ee85a74c-405e-4adc-bb47-ffa8ca0c9f31", "Multiclass", ())
+    project = store.create_project("nearly full", "", GENERAL, "Multiclass", ())
     tag = store.create_tag(project.id, "tiny", None, "Regular")
     store.add_images(project.id, [NewImage(hashlib.sha256(_tiny_png(n)).hexdigest(), 8, 8, 1, (tag.id,))
                                   for n in range(F0_IMAGES - 2)], None)
@@ -129,21 +169,18 @@ def test_f0_allows_five_thousand_images_a_project_and_says_so_per_image(f0_nearl
     assert [i.status for i in sdk.create_images_from_data(pid, _tiny_png(F0_IMAGES + 1)).images] == ["OK"]
 
 
-@pytest.mark.slow
-def test_f0_keeps_twenty_iterations(f0, sdk):
-    project = sdk.create_project(f"iterations {uuid.uuid4().hex[:6]}")
-    for colour in ("red", "blue"):
-        tag = sdk.create_tag(project.id, colour)
-        sdk.create_images_from_files(project.id, ImageFileCreateBatch(images=[
-            ImageFileCreateEntry(name=f"{colour}{i}.jpg", contents=photo(colour, i), tag_ids=[tag.id])
-            for i in range(5)]))
-    for n in range(20):
-        iteration = sdk.train_project(project.id, force_train=n > 0)
-        while sdk.get_iteration(project.id, iteration.id).status == "Training":
+def test_f0_keeps_twenty_iterations(f0_seeded):
+    service, _, pid = f0_seeded
+    sdk = training_client(ServiceConfig(training_endpoint=service.endpoint, training_key=service.training_key))
+    assert len(sdk.get_iterations(pid)) == 18
+    for _ in range(2):  # trained for real, on the photos recorded above
+        iteration = sdk.train_project(pid, force_train=True)
+        while (iteration := sdk.get_iteration(pid, iteration.id)).status == "Training":
             time.sleep(0.2)
-    error = _refused(lambda: sdk.train_project(project.id, force_train=True))
+        assert iteration.status == "Completed"
+    error = _refused(lambda: sdk.train_project(pid, force_train=True))
     assert error.response.status_code == 400 and error.error.code == "BadRequestExceedIterationPerProjectLimit"
-    assert len(sdk.get_iterations(project.id)) == 20
+    assert len(sdk.get_iterations(pid)) == 20
 
 
 def test_past_the_rate_calls_are_answered_429_with_retry_after_then_recover(f0):

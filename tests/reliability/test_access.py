@@ -115,9 +115,7 @@ def test_export_links_are_unguessable_and_expire(short_lived):
     iid = rest.train(pid)
     links = []
     for _ in range(2):
-        r = rest.training("POST", f"/projects/{pid}/iterations/{iid}/export", params={"platform": "ONNX"})
-        assert r.status_code == 200, r.text
-        links.append(rest.training("GET", f"/projects/{pid}/iterations/{iid}/export").json()[0]["downloadUri"])
+        links.append(rest.export(pid, iid, "ONNX")["downloadUri"])
     made = time.monotonic()
     tokens = [link.rsplit("/", 2)[1] for link in links]
     assert tokens[0] != tokens[1] and all(len(t) >= 43 for t in tokens)  # 256 random bits each

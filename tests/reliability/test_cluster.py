@@ -243,7 +243,8 @@ def test_image_and_export_links_made_by_one_replica_work_on_another(all_up):
 
     assert direct[0].training("POST", f"/projects/{pid}/iterations/{iteration_id}/export",
                               params={"platform": "ONNX"}).status_code == 200
-    [export] = direct[1].training("GET", f"/projects/{pid}/iterations/{iteration_id}/export").json()
+    export = direct[1].finished_export(pid, iteration_id, "ONNX", None)  # built by replica 0, read on replica 1
+    assert export["status"] == "Done"
     download = httpx.get(export["downloadUri"].replace(port, str(cluster.replicas[2].port)))
     assert download.status_code == 200 and download.content[:2] == b"PK"  # the zip, from the shared container
 

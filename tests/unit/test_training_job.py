@@ -19,6 +19,7 @@ from cvlocal.model.preprocess import decode_for_model
 from cvlocal.serving.predictor import Predictor
 from cvlocal.store import SqliteStore
 from cvlocal.store.records import NewImage
+from cvlocal.exports.worker import ExportWorker
 from cvlocal.training.export import Exporter
 from cvlocal.training.features import Budget, BudgetExceeded, FeatureCache
 from cvlocal.training.jobs import train_iteration
@@ -138,6 +139,17 @@ def _short_side_input(data: bytes) -> np.ndarray:
     return np.asarray(img.crop((left, top, left + 224, top + 224)), np.float32).transpose(2, 0, 1)[None]
 
 
+def _built(store, export, timeout=120):
+    """The export once the worker has built it (it starts `Exporting`, as Azure's do)."""
+    assert export.status == "Exporting"
+    deadline = time.monotonic() + timeout
+    while (export := store.export(export.id)).status == "Exporting":
+        assert time.monotonic() < deadline, "the export did not finish"
+        time.sleep(0.05)
+    assert export.status == "Done"
+    return export
+
+
 def test_an_iteration_trained_before_training_types_answers_and_exports_as_it_did(store):
     project, _ = _project(store, per_tag=5)
     iteration = store.create_iteration(project, store.training_set(project.id, None), "Regular", 0, False, 20)
@@ -158,10 +170,15 @@ def test_an_iteration_trained_before_training_types_answers_and_exports_as_it_di
                   predictor.classify(project.id, iteration, data, store=False, application=None)["predictions"]}
         np.testing.assert_allclose([served[c] for c in COLOURS], then, atol=1e-6)
 
-    package = store.blobs.get(Exporter(store, 60).export(iteration, "ONNX", None).blob_digest)
+    exporter = Exporter(store, 60, ExportWorker(store, 60, in_process=True))
+    exporter.start()
+    try:
+        package = store.blobs.get(_built(store, exporter.export(iteration, "ONNX", None)).blob_digest)
+    finally:
+        exporter.stop()
     with zipfile.ZipFile(io.BytesIO(package)) as z:
         session = ort.InferenceSession(z.read("model.onnx"), providers=["CPUExecutionProvider"])
-        assert "short side to 256" in z.read("README.txt").decode()
+        assert "short side resized to 256" in z.read("README.txt").decode()
     assert [i.name for i in session.get_inputs()] == ["image"] and session.get_inputs()[0].shape[2:] == [224, 224]
     data = photo("blue", 51, size=(120, 80))
     exported = session.run(["probabilities"], {"image": _short_side_input(data)})[0][0]

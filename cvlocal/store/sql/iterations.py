@@ -143,6 +143,11 @@ class IterationTables:
             raise errors.not_found_iteration(iteration_id)
         return rows.iteration(row)
 
+    def iteration_by_id(self, iteration_id: str) -> IterationRecord | None:
+        """An iteration by its id alone (background work that holds only the id); None once deleted."""
+        row = self.db.query_one(_SELECT + " WHERE id = ?", (iteration_id,))
+        return rows.iteration(row) if row is not None else None
+
     def completed_iteration(self, project_id: str, iteration_id: str | None) -> IterationRecord:
         """The named iteration, or the newest completed one (quick test without an iteration id)."""
         if iteration_id:

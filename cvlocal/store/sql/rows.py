@@ -1,6 +1,7 @@
 """Rows to records: the one place the JSON columns (tags, snapshot, metadata, timings, ...) are decoded."""
 from __future__ import annotations
 
+import dataclasses
 import json
 
 from ..records import (ExportRecord, ImageRecord, ImageTagRecord, IterationRecord, ProjectRecord, RegionRecord,
@@ -71,4 +72,10 @@ def trained_regions(stored: str) -> dict[str, tuple[TrainedRegion, ...]]:
 def export(row: Row) -> ExportRecord:
     return ExportRecord(id=row["id"], iteration_id=row["iteration_id"], platform=row["platform"],
                         flavor=row["flavor"], status=row["status"], token=row["token"],
-                        blob_digest=row["blob_digest"], created=row["created"], expires=row["expires"])
+                        blob_digest=row["blob_digest"], created=row["created"], expires=row["expires"],
+                        started=row["started"])
+
+
+def lost_export(export: ExportRecord) -> ExportRecord:
+    """An export whose builder stopped before it finished: Failed, as a client should be told."""
+    return dataclasses.replace(export, status="Failed")

@@ -155,9 +155,15 @@ CREATE TABLE IF NOT EXISTS project_exports (
 );
 CREATE INDEX IF NOT EXISTS project_exports_by_project ON project_exports(project_id);
 """),
+    Migration(5, "exports built in the background: when each began, and one export of a platform and flavor at a time",
+              """
+ALTER TABLE exports ADD COLUMN started REAL;
+CREATE UNIQUE INDEX IF NOT EXISTS exports_running ON exports(iteration_id, platform, COALESCE(flavor, ''))
+    WHERE status = 'Exporting';
+"""),
     # An object detection image's tags are its regions' tags: the store keeps image_tags in step with regions,
     # so tagged/untagged listings, tag filters and tags' image counts read the same rows for both project types.
-    Migration(5, "object detection: regions of images, the regions an iteration trained on; suggested tags and "
+    Migration(6, "object detection: regions of images, the regions an iteration trained on; suggested tags and "
                  "regions", """
 CREATE TABLE IF NOT EXISTS regions (
     id TEXT PRIMARY KEY,
@@ -201,6 +207,8 @@ UNIQUE_RULES = {
     "iterations_by_publish_name": ("BadRequestInvalidPublishName",
                                    "This publish name is already taken in this project."),
     "iterations_training": ("BadRequestTrainingAlreadyInProgress", "A training of this project is already in progress."),
+    "exports_running": ("BadRequestExportAlreadyInProgress",
+                        "An export of this iteration to this platform is already in progress."),
 }
 
 

@@ -173,8 +173,8 @@ export const getImagePerformanceCount = (pid, iid, tagIds) =>
 export const publishIteration = (pid, iid, publishName, predictionId) =>
   call("POST", `/projects/${p(pid)}/iterations/${p(iid)}/publish`, {params: {publishName, predictionId}});
 export const unpublishIteration = (pid, iid) => call("DELETE", `/projects/${p(pid)}/iterations/${p(iid)}/publish`);
-export const exportIteration = (pid, iid, platform) =>
-  call("POST", `/projects/${p(pid)}/iterations/${p(iid)}/export`, {params: {platform}});
+export const exportIteration = (pid, iid, platform, flavor) =>
+  call("POST", `/projects/${p(pid)}/iterations/${p(iid)}/export`, {params: {platform, flavor}});
 export const getExports = (pid, iid) => call("GET", `/projects/${p(pid)}/iterations/${p(iid)}/export`);
 
 // Quick test and stored predictions

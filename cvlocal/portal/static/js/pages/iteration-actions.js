@@ -1,5 +1,5 @@
-// What can be done with one iteration: publish / unpublish, the Prediction URL dialog, export (ONNX) and
-// download, delete. Refusals are the service's own messages.
+// What can be done with one iteration: publish / unpublish, the Prediction URL dialog, export (every platform
+// Azure's portal lists) and download, delete. Refusals are the service's own messages.
 import * as api from "../api.js";
 import {field, fill, h, uid} from "../dom.js";
 import {session} from "../session.js";
@@ -122,42 +122,92 @@ function predictionUrlDialog(project, iteration) {
   ], {wide: true});
 }
 
+// The platforms as Azure's portal lists them, each with its flavors (value: the API's flavor, "" for none). A
+// platform the iteration cannot export here (`exportableTo`) is shown but cannot be chosen.
+export const EXPORT_PLATFORMS = [
+  {platform: "CoreML", label: "iOS", hint: "Core ML (model.mlmodel), for apps on iPhone, iPad and Mac.",
+   flavors: [["", "Core ML"]]},
+  {platform: "TensorFlow", label: "Android", hint: "TensorFlow, for Android, Linux and the browser.",
+   flavors: [["TensorFlowLite", "TensorFlow Lite"], ["", "TensorFlow (frozen graph)"],
+             ["TensorFlowSavedModel", "SavedModel"], ["TensorFlowJs", "TensorFlow.js"]]},
+  {platform: "ONNX", label: "ONNX", hint: "A model.onnx, for Windows ML, ONNX Runtime and .NET.",
+   flavors: [["", "ONNX"], ["OnnxFloat16", "ONNX float16"]]},
+  {platform: "DockerFile", label: "Dockerfile", hint: "A container answering the prediction API, for IoT Edge " +
+   "and any Docker host.", flavors: [["Linux", "Linux"], ["ARM", "ARM (64-bit, e.g. Raspberry Pi)"]]},
+  {platform: "OpenVino", label: "OpenVINO", hint: "OpenVINO IR (model.xml, model.bin), for Intel hardware.",
+   flavors: [["", "OpenVINO"]]},
+  {platform: "VAIDK", label: "Vision AI Dev Kit", hint: "Not exported by this service.", flavors: [["", "VAIDK"]]},
+];
+
 function exportDialog(project, iteration) {
   const note = messageArea();
   const status = h("p", {role: "status"});
   const download = h("p", {class: "download"});
+  const offered = new Set(iteration.exportableTo || []);
+  // ONNX first where it is offered (it needs no converter of the service's optional extra)
+  const first = EXPORT_PLATFORMS.find((p) => p.platform === "ONNX" && offered.has("ONNX")) ||
+    EXPORT_PLATFORMS.find((p) => offered.has(p.platform));
+  const flavor = h("select", {id: uid("flavor")});
   const exportButton = h("button", {type: "button", class: "primary", onclick: () => busy(exportButton, note, run)},
                          "Export");
+  const choices = EXPORT_PLATFORMS.map((p) => {
+    const id = uid("platform");
+    return h("div", {class: "choice"},
+      h("input", {type: "radio", id, name: "platform", value: p.platform, checked: p === first,
+                  disabled: !offered.has(p.platform), onchange: () => chosen()}),
+      h("label", {for: id}, p.label),
+      h("p", {class: "hint"}, p.hint));
+  });
   openDialog("Choose your platform", [
-    h("fieldset", {}, h("legend", {}, "Platform"),
-      h("div", {class: "choice"},
-        h("input", {type: "radio", id: "platform-onnx", name: "platform", value: "ONNX", checked: true}),
-        h("label", {for: "platform-onnx"}, "ONNX"),
-        h("p", {class: "hint"}, "A model.onnx with labels.txt, for ONNX Runtime (Windows ML, Linux, mobile)."))),
+    h("fieldset", {}, h("legend", {}, "Platform"), ...choices),
+    h("div", {class: "field"}, h("label", {for: flavor.id}, "Flavor"), flavor),
     note.el, status, download, h("div", {class: "actions"}, exportButton),
   ]);
-  showDone();
+  chosen();
 
-  function showLink(uri) {
-    fill(download, h("a", {href: uri, download: "model.zip", class: "button"}, "Download ONNX model"));
+  function platform() {
+    return EXPORT_PLATFORMS.find((p) => p.platform === (choices.map((c) => c.querySelector("input"))
+      .find((input) => input.checked) || {}).value);
   }
 
-  async function showDone() {
+  function chosen() {
+    const p = platform();
+    fill(flavor, ...(p ? p.flavors : []).map(([value, label]) => h("option", {value}, label)));
+    fill(download);
+    status.textContent = "";
+    exportButton.disabled = !p;
+    if (p) showDone(p.platform, flavor.value);
+  }
+  flavor.addEventListener("change", () => { fill(download); showDone(platform().platform, flavor.value); });
+
+  function same(e, name, value) {
+    return e.platform === name && (e.flavor || "") === value;
+  }
+
+  function showLink(uri, name, value) {
+    const label = platform().flavors.find(([v]) => v === value)[1];
+    fill(download, h("a", {href: uri, download: `${name}${value ? "-" + value : ""}.zip`, class: "button"},
+                     `Download ${label} model`));
+  }
+
+  async function showDone(name, value) {
     const done = (await api.getExports(project.id, iteration.id).catch(() => []))
-      .find((e) => e.platform === "ONNX" && e.status === "Done" && e.downloadUri);
-    if (done) showLink(done.downloadUri);
-    return done;
+      .find((e) => same(e, name, value) && e.status === "Done" && e.downloadUri);
+    if (done && platform().platform === name && flavor.value === value) showLink(done.downloadUri, name, value);
   }
 
   async function run() {
-    let exported = await api.exportIteration(project.id, iteration.id, "ONNX");
+    const name = platform().platform;
+    const value = flavor.value;
+    fill(download);
+    let exported = await api.exportIteration(project.id, iteration.id, name, value);
     while (exported.status === "Exporting") {
       status.textContent = "Exporting…";
       await new Promise((resolve) => setTimeout(resolve, EXPORT_POLL_MS));
-      exported = (await api.getExports(project.id, iteration.id)).find((e) => e.platform === "ONNX") || exported;
+      exported = (await api.getExports(project.id, iteration.id)).find((e) => same(e, name, value)) || exported;
     }
     if (exported.status !== "Done") throw new Error(`The export ${exported.status}.`);
     status.textContent = "Export done.";
-    showLink(exported.downloadUri);
+    showLink(exported.downloadUri, name, value);
   }
 }
