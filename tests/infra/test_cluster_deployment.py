@@ -78,9 +78,10 @@ def _containers(doc: dict) -> list[dict]:
 
 
 def _installed_by_image() -> set[str]:
-    """The distributions the Dockerfile's `pip install` names, and everything they require."""
-    run = re.search(r"RUN pip install -c constraints.txt (.*?)\n(?!\s)", DOCKERFILE, re.S).group(1)
-    wanted = [Requirement(word) for word in shlex.split(run.replace("\\\n", " "))]
+    """The distributions the Dockerfile's `pip install`s name (the exports extra's too: built by default), and
+    everything they require."""
+    runs = re.findall(r"pip install -c constraints.txt (.*?)(?:;|\n(?!\s))", DOCKERFILE, re.S)
+    wanted = [Requirement(word) for run in runs for word in shlex.split(run.replace("\\\n", " "))]
     seen: set[str] = set()
     while wanted:
         requirement = wanted.pop()
@@ -110,7 +111,9 @@ def _imported_by_service() -> set[str]:
         top = module.split(".")[0]
         if top in sys.stdlib_module_names or top == "cvlocal":
             continue
-        if top == "azure":  # a namespace shared by several distributions: the longest installed prefix names it
+        if top == "google" and module.startswith("google.protobuf"):  # a namespace: protobuf's part of it
+            out.add("protobuf")
+        elif top == "azure":  # a namespace shared by several distributions: the longest installed prefix names it
             parts = module.split(".")
             out.add(next(name for k in range(len(parts), 1, -1) if _installed(name := "-".join(parts[:k]))))
         else:
