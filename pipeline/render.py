@@ -227,14 +227,20 @@ def confusion_lines(confusion: dict[str, Any] | None, top: int) -> list[str]:
     """The most confused pairs, one a line: `confused  GIVEN -> PREDICTED  N image(s)  RATE of GIVEN`."""
     if confusion is None:
         return ["confusion: nothing is published"]
+    from pipeline.insight.confusion import KEY, PLURAL
+
     held, trained = confusion["held_out_images"], confusion.get("trained_images")
-    pairs = confusion["pairs"]
+    pairs, unit = confusion["pairs"], confusion.get("unit", "image")
+    boxes = f", {confusion['boxes']} labelled box(es)" if unit == "box" else ""
     lines = [f"confusion (held out: {held} image(s)" + (f" of {trained} trained" if trained and trained != held
-                                                        else "") + f"; predicted as: {confusion['rule']}): "
+                                                        else "") + f"{boxes}; predicted as: {confusion['rule']}): "
              + (f"{len(pairs)} confused pair(s)" + (f", the {top} worst:" if len(pairs) > top else ":")
-                if pairs else "no image was predicted as another tag than its own")]
-    lines += [f"  confused\t{p['given']} -> {p['predicted']}\t{p['images']} image(s)\t{p['rate']:.1%} of "
+                if pairs else f"no {unit} was predicted as another tag than its own")]
+    lines += [f"  confused\t{p['given']} -> {p['predicted']}\t{p[KEY[unit]]} {PLURAL[unit]}\t{p['rate']:.1%} of "
               f"{p['given']}" for p in pairs[:top]]
+    if unit == "box":  # object detection: each tag's boxes, matched (TP), missed (FN), detected wrongly (FP)
+        lines += [f"  boxes\t{tag}\t{c['boxes']} labelled\tTP {c['tp']}\tFP {c['fp']}\tFN {c['fn']}"
+                  for tag, c in confusion["per_tag"].items()]
     return lines
 
 

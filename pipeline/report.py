@@ -129,28 +129,39 @@ def _dataset_lines(report: RunReport) -> list[str]:
 
 
 def _confusion_lines(confusion: dict[str, Any]) -> list[str]:
-    from pipeline.insight.confusion import TOP_PAIRS
+    from pipeline.insight.confusion import KEY, TOP_PAIRS
 
     if "skipped" in confusion:
         return ["", "### Most confused tags", "", f"Not read: {confusion['skipped']}."]
-    pairs = confusion["pairs"]
+    pairs, unit = confusion["pairs"], confusion.get("unit", "image")
     held = confusion.get("held_out_images", confusion["images"])
     trained = confusion.get("trained_images")
     lines = ["", f"### Most confused tags (held out: {held} image(s)"
-             + (f" of {trained} trained" if trained and trained != held else "") + ")", "",
+             + (f" of {trained} trained" if trained and trained != held else "")
+             + (f", {confusion['boxes']} labelled box(es)" if unit == "box" else "") + ")", "",
              f"Predicted as: {confusion['rule']}. "
              + (f"Top {TOP_PAIRS} of {len(pairs)} pairs; the JSON report has the whole matrix." if len(pairs) > TOP_PAIRS
                 else "The JSON report has the whole matrix.")]
+    if unit == "box":
+        lines += _box_count_lines(confusion["per_tag"])
     if not pairs:
-        return lines + ["", "No held-out image was predicted as another tag than its own."]
-    lines += ["", "| given tag | predicted as | images | share of the given tag |", "|---|---|---|---|"]
-    return lines + [f"| {p['given']} | {p['predicted']} | {p['images']} | {_pct(p['rate'])} |"
+        return lines + ["", f"No held-out {unit} was predicted as another tag than its own."]
+    lines += ["", f"| given tag | predicted as | {KEY[unit]} | share of the given tag |", "|---|---|---|---|"]
+    return lines + [f"| {p['given']} | {p['predicted']} | {p[KEY[unit]]} | {_pct(p['rate'])} |"
                     for p in pairs[:TOP_PAIRS]]
+
+
+def _box_count_lines(per_tag: dict[str, dict[str, int]]) -> list[str]:
+    """Object detection: each tag's labelled boxes matched (TP), missed (FN), and its wrong detections (FP)."""
+    lines = ["", "| tag | labelled boxes | TP | FP | FN |", "|---|---|---|---|---|"]
+    return lines + [f"| {tag} | {c['boxes']} | {c['tp']} | {c['fp']} | {c['fn']} |" for tag, c in per_tag.items()]
 
 
 def _suspect_lines(suspects: dict[str, Any]) -> list[str]:
     from pipeline.insight.suspects import TOP_SUSPECTS
 
+    if "skipped" in suspects:
+        return ["", "### Suspect labels", "", f"Not read: {suspects['skipped']}."]
     images = suspects["images"]
     lines = ["", f"### Suspect labels ({suspects['count']} image(s) with another tag more likely than the given one)",
              "",

@@ -130,9 +130,6 @@ def _insight(loaded: LoadedConfig, trainer: Any, project_id: str, iteration: Any
     """The held-out confusion and suspect labels; a service without the held-out predictions is said, not fatal
     (the confusion and suspects gates then fail). Past RUN_READ_LIMIT predictions they are read only for a gate."""
     config = loaded.config
-    if config.detection:  # confusion and suspect labels read classification's held-out predictions
-        report.confusion = {"skipped": "object detection: no held-out confusion or suspect labels yet"}
-        return None
     try:
         trained = report.training["dataset"].get("images")  # listed now, else asked
         trained = trained_images(trainer, project_id, iteration) if trained is None else trained
@@ -145,7 +142,8 @@ def _insight(loaded: LoadedConfig, trainer: Any, project_id: str, iteration: Any
             return None
         kept = versions.manifests_folder(config)
         insight = analyse(trainer, project_id, iteration, config.project.classification_type == "Multilabel",
-                          config.evaluation.threshold, name, trained=trained, kept=kept, keep=True)
+                          config.evaluation.threshold, name, trained=trained, kept=kept, keep=True,
+                          overlap=config.evaluation.overlap_threshold if config.detection else None)
         if kept is not None:
             forget_others(kept, live | {iteration.id})
     except CALL_FAILED as exc:
@@ -154,8 +152,10 @@ def _insight(loaded: LoadedConfig, trainer: Any, project_id: str, iteration: Any
         return None
     report.confusion, report.suspects = insight.report()
     worst = insight.confusion.worst
-    ui.info(f"held out: {len(insight.held_out.images)} image(s); most confused: "
-            + (worst.describe() if worst else "none") + f"; suspect labels: {len(insight.suspects)}")
+    boxes = f", {report.confusion['boxes']} labelled box(es)" if insight.detection else ""
+    ui.info(f"held out: {len(insight.held_out.images)} image(s){boxes}; most confused: "
+            + (worst.describe() if worst else "none")
+            + ("" if insight.detection else f"; suspect labels: {len(insight.suspects)}"))
     return insight
 
 

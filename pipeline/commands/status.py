@@ -1,7 +1,7 @@
 """`cvops status`: the published iteration, the dataset version it trained on, its performance, any hold on the
 name, the iterations kept (each with its dataset version and what it can be exported to: its domain's export
 platforms, as the service lists them); `--confusion` adds the published iteration's held-out confusion (the most
-confused pairs first; the JSON has the whole matrix)."""
+confused pairs first; the JSON has the whole matrix; object detection: boxes, with each tag's TP, FP and FN)."""
 from __future__ import annotations
 
 from typing import Any
@@ -62,5 +62,6 @@ def _confusion(trainer: Any, loaded: LoadedConfig, project: Any, published: Any 
     config = loaded.config
     insight = analyse(trainer, project.id, published, config.project.classification_type == "Multilabel",
                       config.evaluation.threshold, lambda image_id: f"image {image_id}",
-                      kept=manifests_folder(config))
+                      kept=manifests_folder(config),
+                      overlap=config.evaluation.overlap_threshold if config.detection else None)
     return insight.report()[0]

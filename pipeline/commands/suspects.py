@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from pipeline.config.loader import LoadedConfig
+from pipeline.errors import InputError
 from pipeline.insight import iterations as choosing
 from pipeline.insight.analysis import analyse, namer
 from pipeline.insight.suspects import SCORE
@@ -19,6 +20,9 @@ from pipeline.steps.sync import read_project
 def suspects(loaded: LoadedConfig, wanted: str | None, min_score: float, top: int | None,
              every: bool = False) -> dict[str, Any]:
     config = loaded.config
+    if config.detection:
+        raise InputError(f"{loaded.source.file}: suspect labels are classification's (a tag's probability per image); "
+                         "an object detection project's held-out boxes are in `cvops status --confusion`")
     dataset = read_dataset(loaded)
     trainer = training_client(config.service)
     project = require_project(trainer, config.project.name)

@@ -88,10 +88,9 @@ def project_type_problems(loaded: LoadedConfig) -> list[ConfigError]:
         if config.gates.average_precision is not None:
             errors.append(source.error(("gates", "average_precision"), "an object detection project's is "
                                        "gates.mean_average_precision (per tag: gates.per_tag.TAG.average_precision)"))
-        for gate in ("confusion", "suspects"):
-            if getattr(config.gates, gate) is not None:
-                errors.append(source.error(("gates", gate), "reads classification's held-out predictions: an "
-                                           "object detection project has no such gate yet"))
+        if config.gates.suspects is not None:
+            errors.append(source.error(("gates", "suspects"), "suspect labels are classification's (a tag's "
+                                       "probability per image): an object detection project has no such gate"))
         return errors
     if layout in BOX_LAYOUTS:
         errors.append(source.error(("dataset", "layout"), f"layout {layout} holds boxes: set project.type: "

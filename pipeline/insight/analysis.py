@@ -1,5 +1,6 @@
 """An iteration's held-out predictions read once, and what they say: the confusion matrix and the suspect
-labels, each image named by its dataset file where the image map knows it."""
+labels, each image named by its dataset file where the image map knows it. Object detection: the confusion of
+boxes (confusion.detection); suspect labels are classification's."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,6 +9,7 @@ from typing import Any, Callable, Mapping
 
 from pipeline.insight import confusion as confusions
 from pipeline.insight import suspects as ranking
+from pipeline.insight.boxes import read_held_out_boxes
 from pipeline.insight.confusion import Confusion
 from pipeline.insight.heldout import HeldOut, read_held_out
 from pipeline.insight.suspects import Suspect
@@ -19,6 +21,7 @@ MAX_LISTED = 1000  # suspects a JSON report lists
 # grocery's 2,640 x 81 (214,000) some 2 minutes, on this project's 2 cores under a load average of 8-10. Bigger
 # projects read them when a gate needs them, or on demand (`cvops suspects`, `status --confusion`).
 RUN_READ_LIMIT = 1_000_000
+SUSPECTS_SKIPPED = "object detection: suspect labels are classification's (a tag's probability per image)"
 
 
 @dataclass
@@ -28,12 +31,18 @@ class Insight:
     suspects: list[Suspect]  # another tag more likely than the given one, most suspect first
     trained_images: int | None = None  # images the iteration trained on (Azure may hold out only some)
 
+    @property
+    def detection(self) -> bool:
+        return self.confusion.kind == "detection"
+
     def suspects_above(self, min_score: float) -> list[Suspect]:
         return [s for s in self.suspects if s.score > min_score]
 
     def report(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """The run report's `confusion` (full matrix) and `suspects` (up to MAX_LISTED)."""
         confusion = {**self.confusion.to_dict(), **self.held_out.coverage(self.trained_images)}
+        if self.detection:
+            return confusion, {"skipped": SUSPECTS_SKIPPED}
         suspects = {"score": ranking.SCORE, "count": len(self.suspects),
                     "images": [s.to_dict() for s in self.suspects[:MAX_LISTED]]}
         return confusion, suspects
@@ -56,9 +65,15 @@ def trained_images(trainer: Any, project_id: str, iteration: Any) -> int:
 
 def analyse(trainer: Any, project_id: str, iteration: Any, multilabel: bool, threshold: float,
             name: Callable[[str], str], min_score: float = 0.0, every: bool = False,
-            trained: int | None = None, kept: Path | None = None, keep: bool = False) -> Insight:
-    """`kept`: the folder with copies of held-out predictions (heldout.py); `keep`: copy them there."""
+            trained: int | None = None, kept: Path | None = None, keep: bool = False,
+            overlap: float | None = None) -> Insight:
+    """`kept`: the folder with copies of held-out predictions (heldout.py); `keep`: copy them there. `overlap`:
+    an object detection iteration's overlap (IoU) threshold; its boxes are read and confused, no suspects."""
+    trained = trained_images(trainer, project_id, iteration) if trained is None else trained
+    if overlap is not None:
+        held_out = read_held_out_boxes(trainer, project_id, iteration, kept, keep)
+        return Insight(held_out, confusions.detection(held_out.images, held_out.tags, threshold, overlap), [],
+                       trained)
     held_out = read_held_out(trainer, project_id, iteration, kept, keep)
     matrix = confusions.classification(held_out.images, held_out.tags, multilabel, threshold)
-    trained = trained_images(trainer, project_id, iteration) if trained is None else trained
     return Insight(held_out, matrix, ranking.rank(held_out.images, name, min_score, every), trained)

@@ -9,16 +9,24 @@ Per tag: TP (given and predicted), FN (given, not predicted), FP (predicted, not
 predicted B) is confused at the rate count / images given A; pairs are listed highest rate first (then most
 images), so the worst pair is the first.
 
-Object detection (later) fills the same report: per-tag TP / FP / FN of boxes matched at an overlap threshold
-(`overlap_threshold`), and the pairs of tags that matched boxes were given and predicted as."""
+Object detection fills the same report with boxes instead of images (matching.py says how boxes match): per tag
+its labelled boxes, TP (matched by a detection of the tag at the probability threshold and the overlap
+threshold), FN (missed) and FP (detections that matched none). A pair (given A, predicted B) counts the missed
+boxes of A that a false positive of B overlaps (IoU >= the overlap threshold), at the rate count / boxes of A.
+The matrix holds the true positives on its diagonal and these confusions off it; what is missed with nothing
+wrong on it, and false positives on no missed box (background), are in FN and FP only."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from pipeline.insight.boxes import HeldOutBoxes
 from pipeline.insight.heldout import HeldOutImage
+from pipeline.insight.matching import match
 
 TOP_PAIRS = 20  # pairs that a console, a Markdown report and a job summary show (the JSON has them all)
+PLURAL = {"image": "image(s)", "box": "box(es)"}
+KEY = {"image": "images", "box": "boxes"}  # a pair's count in JSON
 
 
 @dataclass
@@ -29,24 +37,39 @@ class TagCounts:
     fn: int = 0
 
 
+@dataclass
+class BoxCounts:
+    boxes: int = 0  # labelled with the tag
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+
+
 @dataclass(frozen=True)
 class ConfusedPair:
     given: str
     predicted: str
-    images: int
-    rate: float  # images / images given `given`
+    count: int  # images (object detection: boxes) given `given` and predicted as `predicted`
+    rate: float  # count / images (boxes) given `given`
+    unit: str = "image"  # or "box"
 
     def describe(self) -> str:
-        return f"{self.given} -> {self.predicted}: {self.images} image(s), {self.rate:.1%} of {self.given}"
+        return f"{self.given} -> {self.predicted}: {self.counted()}, {self.rate:.1%} of {self.given}"
+
+    def counted(self) -> str:
+        return f"{self.count} {PLURAL[self.unit]}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"given": self.given, "predicted": self.predicted, KEY[self.unit]: self.count, "rate": self.rate}
 
 
 @dataclass
 class Confusion:
-    kind: str  # "classification" (object detection: "detection")
+    kind: str  # "classification" or "detection"
     rule: str  # how an image counts as predicted as a tag
     tags: list[str]
     matrix: list[list[int]]  # [given][predicted], in `tags` order
-    per_tag: dict[str, TagCounts]
+    per_tag: dict[str, TagCounts] | dict[str, BoxCounts]
     pairs: list[ConfusedPair]  # off the diagonal, worst first
     images: int
     threshold: float | None = None
@@ -60,8 +83,9 @@ class Confusion:
     def to_dict(self, top: int | None = None) -> dict[str, Any]:
         """Everything (the full matrix) unless `top` limits the pairs listed."""
         data = {"kind": self.kind, "rule": self.rule, "images": self.images, "threshold": self.threshold,
+                "unit": "box" if self.kind == "detection" else "image",
                 "tags": self.tags, "per_tag": {t: asdict(c) for t, c in self.per_tag.items()},
-                "pairs": [asdict(p) for p in (self.pairs if top is None else self.pairs[:top])],
+                "pairs": [p.to_dict() for p in (self.pairs if top is None else self.pairs[:top])],
                 "pairs_total": len(self.pairs), "matrix": self.matrix, **self.extra}
         if self.overlap_threshold is not None:
             data["overlap_threshold"] = self.overlap_threshold
@@ -88,10 +112,41 @@ def classification(images: list[HeldOutImage], tags: list[str], multilabel: bool
             counts[p].fp += 1
             for g in given:
                 matrix[index[g]][index[p]] += 1
-    pairs = [ConfusedPair(g, p, matrix[i][j], matrix[i][j] / counts[g].images)
-             for g, i in index.items() for p, j in index.items()
-             if i != j and matrix[i][j] and counts[g].images]
-    pairs.sort(key=lambda pair: (-pair.rate, -pair.images, pair.given, pair.predicted))
+    pairs = _pairs(matrix, index, {tag: c.images for tag, c in counts.items()}, "image")
     rule = (f"every tag with a probability >= {threshold:g}" if multilabel else "the most probable tag")
     return Confusion("classification", rule, list(tags), matrix, counts, pairs, len(images),
                      threshold if multilabel else None)
+
+
+def detection(images: list[HeldOutBoxes], tags: list[str], threshold: float, overlap: float) -> Confusion:
+    index = {tag: i for i, tag in enumerate(tags)}
+    matrix = [[0] * len(tags) for _ in tags]
+    counts = {tag: BoxCounts() for tag in tags}
+    for image in images:
+        regions = [r for r in image.regions if r.tag in index]
+        detections = [d for d in image.predictions if d.tag in index]
+        found = match(regions, detections, threshold, overlap)
+        for region in regions:
+            counts[region.tag].boxes += 1
+        for d, r in found.matched.items():
+            counts[detections[d].tag].tp += 1
+            matrix[index[regions[r].tag]][index[regions[r].tag]] += 1
+        for r in found.missed(len(regions)):
+            counts[regions[r].tag].fn += 1
+        for d in found.false_positives():
+            counts[detections[d].tag].fp += 1
+        for d, r in found.confused.items():
+            matrix[index[regions[r].tag]][index[detections[d].tag]] += 1
+    rule = (f"boxes with a probability >= {threshold:g} matched to a labelled box at an overlap (IoU) >= "
+            f"{overlap:g}, most probable first; a missed box under a wrong tag's box is confused")
+    return Confusion("detection", rule, list(tags), matrix, counts,
+                     _pairs(matrix, index, {tag: c.boxes for tag, c in counts.items()}, "box"), len(images),
+                     threshold, overlap, {"boxes": sum(c.boxes for c in counts.values())})
+
+
+def _pairs(matrix: list[list[int]], index: dict[str, int], given: dict[str, int], unit: str) -> list[ConfusedPair]:
+    """The off-diagonal cells, worst first: highest rate, then most counted, then by name."""
+    pairs = [ConfusedPair(g, p, matrix[i][j], matrix[i][j] / given[g], unit)
+             for g, i in index.items() for p, j in index.items()
+             if i != j and matrix[i][j] and given[g]]
+    return sorted(pairs, key=lambda pair: (-pair.rate, -pair.count, pair.given, pair.predicted))

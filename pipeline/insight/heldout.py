@@ -8,7 +8,8 @@ and `coverage` says how many that is.
 A trained iteration's held-out predictions never change, and the SDK decodes them one object at a time (seconds
 for a few thousand images), so `run` keeps a copy beside the dataset manifests (`heldout-ITERATION_ID.json`,
 probabilities to 6 decimals, read and fresh alike) and a rerun of the same iteration reads that instead of the
-service. A copy that cannot be read is ignored and read again from the service. Thumbnail links are not kept:
+service. A copy that cannot be read is ignored and read again from the service. (An object detection
+iteration's held-out boxes: boxes.py, in a copy of the same name.) Thumbnail links are not kept:
 Azure's are signed and expire, and a report is no place for them."""
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ class HeldOutImage:
 class HeldOut:
     iteration_id: str
     iteration_name: str
-    images: list[HeldOutImage]
+    images: list[Any]  # HeldOutImage; object detection: boxes.HeldOutBoxes
     tags: list[str]  # every tag of the iteration, sorted
 
     def coverage(self, trained: int | None) -> dict[str, Any]:
@@ -50,16 +51,11 @@ class HeldOut:
 def read_held_out(trainer: Any, project_id: str, iteration: Any, kept: Path | None = None,
                   keep: bool = False) -> HeldOut:
     """From the copy in the folder `kept` when there is one, else from the service (and copied there if `keep`)."""
-    path = Path(kept) / f"heldout-{iteration.id}.json" if kept is not None else None
+    path = copy_path(kept, iteration)
     found = _read_copy(path, iteration) if path is not None else None
     if found is not None:
         return found
-    listed: list[Any] = []
-    while True:
-        page = trainer.get_image_performances(project_id, iteration.id, take=PAGE, skip=len(listed)) or []
-        listed.extend(page)
-        if len(page) < PAGE:
-            break
+    listed = image_performances(trainer, project_id, iteration)
     images = [HeldOutImage(image.id, tuple(sorted(t.tag_name for t in (image.tags or []))),
                            {p.tag_name: round(float(p.probability or 0.0), DECIMALS)
                             for p in (image.predictions or []) if p.tag_name}) for image in listed]
@@ -68,6 +64,28 @@ def read_held_out(trainer: Any, project_id: str, iteration: Any, kept: Path | No
     if keep and path is not None:
         _write_copy(path, held_out)
     return held_out
+
+
+def image_performances(trainer: Any, project_id: str, iteration: Any) -> list[Any]:
+    """Every held-out image of the iteration, as the SDK decodes them, a page at a time."""
+    listed: list[Any] = []
+    while True:
+        page = trainer.get_image_performances(project_id, iteration.id, take=PAGE, skip=len(listed)) or []
+        listed.extend(page)
+        if len(page) < PAGE:
+            return listed
+
+
+def copy_path(kept: Path | None, iteration: Any) -> Path | None:
+    return Path(kept) / f"heldout-{iteration.id}.json" if kept is not None else None
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """Whole or not at all: a copy is written beside and renamed over."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
+    tmp.replace(path)
 
 
 def forget_others(kept: Path, live: set[str]) -> None:
@@ -82,10 +100,7 @@ def _write_copy(path: Path, held_out: HeldOut) -> None:
     data = {"format": FORMAT, "iteration_id": held_out.iteration_id, "tags": held_out.tags,
             "images": [[i.image_id, [index[t] for t in i.given],
                         [i.probabilities.get(t) for t in held_out.tags]] for i in held_out.images]}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
-    tmp.replace(path)
+    write_json(path, data)
 
 
 def _read_copy(path: Path, iteration: Any) -> HeldOut | None:

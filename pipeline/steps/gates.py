@@ -85,7 +85,7 @@ def evaluate_insight(gates: GatesConfig, insight: Insight | None) -> list[GateRe
         if insight is None:
             result.value, result.passed, result.detail = None, False, "the iteration has no held-out predictions"
         elif worst is not None:
-            result.detail = (f"{worst.given} -> {worst.predicted}: {worst.images} image(s), {worst.rate:.3f} of "
+            result.detail = (f"{worst.given} -> {worst.predicted}: {worst.counted()}, {worst.rate:.3f} of "
                              f"{worst.given} {'<=' if result.passed else '>'} {limit:.3f}")
         results.append(result)
     if gates.suspects is not None:

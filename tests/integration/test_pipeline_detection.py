@@ -3,7 +3,8 @@ tag, read in place, annotations copied so a test may edit them) against the real
 and a counting proxy: published through mAP gates and smoke tests that expect objects; a rerun is a no-op; COCO
 and YOLO copies made from the VOC files give the project's very regions; a moved box is one region update;
 relabelled, added and removed boxes are planned and left alone by add-only; the mass-delete limit covers
-regions; classify prints and draws boxes; the detection iteration exports. Two trainings in all."""
+regions; classify prints and draws boxes; the detection iteration exports; the held-out confusion of boxes
+(report, gate, status --confusion) agrees with the service's precision and recall. Two trainings in all."""
 from __future__ import annotations
 
 import json
@@ -49,7 +50,7 @@ class Story:
                             dataset={"path": str(path or self.voc), "layout": layout, "split": None,
                                      "exclude": [], **dataset},
                             gates={"mean_average_precision": 0.01, "per_tag": {"raccoon": {"average_precision": 0.01}},
-                                   "no_regression": {"tolerance": 1.0}},
+                                   "no_regression": {"tolerance": 1.0}, "confusion": {"max_pair_rate": 1.0}},
                             smoke_test=[{"image": str(smoke), "expect": "raccoon", "min_probability": 0.05}])
 
     def run(self, config: Path, *flags: str):
@@ -125,6 +126,44 @@ def test_run_publishes_through_the_detection_gates(story):
         expected[stem] = sorted((o.findtext("name"), *_normalised(o.find("bndbox"), annotated))
                                 for o in root.iter("object"))
     assert_same_regions(story.regions(), expected)
+
+
+def test_the_held_out_confusion_of_boxes_agrees_with_the_services_precision_and_recall(story):
+    """The run's confusion (issue 27, detection): per-tag TP/FP/FN of the held-out boxes that, matched in the
+    pipeline, give the very precision and recall the service computes; status --confusion reads them again."""
+    report = json.loads((story.folder / "out" / "animals-report.json").read_text())
+    confusion = report["confusion"]
+    assert (confusion["kind"], confusion["unit"], confusion["overlap_threshold"]) == ("detection", "box", 0.5)
+    assert confusion["held_out_images"] == confusion["trained_images"] == 2 * PER_TAG
+    assert confusion["boxes"] == sum((story.voc / "annotations" / f"{s}.xml").read_text().count("<object>")
+                                     for s in story.stems)
+    assert "classification's" in report["suspects"]["skipped"]
+    for tag, counts in confusion["per_tag"].items():
+        service = report["performance"]["per_tag"][tag]
+        assert counts["tp"] + counts["fn"] == counts["boxes"] > 0, tag
+        assert service["recall"] == pytest.approx(counts["tp"] / counts["boxes"]), tag
+        predicted = counts["tp"] + counts["fp"]
+        assert service["precision"] == pytest.approx(counts["tp"] / predicted if predicted else 0.0), tag
+    for pair in confusion["pairs"]:
+        assert pair["boxes"] <= confusion["per_tag"][pair["given"]]["fn"]
+        assert pair["rate"] == pytest.approx(pair["boxes"] / confusion["per_tag"][pair["given"]]["boxes"])
+    gate = next(g for g in report["gates"] if g["gate"] == "worst confused pair")
+    assert gate["passed"] and gate["value"] == (confusion["pairs"][0]["rate"] if confusion["pairs"] else 0.0)
+    markdown = (story.folder / "out" / "animals-report.md").read_text()
+    assert "| tag | labelled boxes | TP | FP | FN |" in markdown and "### Suspect labels\n\nNot read" in markdown
+
+    for copy in (story.folder / "out" / "datasets").glob("heldout-*.json"):
+        copy.unlink()  # status reads the service again, not the run's copy
+    done = cvops("status", str(story.config()), "--confusion", "--json", env=story.env, cwd=story.folder)
+    assert done.exit_code == 0, done.output
+    again = json.loads(done.stdout)["confusion"]
+    assert (again["per_tag"], again["pairs"], again["matrix"]) == (confusion["per_tag"], confusion["pairs"],
+                                                                   confusion["matrix"])
+    text = cvops("status", str(story.config()), "--confusion", env=story.env, cwd=story.folder).stdout
+    c = confusion["per_tag"]["raccoon"]
+    assert f"  boxes\traccoon\t{c['boxes']} labelled\tTP {c['tp']}\tFP {c['fp']}\tFN {c['fn']}" in text
+    refused = cvops("suspects", str(story.config()), env=story.env, cwd=story.folder)
+    assert refused.exit_code == 2 and "suspect labels are classification's" in refused.stderr
 
 
 def _normalised(box, size) -> tuple[float, float, float, float]:

@@ -269,6 +269,11 @@ def test_validate_exits_2_naming_each_bad_file_and_config_keys_of_the_other_proj
     assert main(["validate", str(config)]) == 2
     assert f"{config}:4: gates.average_precision: an object detection project's is gates.mean_average_precision" \
         in capsys.readouterr().err
+    config.write_text(CONFIG.format(path=root, layout="pascal-voc",
+                                    extra="gates: {confusion: {max_pair_rate: 0.2}, suspects: {max_count: 1}}"))
+    assert main(["validate", str(config)]) == 2  # the confusion of boxes gates a detection project, suspects do not
+    err = capsys.readouterr().err
+    assert "gates.suspects: suspect labels are classification's" in err and "gates.confusion" not in err
     config.write_text(CONFIG.format(path=root, layout="folder-per-tag", extra="smoke_test: [{image: x.jpg, "
                                                                                "expect: cat, count: 2}]"))
     assert main(["validate", str(config)]) == 2

@@ -140,7 +140,7 @@ def test_multiclass_confusion_counts_each_image_once_by_its_top_tag():
     assert c.matrix == [[1, 1, 1], [0, 1, 0], [1, 0, 1]]
     assert {t: (n.images, n.tp, n.fp, n.fn) for t, n in c.per_tag.items()} == {
         "apple": (3, 1, 1, 2), "banana": (1, 1, 1, 0), "orange": (2, 1, 1, 1)}
-    assert [(p.given, p.predicted, p.images, round(p.rate, 3)) for p in c.pairs] == [
+    assert [(p.given, p.predicted, p.count, round(p.rate, 3)) for p in c.pairs] == [
         ("orange", "apple", 1, 0.5), ("apple", "banana", 1, 0.333), ("apple", "orange", 1, 0.333)]
     assert c.worst.describe() == "orange -> apple: 1 image(s), 50.0% of orange"
     assert sum(map(sum, c.matrix)) == len(MIXED) and c.rule == "the most probable tag"
