@@ -147,6 +147,7 @@ def test_the_held_out_confusion_of_boxes_agrees_with_the_services_precision_and_
     for pair in confusion["pairs"]:
         assert pair["boxes"] <= confusion["per_tag"][pair["given"]]["fn"]
         assert pair["rate"] == pytest.approx(pair["boxes"] / confusion["per_tag"][pair["given"]]["boxes"])
+    print(f"\nheld-out boxes at threshold 0.5, IoU 0.5: {confusion['per_tag']}; pairs {confusion['pairs']}")
     gate = next(g for g in report["gates"] if g["gate"] == "worst confused pair")
     assert gate["passed"] and gate["value"] == (confusion["pairs"][0]["rate"] if confusion["pairs"] else 0.0)
     markdown = (story.folder / "out" / "animals-report.md").read_text()
