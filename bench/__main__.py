@@ -1,6 +1,6 @@
 """`make bench` (`python -m bench`): run every benchmark and rewrite docs/benchmarks.md.
 
-    python -m bench                      # all six, writes docs/benchmarks.md and bench/results/latest.json
+    python -m bench                      # all of them, writes docs/benchmarks.md and bench/results/latest.json
     python -m bench --only prediction,training
     python -m bench --quick              # smaller sets, for checking the scripts (not for figures)
     python -m bench --label before       # also keep the results as bench/results/before.json
@@ -19,12 +19,13 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench import accuracy, cluster, limits, memory, pipeline_run, portal, prediction, training
+from bench import accuracy, cluster, detection, limits, memory, pipeline_run, portal, prediction, training
 from bench.common import ROOT, Section, machine, markdown_table, met_word
 from bench.report import section_markdown
 
 BENCHMARKS = {"prediction": prediction, "training": training, "pipeline": pipeline_run, "accuracy": accuracy,
-              "memory": memory, "portal": portal, "limits": limits, "cluster": cluster}
+              "memory": memory, "portal": portal, "limits": limits, "cluster": cluster,
+              "detection": detection}
 RESULTS = ROOT / "bench" / "results"
 NOTES = ROOT / "bench" / "notes.md"
 
@@ -56,7 +57,7 @@ def render(run: dict, before: dict | None) -> str:
              "of it, and every limit it is compared with was measured in that same run, because absolute times "
              "drift on shared machines. Each benchmark is a script in `bench/` that runs on its own too "
              "(`python -m bench.prediction`, `bench.training`, `bench.pipeline_run`, `bench.accuracy`, "
-             "`bench.memory`, `bench.portal`, `bench.limits`, `bench.cluster`).", "",
+             "`bench.memory`, `bench.portal`, `bench.limits`, `bench.cluster`, `bench.detection`).", "",
              "## This run", ""]
     lines += markdown_table(["", ""], [
         ["command", f"`{run['command']}`"],
