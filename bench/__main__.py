@@ -19,13 +19,14 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench import accuracy, cluster, exports, limits, memory, pipeline_run, portal, prediction, suspects, training
+from bench import (accuracy, cluster, detection, exports, limits, memory, pipeline_run, portal, prediction,
+                   suspects, training)
 from bench.common import ROOT, Section, machine, markdown_table, met_word
 from bench.report import section_markdown
 
 BENCHMARKS = {"prediction": prediction, "training": training, "pipeline": pipeline_run, "accuracy": accuracy,
               "memory": memory, "portal": portal, "limits": limits, "cluster": cluster, "suspects": suspects,
-              "exports": exports}
+              "exports": exports, "detection": detection}
 RESULTS = ROOT / "bench" / "results"
 NOTES = ROOT / "bench" / "notes.md"
 
@@ -57,7 +58,7 @@ def render(run: dict, before: dict | None) -> str:
              "of it, and every limit it is compared with was measured in that same run, because absolute times "
              "drift on shared machines. Each benchmark is a script in `bench/` that runs on its own too "
              "(`python -m bench.prediction`, `bench.training`, `bench.pipeline_run`, `bench.accuracy`, "
-             "`bench.memory`, `bench.portal`, `bench.limits`, `bench.cluster`, `bench.suspects`).", "",
+             "`bench.memory`, `bench.portal`, `bench.limits`, `bench.cluster`, `bench.suspects`, `bench.exports`, `bench.detection`).", "",
              "## This run", ""]
     lines += markdown_table(["", ""], [
         ["command", f"`{run['command']}`"],

@@ -5,7 +5,9 @@ reads maps (Azure's export samples feed the whole image squashed to the model's 
 service: model/preprocess.py's "squash"). The same graph as `model/efficientnet_lite.py` writes, built for the
 detector's input size (the "SAME" paddings depend on it), with these taps as its outputs:
 
-- ``s16``: the last stride-16 block's output (Lite0: 112 channels), the finest map with ImageNet semantics;
+- ``s8``: the last stride-8 block's output (Lite0: 40 channels), and ``s8x``, that map expanded by the next
+  block's 1x1 convolution and ReLU6 (Lite0: 240 channels): finer maps, smaller receptive fields;
+- ``s16``: the last stride-16 block's output (Lite0: 112 channels);
 - ``s16x``: that map expanded by the first stride-32 block's 1x1 convolution and ReLU6 (Lite0: 672
   channels), before it is strided: the richest stride-16 description the network computes;
 - ``s32``: the head convolution's 1280 channels (ReLU6) at stride 32, what the classifier pools.
@@ -25,14 +27,15 @@ from ..backbone import backbone_spec, thread_count, weights_path
 from ..efficientnet_lite import build_lite_graph, scaled_stages
 from ..torch_weights import load_state_dict
 
-TAPS = ("s16", "s16x", "s32")
-STRIDES = {"s16": 16, "s16x": 16, "s32": 32}
+TAPS = ("s8", "s8x", "s16", "s16x", "s32")
+STRIDES = {"s8": 8, "s8x": 8, "s16": 16, "s16x": 16, "s32": 32}
 
 
 def tap_tensors(model: onnx.ModelProto, backbone: str) -> dict[str, str]:
     """The graph's tensor names of each tap (found by the block naming `efficientnet_lite` writes)."""
     spec = backbone_spec(backbone)
     ends = np.cumsum([s.repeats for s in scaled_stages(spec.width, spec.depth)])
+    last8, first16 = int(ends[2]) - 1, int(ends[2])  # stage 3 ends at stride 8, stage 4 strides to 16
     last16, first32 = int(ends[4]) - 1, int(ends[4])  # stages 5 and 6: the last at stride 16, the first at 32
     outputs = [(n.op_type, n.output[0]) for n in model.graph.node]
     names = [o for _, o in outputs]
@@ -44,14 +47,19 @@ def tap_tensors(model: onnx.ModelProto, backbone: str) -> dict[str, str]:
             raise ValueError(f"no ReLU6 after {names[i]} in {backbone}")
         return names[i + 1]
 
-    stride16 = [o for o in names if o.startswith((f"_blocks.{last16}._project_conv", f"_blocks.{last16}.add"))]
-    return {"s16": stride16[-1], "s16x": after(f"_blocks.{first32}._expand_conv"), "s32": after("_conv_head")}
+    def block_output(block: int) -> str:
+        return [o for o in names if o.startswith((f"_blocks.{block}._project_conv", f"_blocks.{block}.add"))][-1]
+
+    return {"s8": block_output(last8), "s8x": after(f"_blocks.{first16}._expand_conv"),
+            "s16": block_output(last16), "s16x": after(f"_blocks.{first32}._expand_conv"),
+            "s32": after("_conv_head")}
 
 
 def channels(backbone: str, tap: str) -> int:
     spec = backbone_spec(backbone)
     stages = scaled_stages(spec.width, spec.depth)
-    return {"s16": stages[4].channels, "s16x": stages[4].channels * stages[5].expand, "s32": 1280}[tap]
+    return {"s8": stages[2].channels, "s8x": stages[2].channels * stages[3].expand, "s16": stages[4].channels,
+            "s16x": stages[4].channels * stages[5].expand, "s32": 1280}[tap]
 
 
 @functools.lru_cache(maxsize=8)

@@ -6,8 +6,10 @@ graph for every prediction and exports it wrapped in Azure's layouts (export.py)
 training computes the same numbers in numpy (model.py), and a unit test holds them together.
 
 The graph: each backbone's feature maps (features.py) with the backbone's own weights; per map input, sqrt,
-the projection as a 1x1 convolution, the region means as two matrix products (regions.py: Pooling), the
-descriptors; then the two linear maps, the calibration's sigmoid and the box decoding.
+one 1x1 convolution that applies the projection and every region's share of the two linear maps to each cell
+(R x (K+5) maps), each region's mean of its own maps as two matrix products and a sum over regions (regions.py:
+Pooling.pool_linear; the descriptors themselves are never formed); then the calibration's sigmoid and the box
+decoding.
 """
 from __future__ import annotations
 
@@ -62,44 +64,56 @@ def build_detector_body(b: _Builder, model: DetectionModel, pixels: str) -> tupl
     for backbone in model.backbones:
         b.append_graph(feature_map_graph_bytes(backbone, model.size, model.taps(backbone)), f"{backbone}/",
                        {"image": pixels})
-    a = len(model.anchors)
-    parts = []
+    a, k = len(model.anchors), model.tag_count
+    outs = k + 1 + 4  # class scores (background first), then box corrections
+    weights, start, totals = model.output_weights(), 0, []
     for n, (i, p, pooling) in enumerate(zip(model.inputs, model.projections, model.descriptors.poolings)):
         q = f"input{n}."
-        comps = p.basis.shape[1]
+        r, g, h = len(REGIONS), pooling.grid, pooling.height
+        w = weights[start:start + r * i.components].reshape(r, i.components, outs)
+        start += r * i.components
+        # The projection and every region's output weights in one 1x1 convolution: [C] -> [R * outputs].
+        folded = np.einsum("cp,rpo->cro", p.basis.astype(np.float64), w).reshape(len(p.mean), r * outs)
+        offset = -(p.mean.astype(np.float64) @ folded)
         x = b.node("Sqrt", [f"{i.backbone}/{i.tap}"], q + "sqrt")
-        x = b.node("Conv", [x, b.const(q + "projection.w", p.basis.T[:, :, None, None].astype(np.float32)),
-                            b.const(q + "projection.b", (-p.mean @ p.basis).astype(np.float32))],
-                   q + "projected", kernel_shape=[1, 1])
-        g, sr, h, w = pooling.grid, pooling.rows.shape[0], pooling.height, pooling.width
-        # [N,P,H,W] @ columns' [W, Q*G] -> [N,P,H,Q,G] -> [N,Q,H,P*G]; rows [Q,G,H] @ that -> [N,Q,G,P*G]
-        x = b.node("MatMul", [x, b.const(q + "columns", pooling.columns.reshape(-1, w).T.copy())], q + "by_column")
-        x = b.node("Reshape", [x, b.const(q + "split_q", np.array([0, comps, h, sr, g], np.int64))], q + "by_q")
-        x = b.node("Transpose", [x], q + "q_first", perm=[0, 3, 2, 1, 4])
-        x = b.node("Reshape", [x, b.const(q + "merge_pg", np.array([0, sr, h, comps * g], np.int64))], q + "q_rows")
-        x = b.node("MatMul", [b.const(q + "rows", pooling.rows), x], q + "means")
-        # [N, S, R, Gr, P, Gc] -> [N, Gr, Gc, S, R, P] -> [N, A, R*P]: anchors in order, regions, components
-        x = b.node("Reshape", [x, b.const(q + "unpack", np.array([0, pooling.shapes, len(REGIONS), g, comps, g],
-                                                                 np.int64))], q + "means_unpacked")
-        x = b.node("Transpose", [x], q + "anchor_major", perm=[0, 3, 5, 1, 2, 4])
-        parts.append(b.node("Reshape", [x, b.const(q + "descriptor_shape",
-                                                   np.array([0, a, len(REGIONS) * comps], np.int64))],
-                            q + "descriptor"))
-    d = parts[0] if len(parts) == 1 else b.node("Concat", parts, "descriptors", axis=2)
+        x = b.node("Conv", [x, b.const(q + "region_weights", folded.T[:, :, None, None].astype(np.float32)),
+                            b.const(q + "region_bias", offset.astype(np.float32))], q + "region_maps",
+                   kernel_shape=[1, 1])
+        rows, columns = pooling.region_major()
+        x = b.node("Reshape", [x, b.const(q + "by_region", np.array([0, r, outs, h, pooling.width], np.int64))],
+                   q + "by_region_maps")
+        # Each region's means (regions.py: Pooling.pool_linear): columns, then rows, then the sum over regions.
+        x = b.node("MatMul", [x, b.const(q + "columns", columns[:, None])], q + "by_column")  # [N,R,O,H,S*G]
+        x = b.node("Reshape", [x, b.const(q + "split_sg", np.array([0, r, outs, h, pooling.shapes, g], np.int64))],
+                   q + "by_shape")
+        x = b.node("Transpose", [x], q + "rows_inner", perm=[0, 1, 4, 3, 2, 5])  # [N,R,S,H,O,G]
+        x = b.node("Reshape", [x, b.const(q + "merge_og", np.array([0, r, pooling.shapes, h, outs * g], np.int64))],
+                   q + "rows_ready")
+        x = b.node("MatMul", [b.const(q + "rows", rows), x], q + "by_row")  # [N,R,S,G,O*G]
+        totals.append(b.node("ReduceSum", [x, b.const(q + "region_axis", np.array([1], np.int64))], q + "total",
+                             keepdims=0))
+    x = totals[0]
+    for n, t in enumerate(totals[1:]):
+        x = b.node("Add", [x, t], f"inputs.sum{n}")
+    g, shapes = model.grid, len(model.shapes)
+    x = b.node("Reshape", [x, b.const("outputs.unpack", np.array([0, shapes, g, outs, g], np.int64))],
+               "outputs.unpacked")
+    x = b.node("Transpose", [x], "outputs.anchor_major", perm=[0, 2, 4, 1, 3])  # [N, Gr, Gc, S, O]
+    x = b.node("Reshape", [x, b.const("outputs.shape", np.array([0, a, outs], np.int64))], "outputs.per_anchor")
+    bias = np.hstack([model.class_bias, model.box_bias]).astype(np.float32)
+    x = b.node("Add", [x, b.const("outputs.bias", bias)], "outputs")
 
-    s = b.node("MatMul", [d, b.const("class.w", model.class_weights.astype(np.float32))], "class.matmul")
-    s = b.node("Add", [s, b.const("class.b", model.class_bias.astype(np.float32))], "class.scores")
-    k = model.tag_count
-    s = b.node("Slice", [s, b.const("tags.start", np.array([1], np.int64)),
-                         b.const("tags.end", np.array([k + 1], np.int64)),
-                         b.const("tags.axis", np.array([2], np.int64))], "tag.scores")
+    def columns_of(name: str, first: int, last: int) -> str:
+        return b.node("Slice", [x, b.const(name + ".start", np.array([first], np.int64)),
+                                b.const(name + ".end", np.array([last], np.int64)),
+                                b.const(name + ".axis", np.array([2], np.int64))], name)
+
+    s = columns_of("tag.scores", 1, k + 1)
     s = b.node("Mul", [s, b.const("calibration.slope", model.calibration.slope.astype(np.float32))], "tag.scaled")
     s = b.node("Add", [s, b.const("calibration.intercept", model.calibration.intercept.astype(np.float32))],
                "tag.logits")
     probabilities = b.node("Sigmoid", [s], "probabilities")
-
-    c = b.node("MatMul", [d, b.const("box.w", model.box_weights.astype(np.float32))], "box.matmul")
-    c = b.node("Add", [c, b.const("box.b", model.box_bias.astype(np.float32))], "box.corrections")
+    c = columns_of("box.corrections", k + 1, k + 5)
     anchors = model.anchors
     aw, ah = anchors[:, 2] - anchors[:, 0], anchors[:, 3] - anchors[:, 1]
     acx, acy = (anchors[:, 0] + anchors[:, 2]) / 2, (anchors[:, 1] + anchors[:, 3]) / 2

@@ -44,16 +44,19 @@ class Projection:
     basis: np.ndarray
 
     @classmethod
-    def fit(cls, maps: np.ndarray, components: int, max_cells: int = 20000, seed: int = 0) -> "Projection":
-        """Principal components of the cells of [N,C,H,W] maps (square-rooted), from at most max_cells cells."""
+    def fit(cls, maps: np.ndarray, components: int, max_cells: int = 8000, seed: int = 0) -> "Projection":
+        """Principal components of the cells of [N,C,H,W] maps (square-rooted), from at most max_cells cells:
+        the leading eigenvectors of their covariance."""
         n, c, h, w = maps.shape
         cells = np.sqrt(np.maximum(maps, 0)).transpose(0, 2, 3, 1).reshape(-1, c)
         if len(cells) > max_cells:
             cells = cells[np.random.default_rng(seed).choice(len(cells), max_cells, replace=False)]
         mean = cells.mean(axis=0, dtype=np.float64)
-        _, _, vt = np.linalg.svd(cells - mean, full_matrices=False)
-        basis = vt[:components].T
-        if basis.shape[1] < components:  # fewer cells than components: pad with zero directions
+        centred = (cells - mean).astype(np.float64)
+        values, vectors = np.linalg.eigh(centred.T @ centred)
+        basis = vectors[:, ::-1][:, :components]  # eigh sorts ascending
+        basis = basis * np.where(basis.sum(axis=0) < 0, -1.0, 1.0)  # a fixed sign for each direction
+        if basis.shape[1] < components:  # fewer channels than components: pad with zero directions
             basis = np.hstack([basis, np.zeros((c, components - basis.shape[1]))])
         return cls(mean.astype(np.float32), basis.astype(np.float32))
 
@@ -144,12 +147,13 @@ class NormalEquations:
         self.n = np.zeros(folds)
 
     def add(self, fold: int, x: np.ndarray, y: np.ndarray) -> None:
-        x = np.asarray(x, np.float64)
-        self.xx[fold] += x.T @ x
-        self.xy[fold] += x.T @ y
-        self.x[fold] += x.sum(axis=0)
-        self.y[fold] += y.sum(axis=0)
-        self.n[fold] += len(x)
+        """Rows x [M,D] with targets y [M,K] (products in float32, sums kept in float64)."""
+        x32 = np.asarray(x, np.float32)
+        self.xx[fold] += x32.T @ x32
+        self.xy[fold] += x32.T @ np.asarray(y, np.float32)
+        self.x[fold] += x32.sum(axis=0, dtype=np.float64)
+        self.y[fold] += np.asarray(y, np.float64).sum(axis=0)
+        self.n[fold] += len(x32)
 
     def solve(self, ridge: float, scale: np.ndarray, leave_out: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(W [D,K], b [K]) minimising ||X W + b - Y||^2 + ridge ||W / scale||^2 over the folds kept: with

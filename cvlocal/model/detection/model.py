@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .head import Calibration, Descriptors, MapInput, Projection, decode
+from .regions import REGIONS
 
 FORMAT = "cvlocal-detector/1"
 
@@ -62,11 +63,32 @@ class DetectionModel:
         """[N, A, D] -> [N, A, K] tag scores (before calibration)."""
         return (descriptors @ self.class_weights + self.class_bias)[..., 1:]
 
+    def output_weights(self) -> np.ndarray:
+        """[D, K+1+4]: the class scores' and the box corrections' weights side by side."""
+        return np.hstack([self.class_weights, self.box_weights])
+
+    def region_maps(self, projected: list[np.ndarray]) -> list[np.ndarray]:
+        """Each input's projected maps [N,P,H,W] -> [N, R, K+5, H, W]: per region, the outputs' weights applied
+        to every cell (what `Pooling.pool_linear` pools)."""
+        weights, out, start = self.output_weights(), [], 0
+        for maps, i in zip(projected, self.inputs):
+            size = len(REGIONS) * i.components
+            w = weights[start:start + size].reshape(len(REGIONS), i.components, -1).astype(np.float32)
+            out.append(np.einsum("nphw,rpo->nrohw", maps, w, optimize=True))
+            start += size
+        return out
+
+    def raw_outputs(self, projected: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Projected maps -> (tag scores [N, A, K] before calibration, box corrections [N, A, 4])."""
+        total = sum(p.pool_linear(m) for p, m in zip(self.descriptors.poolings, self.region_maps(projected)))
+        total = total + np.hstack([self.class_bias, self.box_bias])
+        k = self.tag_count
+        return total[..., 1:k + 1], total[..., k + 1:]
+
     def candidates(self, projected: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Projected maps -> (boxes [N, A, 4] x1y1x2y2 in [0, 1], tag probabilities [N, A, K])."""
-        d = self.descriptors(projected)
-        boxes = decode(self.anchors, d @ self.box_weights + self.box_bias)
-        return boxes, self.calibration(self.scores(d))
+        scores, corrections = self.raw_outputs(projected)
+        return decode(self.anchors, corrections), self.calibration(scores)
 
     def to_bytes(self) -> bytes:
         meta = {"format": FORMAT, "size": self.size, "grid": self.grid,

@@ -38,6 +38,10 @@ REGULAR = Recipe("Regular", 320, (MapInput(LITE0.name, "s32", 64), MapInput(LITE
                  _SCALES, _ASPECTS, ridge=100.0, mirrored=True)
 ADVANCED = Recipe("Advanced", 384, (MapInput(LITE0.name, "s32", 64), MapInput(LITE0.name, "s16x", 64)), 12,
                   _SCALES, _ASPECTS, ridge=100.0, mirrored=True)
+# The bench's plain baseline (no training type uses it): the same head on the classifier's own stride-32 map
+# alone, no mirror images.
+BASELINE = Recipe("Baseline", 320, (MapInput(LITE0.name, "s32", 64),), 10, _SCALES, _ASPECTS, ridge=100.0,
+                  mirrored=False)
 RECIPES = {r.name: r for r in (REGULAR, ADVANCED)}
 
 

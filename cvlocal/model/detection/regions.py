@@ -100,3 +100,25 @@ class Pooling:
         means = self.rows[None] @ by_column  # [N, Q, G(rows), P*G(columns)]
         means = means.reshape(n, s, r, g, p, g).transpose(0, 3, 5, 1, 2, 4)  # [N, Gr, Gc, S, R, P]
         return np.ascontiguousarray(means.reshape(n, g * g * s, r * p))
+
+    def region_major(self) -> tuple[np.ndarray, np.ndarray]:
+        """(rows [R, S, G, H], columns [R, W, S*G]): the weights arranged for `pool_linear`."""
+        s, r, g = self.shapes, len(REGIONS), self.grid
+        rows = self.rows.reshape(s, r, g, self.height).transpose(1, 0, 2, 3)
+        columns = self.columns.reshape(s, r, g, self.width).transpose(1, 3, 0, 2).reshape(r, self.width, s * g)
+        return np.ascontiguousarray(rows), np.ascontiguousarray(columns)
+
+    def pool_linear(self, maps: np.ndarray) -> np.ndarray:
+        """Linear functions of the descriptors without them: [N, R, O, H, W] maps, one set of O output maps per
+        region (each the descriptor weights of that region applied to the cells, a 1x1 convolution) -> [N, A, O],
+        the sum over regions of each region's mean of its own maps. Equal to `pool` followed by the weights, at
+        a fraction of the cost (O is a few outputs, not R * P descriptor values)."""
+        n, r, o, h, w = maps.shape
+        if (r, h, w) != (len(REGIONS), self.height, self.width):
+            raise ValueError(f"maps of shape {maps.shape} for pooling built for {self.height}x{self.width}")
+        g, s = self.grid, self.shapes
+        rows, columns = self.region_major()
+        x = np.asarray(maps, np.float32) @ columns[None, :, None]  # [N, R, O, H, S*G]
+        x = x.reshape(n, r, o, h, s, g).transpose(0, 1, 4, 3, 2, 5).reshape(n, r, s, h, o * g)
+        x = (rows[None] @ x).sum(axis=1)  # [N, S, Gr, O*Gc]
+        return np.ascontiguousarray(x.reshape(n, s, g, o, g).transpose(0, 2, 4, 1, 3).reshape(n, g * g * s, o))

@@ -16,6 +16,7 @@ import time
 from typing import Callable, Sequence
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from ..preprocess import SQUASH, decode_for_model
 from .detector import Detector
@@ -113,9 +114,23 @@ def train_with_held_out(images: Sequence[LabelledImage], tag_count: int, trainin
                         ) -> tuple[Detector, list[list[Detection]]]:
     """The detector trained on every image, and every image's detections by a model of the same recipe that
     did not train on it (5-fold, `folds.fold_of`; with one image, the final model's)."""
-    recipe = recipe_for(training_type)
+    return train_recipe(images, tag_count, recipe_for(training_type), time_left=time_left, timings=timings)
+
+
+def train_recipe(images: Sequence[LabelledImage], tag_count: int, recipe: Recipe, *,
+                 time_left: Callable[[], float] | None = None, timings: dict[str, float] | None = None
+                 ) -> tuple[Detector, list[list[Detection]]]:
+    """`train_with_held_out` for a recipe given whole (the bench's baseline is one no training type names)."""
     _check(images, tag_count)
     clock = _Clock(time_left, timings)
+    # One BLAS thread: these products are many and mid-sized; on a busy machine multithreaded BLAS spent several
+    # times the CPU in spinning (as in model/head.py). The backbone runs spread images over the cores instead.
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _train(recipe, images, tag_count, clock)
+
+
+def _train(recipe: Recipe, images: Sequence[LabelledImage], tag_count: int, clock: _Clock
+           ) -> tuple[Detector, list[list[Detection]]]:
     projections, projected = _project_all(recipe, images, clock)
 
     clock.stage("head_s")
@@ -132,16 +147,21 @@ def train_with_held_out(images: Sequence[LabelledImage], tag_count: int, trainin
     for v in range(len(projected)):
         for start in range(0, n, CHUNK):
             descriptors = model.descriptors([m[start:start + CHUNK] for m in projected[v]])
+            rows = {}  # fold -> (classification rows, labels, regression rows, targets)
             for j, d in enumerate(descriptors):
                 i = start + j
                 corners, tags = truths[i]
-                rows, labels, reg, targets = training_rows(anchors, _mirror(corners) if v else corners, tags, rng)
+                picked, labels, reg, targets = training_rows(anchors, _mirror(corners) if v else corners, tags, rng)
                 x = np.hstack([d, geo])
+                got = rows.setdefault(folds[i], ([], [], [], []))
+                for bucket, value in zip(got, (x[picked], np.eye(tag_count + 1)[labels], x[reg], targets)):
+                    bucket.append(value)
+            for fold, (xc, yc, xr, yr) in rows.items():
                 if classes is None:
-                    classes = NormalEquations(k, x.shape[1], tag_count + 1)
-                    boxes_eq = NormalEquations(k, x.shape[1], 4)
-                classes.add(folds[i], x[rows], np.eye(tag_count + 1)[labels])
-                boxes_eq.add(folds[i], x[reg], targets)
+                    classes = NormalEquations(k, xc[0].shape[1], tag_count + 1)
+                    boxes_eq = NormalEquations(k, xc[0].shape[1], 4)
+                classes.add(fold, np.vstack(xc), np.vstack(yc))
+                boxes_eq.add(fold, np.vstack(xr), np.vstack(yr))
             clock.check()
     scale = _spread(classes)
 
@@ -161,9 +181,8 @@ def train_with_held_out(images: Sequence[LabelledImage], tag_count: int, trainin
         fold_model = model if k == 1 else _with_maps(model, solve(f))
         for start in range(0, len(members), CHUNK):
             idx = members[start:start + CHUNK]
-            d = fold_model.descriptors([m[idx] for m in projected[0]])
-            boxes = decode(anchors, d @ fold_model.box_weights + fold_model.box_bias)
-            scores = fold_model.scores(d)
+            scores, corrections = fold_model.raw_outputs([m[idx] for m in projected[0]])
+            boxes = decode(anchors, corrections)
             for j, i in enumerate(idx):
                 held_scores[i], held_boxes[i] = scores[j], boxes[j]
             clock.check()
