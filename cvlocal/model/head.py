@@ -168,7 +168,8 @@ class Head:
 
 def fit_head(features: np.ndarray, labels: np.ndarray, multilabel: bool, c: float | None = None,
              standardise: bool = True, inputs: tuple[HeadInput, ...] | None = None,
-             test_time_flip: bool = False, transform: str = "none", resize: str = SHORT_SIDE) -> Head:
+             test_time_flip: bool = False, transform: str = "none", resize: str = SHORT_SIDE,
+             start: Head | None = None) -> Head:
     """Train a head on [N, D] features and [N, K] boolean labels.
 
     Multiclass: each row's tag is its first True column; rows with no tag are left out of training.
@@ -177,7 +178,8 @@ def fit_head(features: np.ndarray, labels: np.ndarray, multilabel: bool, c: floa
     `c` overrides the regularisation rule (see `choose_c`); `standardise=False` fits the features as they are.
     `inputs`, `test_time_flip`, `transform` and `resize` are recorded in the head (default: the first D values of
     Lite0's output of the short-side crop, as they are); the features passed in are the head's input, already
-    assembled and transformed.
+    assembled and transformed. `start`: a head over the same inputs and tags to start the solver from (one trained
+    on a superset of these rows lies near this fit's optimum, so the solver needs far fewer steps).
     """
     x = np.asarray(features, dtype=np.float64)
     y = np.asarray(labels, dtype=bool)
@@ -199,6 +201,8 @@ def fit_head(features: np.ndarray, labels: np.ndarray, multilabel: bool, c: floa
         mean, std = np.zeros(d), np.ones(d)
     z = ((x - mean) / std).astype(np.float32)
 
+    if start is not None and start.weights.shape != (d, k):
+        raise ValueError(f"a start head of {start.weights.shape} weights cannot start a fit of [{d}, {k}]")
     learnt = _learnable_columns(y, multilabel)
     w = np.zeros((d, k))
     b = _constant_bias(y, multilabel, n)
@@ -208,7 +212,8 @@ def fit_head(features: np.ndarray, labels: np.ndarray, multilabel: bool, c: floa
         # (the service predicting, other trainings) spinning BLAS threads made fits 3-5x slower.
         with threadpool_limits(limits=1, user_api="blas"):
             c_value = choose_c(z, y[:, cols], multilabel) if c is None else c
-            w_fit, b_fit = _fit_standardised(z, y[:, cols], multilabel, c_value)
+            w_fit, b_fit = _fit_standardised(z, y[:, cols], multilabel, c_value,
+                                             None if start is None else _standardised_start(start, mean, std, cols))
         w[:, cols], b[cols] = w_fit, b_fit
         if not multilabel:
             b[~learnt] = b_fit.min() - ABSENT_LOGIT_GAP
@@ -221,6 +226,13 @@ def fit_head(features: np.ndarray, labels: np.ndarray, multilabel: bool, c: floa
     return Head(weights=weights.astype(np.float32), bias=bias.astype(np.float32), multilabel=multilabel,
                 inputs=inputs or (HeadInput(BACKBONE_NAME, d),), test_time_flip=test_time_flip,
                 transform=transform, resize=resize)
+
+
+def _standardised_start(start: Head, mean: np.ndarray, std: np.ndarray, cols: np.ndarray):
+    """`start`'s (W, b) for these columns in the standardised space the solver works in (the fold undone)."""
+    w = start.weights.astype(np.float64) * std[:, None]
+    b = start.bias.astype(np.float64) + mean @ start.weights.astype(np.float64)
+    return w[:, cols], b[cols]
 
 
 def choose_c(z: np.ndarray, y: np.ndarray, multilabel: bool) -> float:
