@@ -19,12 +19,12 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench import accuracy, cluster, limits, memory, pipeline_run, portal, prediction, training
+from bench import accuracy, cluster, int8, limits, memory, pipeline_run, portal, prediction, training
 from bench.common import ROOT, Section, machine, markdown_table, met_word
 from bench.report import section_markdown
 
 BENCHMARKS = {"prediction": prediction, "training": training, "pipeline": pipeline_run, "accuracy": accuracy,
-              "memory": memory, "portal": portal, "limits": limits, "cluster": cluster}
+              "int8": int8, "memory": memory, "portal": portal, "limits": limits, "cluster": cluster}
 RESULTS = ROOT / "bench" / "results"
 NOTES = ROOT / "bench" / "notes.md"
 
