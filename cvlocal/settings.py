@@ -35,7 +35,6 @@ class Settings:
     blobs: str | None = None              # azureblob://ACCOUNT/CONTAINER[/PREFIX], or a folder
     training_workers: int = 1             # trainings this process runs at once
     training_lease_s: float = 30.0        # cluster mode: a dead replica's training is taken over after this
-    precision: str = "fp32"               # the backbones new iterations train on: "int8" (model/quantised.py)
 
 
 @dataclass(frozen=True)

@@ -52,11 +52,9 @@ def _decode_workers() -> int:
 
 
 class FeatureCache:
-    def __init__(self, store: Store, chunk: int = CHUNK, precision: str = "fp32"):
-        """`precision`: the backbones new trainings read ("int8": the int8 twins; the service's `--precision`)."""
+    def __init__(self, store: Store, chunk: int = CHUNK):
         self.store = store
         self.chunk = chunk
-        self.precision = precision
 
     def views(self, hashes: list[str], backbones: tuple[str, ...], resize: str, mirrored: bool,
               timings: dict[str, float] | None = None, budget: Budget | None = None

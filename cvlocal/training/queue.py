@@ -18,26 +18,21 @@ from .jobs import train_iteration
 log = logging.getLogger("cvlocal.training")
 
 
-def training_queue(store: Store, workers: int = 1, lease_s: float = 30.0, start_delay_s: float = 0.0,
-                   precision: str = "fp32"):
-    """This process's queue where it alone trains; claimed jobs where the store hands trainings out. `precision`:
-    the backbones new iterations train on (FeatureCache)."""
-    features = FeatureCache(store, precision=precision)
+def training_queue(store: Store, workers: int = 1, lease_s: float = 30.0, start_delay_s: float = 0.0):
+    """This process's queue where it alone trains; claimed jobs where the store hands trainings out."""
     if store.claims is None:
-        return TrainingQueue(store, start_delay_s, workers, features)
+        return TrainingQueue(store, start_delay_s, workers)
     from .claimed import ClaimedTrainingQueue
 
-    return ClaimedTrainingQueue(store, store.claims, workers, lease_s, start_delay_s=start_delay_s,
-                                features=features)
+    return ClaimedTrainingQueue(store, store.claims, workers, lease_s, start_delay_s=start_delay_s)
 
 
 class TrainingQueue:
-    def __init__(self, store: Store, start_delay_s: float = 0.0, workers: int = 1,
-                 features: FeatureCache | None = None):
+    def __init__(self, store: Store, start_delay_s: float = 0.0, workers: int = 1):
         """`start_delay_s`: how long a submitted iteration waits before it is queued (the fault `train-delay`,
         gateway/faults.py), so it stays `Training` at least that long."""
         self.store = store
-        self.features = features or FeatureCache(store)
+        self.features = FeatureCache(store)
         self.start_delay_s = start_delay_s
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._threads = [threading.Thread(target=self._work, name=f"cvlocal-trainer-{n}", daemon=True)
