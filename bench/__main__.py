@@ -19,14 +19,14 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench import (accuracy, cluster, detection, exports, limits, memory, pipeline_run, portal, prediction,
-                   suspects, training)
+from bench import (accuracy, cluster, detection, exports, int8, limits, memory, pipeline_run, portal,
+                   prediction, suspects, training)
 from bench.common import ROOT, Section, machine, markdown_table, met_word
 from bench.report import section_markdown
 
 BENCHMARKS = {"prediction": prediction, "training": training, "pipeline": pipeline_run, "accuracy": accuracy,
-              "memory": memory, "portal": portal, "limits": limits, "cluster": cluster, "suspects": suspects,
-              "exports": exports, "detection": detection}
+              "int8": int8, "memory": memory, "portal": portal, "limits": limits, "cluster": cluster,
+              "suspects": suspects, "exports": exports, "detection": detection}
 RESULTS = ROOT / "bench" / "results"
 NOTES = ROOT / "bench" / "notes.md"
 

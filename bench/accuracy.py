@@ -23,6 +23,7 @@ probability; Advanced >= Regular + 2 points on grocery val and 10-shot; Advanced
 """
 from __future__ import annotations
 
+import functools
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -41,21 +42,26 @@ class Images:
     name: str
     data: list[bytes]
     tags: list[str]
-    views: dict = field(default_factory=dict)  # (backbone, resize, mirrored) -> [N, D]
+    views: dict = field(default_factory=dict)  # (backbone, resize, mirrored, precision) -> [N, D]
     seconds: dict = field(default_factory=dict)  # same key -> seconds to compute
 
 
-def features(images: Images, backbone: str, resize: str, mirrored: bool) -> np.ndarray:
+# Backbones other than the service's float ones, by (name, precision): bench/int8.py registers its int8 graphs.
+OTHER_BACKBONES: dict = {}
+
+
+def features(images: Images, backbone: str, resize: str, mirrored: bool, precision: str = "fp32") -> np.ndarray:
     from cvlocal.model.backbone import get_backbone
     from cvlocal.model.preprocess import decode_for_model
 
-    key = (backbone, resize, mirrored)
+    key = (backbone, resize, mirrored, precision)
     if key not in images.views:
         t0 = time.perf_counter()
         pixels = np.stack([decode_for_model(d, resize=resize) for d in images.data])
         if mirrored:
             pixels = np.ascontiguousarray(pixels[:, :, ::-1])
-        images.views[key] = get_backbone(backbone).features(pixels)
+        runner = get_backbone(backbone) if precision == "fp32" else OTHER_BACKBONES[(backbone, precision)]
+        images.views[key] = runner.features(pixels)
         images.seconds[key] = time.perf_counter() - t0
     return images.views[key]
 
@@ -86,6 +92,7 @@ def kshot(tags: list[str], k: int, seed: int) -> np.ndarray:
     return np.sort(np.concatenate([rng.permutation(ix)[:k] for ix in by_tag]))
 
 
+@functools.lru_cache(maxsize=2)  # one load a run: the int8 section compares with the features computed here
 def dev_sets(quick: bool) -> list[DevSet]:
     from sklearn.model_selection import StratifiedKFold
 
@@ -169,24 +176,28 @@ def run_probe(ds: DevSet, resize: str) -> Result:
     return Result(np.concatenate(correct), np.concatenate(probs))
 
 
-def run_type(ds: DevSet, kind, with_cv: bool) -> Result:
+def run_type(ds: DevSet, kind, with_cv: bool, precision: str = "fp32") -> Result:
+    """Each split's head of this training type, trained on `precision` features and judged on the same."""
+    from cvlocal.model.backbone import thread_count
     from cvlocal.model.evaluation import performance
 
     correct, probs, train_s, cv = [], [], 0.0, None
     for n, sp in enumerate(ds.splits):
         (tr, ti), (te, ei) = sp.train, sp.test
-        plain = {b: features(tr, b, kind.resize, False)[ti] for b in kind.backbones}
-        mirrored = {b: features(tr, b, kind.resize, True)[ti] for b in kind.backbones}
+        plain = {b: features(tr, b, kind.resize, False, precision)[ti] for b in kind.backbones}
+        mirrored = {b: features(tr, b, kind.resize, True, precision)[ti] for b in kind.backbones}
         labels = _labels(ds.tags, [tr.tags[i] for i in ti])
         # What the training of these images costs: their backbone runs (both views), the head, its CV.
-        per_image = sum(tr.seconds[(b, kind.resize, m)] / len(tr.data) for b in kind.backbones for m in (False, True))
+        per_image = sum(tr.seconds[(b, kind.resize, m, precision)] / len(tr.data) for b in kind.backbones
+                        for m in (False, True))
         t0 = time.perf_counter()
         head = kind.fit(plain, labels, False, mirrored)
-        held = kind.cross_validate(plain, labels, False, mirrored) if with_cv and n == 0 else None
+        held = kind.cross_validate(plain, labels, False, mirrored, start=head, workers=thread_count()) \
+            if with_cv and n == 0 else None  # as the service's trainer runs it (training/jobs.py)
         train_s += per_image * len(ti) + time.perf_counter() - t0
         if held is not None:
             cv = performance(held, 0.5, [(t, t) for t in ds.tags])
-        x = head.input_from({b: features(te, b, kind.resize, False)[ei] for b in kind.backbones})
+        x = head.input_from({b: features(te, b, kind.resize, False, precision)[ei] for b in kind.backbones})
         p = head.predict_proba(x)
         truth = np.array([ds.tags.index(te.tags[i]) for i in ei])
         correct.append(p.argmax(1) == truth)

@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import io
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from cvlocal.model.head import Head, fit_head, label_strata
 
@@ -69,7 +71,8 @@ def fold_count(labels: np.ndarray, multilabel: bool, max_folds: int = 5) -> int:
 
 def cross_validate(features: np.ndarray, labels: np.ndarray, multilabel: bool,
                    max_folds: int = 5, seed: int = 0, fit: Callable[..., Head] | None = None,
-                   training_views: Sequence[np.ndarray] | None = None) -> HeldOut:
+                   training_views: Sequence[np.ndarray] | None = None, start: Head | None = None,
+                   workers: int = 1) -> HeldOut:
     """Held-out probabilities for every image by stratified k-fold cross-validation (see `fold_count`).
 
     Each fold's head is `fit(x, y, multilabel)` (default: `fit_head`'s own rules) and predicts the fold's
@@ -78,6 +81,12 @@ def cross_validate(features: np.ndarray, labels: np.ndarray, multilabel: bool,
     image's views all stay out of training. Multilabel folds are stratified on each image's rarest tag. With
     fewer than 2 images there is nothing to hold out: the single image is predicted by a head trained on it
     (folds all 0).
+
+    `start`: the head trained on every image, which each fold's fit starts from (`fit(x, y, multilabel,
+    start=start)`): a fold's optimum lies near it, so the folds take a fraction of the solver's steps, and their
+    held-out probabilities differ from cold starts' by the solver's tolerance (on the 2,640 grocery photos: the
+    same top tag for every image, 4e-5 apart on average). `workers`: folds fitted side by side in threads (each
+    fit's matrix products use one BLAS thread and release the GIL).
     """
     fit = fit or fit_head
     x = np.asarray(features, dtype=np.float32)
@@ -88,19 +97,26 @@ def cross_validate(features: np.ndarray, labels: np.ndarray, multilabel: bool,
         raise ValueError(f"{len(x)} feature rows (and views of {[len(v) for v in views]}) for {n} label rows")
 
     def train(rows: np.ndarray) -> Head:
-        return fit(np.vstack([v[rows] for v in views]), np.vstack([y[rows]] * len(views)), multilabel)
+        started = {} if start is None else {"start": start}
+        return fit(np.vstack([v[rows] for v in views]), np.vstack([y[rows]] * len(views)), multilabel, **started)
 
     if n < 2:
         return HeldOut(train(np.arange(n)).predict_proba(x), y.copy(), np.zeros(n, dtype=np.int64))
 
     folds = _assign_folds(y, multilabel, fold_count(y, multilabel, max_folds), seed)
-    probabilities = np.zeros((n, k), dtype=np.float32)
-    for f in np.unique(folds):
+
+    def held_out(f: int) -> np.ndarray:
         test = folds == f
         try:
-            probabilities[test] = train(np.flatnonzero(~test)).predict_proba(x[test])
+            return train(np.flatnonzero(~test)).predict_proba(x[test])
         except ValueError:  # a training split with no labelled image: knows nothing, says so
-            probabilities[test] = 0.5 if multilabel else 1.0 / k
+            return np.full((int(test.sum()), k), 0.5 if multilabel else 1.0 / k, np.float32)
+
+    probabilities = np.zeros((n, k), dtype=np.float32)
+    # One BLAS thread for the whole pool: the fits' own limits then never hand a thread more while another runs.
+    with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(max(1, workers)) as pool:
+        for f, p in zip(np.unique(folds), pool.map(held_out, np.unique(folds))):
+            probabilities[folds == f] = p
     return HeldOut(probabilities, y.copy(), folds)
 
 

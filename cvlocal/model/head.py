@@ -20,6 +20,7 @@ datasets, a held-out log-loss search over a small grid once there are enough ima
 from __future__ import annotations
 
 import io
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
@@ -36,6 +37,7 @@ MIN_IMAGES_FOR_SEARCH = 100   # below this one validation split is too noisy to 
 MIN_PER_TAG_FOR_SEARCH = 10   # ... and each tag needs a few validation positives
 SEARCH_MAX_IMAGES = 2000      # subsample bigger sets for the C search only (keeps training a few seconds)
 MAX_ITER = 500
+MIN_BLOCK_ROWS = 500  # fewer rows a thread and the threads cost more than they save
 ABSENT_LOGIT_GAP = 20.0       # multiclass tags with no training image sit this far below the others
 
 
@@ -168,7 +170,8 @@ class Head:
 
 def fit_head(features: np.ndarray, labels: np.ndarray, multilabel: bool, c: float | None = None,
              standardise: bool = True, inputs: tuple[HeadInput, ...] | None = None,
-             test_time_flip: bool = False, transform: str = "none", resize: str = SHORT_SIDE) -> Head:
+             test_time_flip: bool = False, transform: str = "none", resize: str = SHORT_SIDE,
+             start: Head | None = None, workers: int = 1) -> Head:
     """Train a head on [N, D] features and [N, K] boolean labels.
 
     Multiclass: each row's tag is its first True column; rows with no tag are left out of training.
@@ -177,7 +180,9 @@ def fit_head(features: np.ndarray, labels: np.ndarray, multilabel: bool, c: floa
     `c` overrides the regularisation rule (see `choose_c`); `standardise=False` fits the features as they are.
     `inputs`, `test_time_flip`, `transform` and `resize` are recorded in the head (default: the first D values of
     Lite0's output of the short-side crop, as they are); the features passed in are the head's input, already
-    assembled and transformed.
+    assembled and transformed. `start`: a head over the same inputs and tags to start the solver from (one trained
+    on a superset of these rows lies near this fit's optimum, so the solver needs far fewer steps). `workers`:
+    threads for the final fit's products (each takes a block of rows).
     """
     x = np.asarray(features, dtype=np.float64)
     y = np.asarray(labels, dtype=bool)
@@ -199,6 +204,8 @@ def fit_head(features: np.ndarray, labels: np.ndarray, multilabel: bool, c: floa
         mean, std = np.zeros(d), np.ones(d)
     z = ((x - mean) / std).astype(np.float32)
 
+    if start is not None and start.weights.shape != (d, k):
+        raise ValueError(f"a start head of {start.weights.shape} weights cannot start a fit of [{d}, {k}]")
     learnt = _learnable_columns(y, multilabel)
     w = np.zeros((d, k))
     b = _constant_bias(y, multilabel, n)
@@ -208,7 +215,9 @@ def fit_head(features: np.ndarray, labels: np.ndarray, multilabel: bool, c: floa
         # (the service predicting, other trainings) spinning BLAS threads made fits 3-5x slower.
         with threadpool_limits(limits=1, user_api="blas"):
             c_value = choose_c(z, y[:, cols], multilabel) if c is None else c
-            w_fit, b_fit = _fit_standardised(z, y[:, cols], multilabel, c_value)
+            w_fit, b_fit = _fit_standardised(z, y[:, cols], multilabel, c_value,
+                                             None if start is None else _standardised_start(start, mean, std, cols),
+                                             workers)
         w[:, cols], b[cols] = w_fit, b_fit
         if not multilabel:
             b[~learnt] = b_fit.min() - ABSENT_LOGIT_GAP
@@ -221,6 +230,13 @@ def fit_head(features: np.ndarray, labels: np.ndarray, multilabel: bool, c: floa
     return Head(weights=weights.astype(np.float32), bias=bias.astype(np.float32), multilabel=multilabel,
                 inputs=inputs or (HeadInput(BACKBONE_NAME, d),), test_time_flip=test_time_flip,
                 transform=transform, resize=resize)
+
+
+def _standardised_start(start: Head, mean: np.ndarray, std: np.ndarray, cols: np.ndarray):
+    """`start`'s (W, b) for these columns in the standardised space the solver works in (the fold undone)."""
+    w = start.weights.astype(np.float64) * std[:, None]
+    b = start.bias.astype(np.float64) + mean @ start.weights.astype(np.float64)
+    return w[:, cols], b[cols]
 
 
 def choose_c(z: np.ndarray, y: np.ndarray, multilabel: bool) -> float:
@@ -262,8 +278,9 @@ def choose_c(z: np.ndarray, y: np.ndarray, multilabel: bool) -> float:
     return best_c
 
 
-def _fit_standardised(z, y, multilabel, c, start=None):
-    """Minimise sum of log-losses + ||W||^2 / (2c) with L-BFGS; returns (W [D,K], b [K])."""
+def _fit_standardised(z, y, multilabel, c, start=None, workers=1):
+    """Minimise sum of log-losses + ||W||^2 / (2c) with L-BFGS; returns (W [D,K], b [K]). `workers`: threads that
+    each compute the loss and gradient of a block of rows (numpy releases the GIL in the products)."""
     from scipy.optimize import minimize  # here, not with the module: see evaluation._assign_folds
 
     n, d = z.shape
@@ -277,16 +294,27 @@ def _fit_standardised(z, y, multilabel, c, start=None):
     theta0 = np.concatenate([w0.ravel(), b0])
 
     z32 = np.ascontiguousarray(z, dtype=np.float32)  # float32 matmuls: twice as fast, ample precision here
+    workers = max(1, min(workers, n // MIN_BLOCK_ROWS))
+    blocks = [slice(i * n // workers, (i + 1) * n // workers) for i in range(workers)]
 
-    def objective(theta):
+    def block(rows, w32, b):
+        logits = (z32[rows] @ w32).astype(np.float64) + b
+        loss, residual = _loss_and_residual(logits, yf[rows], multilabel)
+        return loss, (z32[rows].T @ residual.astype(np.float32)).astype(np.float64), residual.sum(axis=0)
+
+    def objective(theta, pool=None):
         w = theta[:-k].reshape(d, k)
-        logits = (z32 @ w.astype(np.float32)).astype(np.float64) + theta[-k:]
-        loss, residual = _loss_and_residual(logits, yf, multilabel)
-        grad_w = (z32.T @ residual.astype(np.float32)).astype(np.float64) + w / c
-        return loss + 0.5 * np.sum(w * w) / c, np.concatenate([grad_w.ravel(), residual.sum(axis=0)])
+        w32, b = w.astype(np.float32), theta[-k:]
+        parts = list(pool.map(lambda rows: block(rows, w32, b), blocks)) if pool else [block(blocks[0], w32, b)]
+        loss, grad_w, grad_b = (sum(p[i] for p in parts) for i in range(3))
+        return loss + 0.5 * np.sum(w * w) / c, np.concatenate([(grad_w + w / c).ravel(), grad_b])
 
-    result = minimize(objective, theta0, jac=True, method="L-BFGS-B",
-                      options={"maxiter": MAX_ITER, "gtol": 1e-5 * max(1, n)})
+    options = {"maxiter": MAX_ITER, "gtol": 1e-5 * max(1, n)}
+    if workers == 1:
+        result = minimize(objective, theta0, jac=True, method="L-BFGS-B", options=options)
+    else:
+        with ThreadPoolExecutor(workers, thread_name_prefix="cvlocal-head") as pool:
+            result = minimize(objective, theta0, args=(pool,), jac=True, method="L-BFGS-B", options=options)
     theta = result.x
     return theta[:-k].reshape(d, k), theta[-k:]
 

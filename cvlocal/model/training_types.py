@@ -71,22 +71,27 @@ class TrainingType:
         predicted_from = t((plain + flipped) / 2 if self.test_time_flip else plain)
         return predicted_from, ([t(plain), t(flipped)] if self.mirrored_rows else [predicted_from])
 
-    def _fit(self, x: np.ndarray, y: np.ndarray, multilabel: bool) -> Head:
+    def _fit(self, x: np.ndarray, y: np.ndarray, multilabel: bool, start: Head | None = None,
+             workers: int = 1) -> Head:
         return fit_head(x, y, multilabel, c=self.c, standardise=self.standardise, inputs=self.inputs,
-                        test_time_flip=self.test_time_flip, transform=self.transform, resize=self.resize)
+                        test_time_flip=self.test_time_flip, transform=self.transform, resize=self.resize,
+                        start=start, workers=workers)
 
     def fit(self, features: Features, labels: np.ndarray, multilabel: bool,
-            mirrored: Features | None = None) -> Head:
-        """The head for these images' features and [N, K] boolean labels."""
+            mirrored: Features | None = None, workers: int = 1) -> Head:
+        """The head for these images' features and [N, K] boolean labels (`workers`: threads for the fit)."""
         _, views = self._views(features, mirrored)
         y = np.asarray(labels, bool)
-        return self._fit(np.vstack(views), np.vstack([y] * len(views)), multilabel)
+        return self._fit(np.vstack(views), np.vstack([y] * len(views)), multilabel, workers=workers)
 
     def cross_validate(self, features: Features, labels: np.ndarray, multilabel: bool,
-                       mirrored: Features | None = None) -> HeldOut:
-        """Held-out probabilities for every image, each from a head of this type that did not see it."""
+                       mirrored: Features | None = None, start: Head | None = None, workers: int = 1) -> HeldOut:
+        """Held-out probabilities for every image, each from a head of this type that did not see it; `start`:
+        this type's head trained on every image (`fit`), which the folds start from; `workers`: folds side by side
+        (`evaluation.cross_validate`)."""
         predicted_from, views = self._views(features, mirrored)
-        return cross_validate(predicted_from, labels, multilabel, fit=self._fit, training_views=views)
+        return cross_validate(predicted_from, labels, multilabel, fit=self._fit, training_views=views, start=start,
+                              workers=workers)
 
 
 REGULAR = TrainingType("Regular", (HeadInput(LITE0.name, CNN_DIM),), mirrored_rows=True, test_time_flip=False,

