@@ -28,9 +28,11 @@ import onnxruntime
 import PIL.Image
 import pytest
 from azure.cognitiveservices.vision.customvision.prediction.models import CustomVisionErrorException
+from azure.cognitiveservices.vision.customvision.training.models import CustomVisionErrorException as TrainingError
 from azure.cognitiveservices.vision.customvision.training.models import (ImageFileCreateBatch, ImageFileCreateEntry,
                                                                          PredictionQueryToken, Region)
 
+from harness.exports import exported
 from harness.files import serve_files
 from harness.rest import DETECTION_TRAINING_S
 from harness.voc import LabelledPhoto, per_tag, read_split
@@ -281,7 +283,7 @@ class CompactSample(Sample):
 
 def download(walk, iteration, platform: str, flavor: str | None = None) -> zipfile.ZipFile:
     pid, iid = walk.project.id, iteration.id
-    export = walk.trainer.export_iteration(pid, iid, platform, flavor=flavor)
+    export = exported(walk.trainer, pid, iid, platform, flavor)  # built in the background, as on Azure
     assert export.status == "Done", export.as_dict()
     r = httpx.get(export.download_uri, timeout=60)
     assert r.status_code == 200, r.text
@@ -359,3 +361,17 @@ def test_the_dockerfile_export_answers_detection_json(walk, predictor, tmp_path,
     finally:
         server.terminate()
         server.wait(10)
+
+
+def test_a_detector_exports_to_what_its_domain_lists_and_no_more(walk):
+    """ONNX and DockerFile are what a detector exports to here; the domain says so, and TensorFlow is refused with
+    Azure's code before anything is recorded."""
+    domain = next(d for d in walk.trainer.get_domains() if d.id == walk.regular.domain_id)
+    assert sorted(domain.exportable_platforms) == ["DockerFile", "ONNX"]
+    assert sorted(walk.trainer.get_iteration(walk.project.id, walk.regular.id).exportable_to) == ["DockerFile", "ONNX"]
+    before = len(walk.trainer.get_exports(walk.project.id, walk.regular.id))
+    with pytest.raises(TrainingError) as refused:
+        walk.trainer.export_iteration(walk.project.id, walk.regular.id, "TensorFlow")
+    assert refused.value.error.code == "BadRequestExportValidationFailed"
+    assert "object detection" in refused.value.error.message
+    assert len(walk.trainer.get_exports(walk.project.id, walk.regular.id)) == before
