@@ -152,8 +152,7 @@ def test_tensorflow_js_through_microsofts_library_computes_the_services_model(ca
     close, not equal. What is held: on the pixels the library prepares, the TensorFlow.js model computes the
     service's model (its ONNX export) to 1e-3, which also holds the channel order the library feeds (BGR); on
     the fruit iteration, whose answers those pixels do not move, the service's top tag and probabilities
-    within 0.02. The grocery figures (a 5-shot model, unsure on many val/ photos) are printed and in
-    docs/benchmarks.md."""
+    within 0.02. The grocery figures (a 5-shot model, unsure on many val/ photos) are printed."""
     from harness import tfjs
 
     try:
