@@ -220,7 +220,8 @@ def test_detection_walkthrough(portal, training_client, make_photo, tmp_path):
     add = card.get_by_role("button", name=re.compile(r"^Add with \d+ box"))
     boxes = int(re.search(r"\d+", add.inner_text()).group())
     add.click()
-    expect(page.get_by_text(f"Added to the training images with {boxes} region")).to_be_visible()
+    # the image copied into a training image with its boxes: seconds on a loaded machine
+    expect(page.get_by_text(f"Added to the training images with {boxes} region")).to_be_visible(timeout=30_000)
     assert training_client.get_image_count(project.id) == 32
     assert portal.dialogs == []
 
