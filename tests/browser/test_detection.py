@@ -215,11 +215,18 @@ def test_detection_walkthrough(portal, training_client, make_photo, tmp_path):
     page.get_by_role("link", name="Predictions").click()
     page.get_by_label("At least (%)").fill("1")
     page.get_by_label("At least (%)").dispatch_event("change")
+    # the page's first query and the one the new threshold asks for may both be in flight: act on the last one's
+    # card only, not on one a later answer replaces under the click
+    expect(page.get_by_role("status").filter(has_text="1 stored prediction shown")).to_be_visible()
+    portal.settle()
     card = page.locator("li.prediction").first
     expect(card.locator(".box-layer .box").first).to_be_attached()
     add = card.get_by_role("button", name=re.compile(r"^Add with \d+ box"))
     boxes = int(re.search(r"\d+", add.inner_text()).group())
-    add.click()
+    with page.expect_response(lambda r: r.url.endswith("/images/predictions") and r.request.method == "POST",
+                              timeout=60_000) as answered:
+        add.click()
+    assert answered.value.status == 200, answered.value.text()
     # the image copied into a training image with its boxes: seconds on a loaded machine
     expect(page.get_by_text(f"Added to the training images with {boxes} region")).to_be_visible(timeout=30_000)
     assert training_client.get_image_count(project.id) == 32
