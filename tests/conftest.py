@@ -39,8 +39,23 @@ def datasets() -> Path:
 
 
 # The longest units of work (modules, or groups), started first under xdist so that no worker is left running a
-# long one alone at the end; the rest follow in collection order. Serial seconds, measured (docs/architecture.md).
-LONGEST_FIRST: tuple[str, ...] = ()
+# long one alone at the end; the rest follow in collection order. The seconds each took in a full `make test`
+# (three workers on two cores, 2026-12-04), longest first.
+LONGEST_FIRST: tuple[str, ...] = (
+    "exports",                                              # 1,180 s before its two modules shared one worker
+    "tests/integration/test_pipeline_run.py",               # 193
+    "tests/integration/test_sdk_detection_walkthrough.py",  # 163
+    "tests/reliability/test_faults.py",                     # 160
+    "tests/integration/test_migrate.py",                    # 133
+    "tests/integration/test_pipeline_detection.py",         # 120
+    "tests/reliability/test_cluster.py",                    # 112
+    "tests/reliability/test_soak.py",                       # 105
+    "tests/integration/test_pipeline_requests.py",          # 79
+    "tests/browser/test_iterations.py",                     # 78
+    "tests/integration/test_pipeline_insight.py",           # 77
+    "tests/integration/test_dataset_container.py",          # 77
+    "tests/browser/test_detection.py",                      # 73
+)
 
 
 def _unit(item) -> str:

@@ -16,7 +16,7 @@ Each photo goes to the project whose photos it is like: a model asked about phot
 shown spreads its probabilities over look-alike tags, where the service's reduced-scale JPEG decoding of large
 photos (model/preprocess.py) moves them more than on the photos it knows.
 The projects, the service's answers and the exports are shared with test_exports_for_azure_clients.py
-(exported_projects.py).
+(exported_projects.py): both are the `exports` group, one unit of work on one worker.
 """
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ from harness.engines import EngineMissing, skip_or_fail
 from .export_samples import OpenVino, TensorFlowFrozenGraph, TensorFlowLite, TensorFlowSavedModel
 from .exported_projects import KINDS, SampleModel, Trained, every, fruit_photos, grocery_val_photos
 
-pytestmark = [pytest.mark.datasets, pytest.mark.slow]
+pytestmark = [pytest.mark.datasets, pytest.mark.slow, pytest.mark.xdist_group("exports")]
 TOLERANCE, FLOAT16_TOLERANCE = 0.02, 0.03
 
 

@@ -10,9 +10,14 @@ What is compared with what (to keep the suite's time in check):
 - through HTTP, every fruit photo (fruit + fruit-extra, 51, with a model trained on fruit) and every grocery
   `val/` photo (296, with a model trained on 5 photos a tag of grocery `train/`): the sample's top tag against
   the prediction API's, for a Regular and an Advanced iteration of each;
-- in-process, every grocery photo (train and val, 2,936): the pixels the exported graph crops out of the
-  sample's input are exactly the pixels the service predicts from, and on the same pixels the export and the
-  service compute the same probabilities (tests/unit/test_head_export.py).
+- in-process, every kind of grocery photo (train and val, 2,936 photos of three kinds: JPEG, RGB, 348x348,
+  348x464 or 464x348, no EXIF orientation): every photo of a kind when it has at most 200, else 200 spread
+  over it, 343 in all: the pixels the exported graph crops out of the sample's input are exactly the pixels
+  the service predicts from, and on the same pixels the export and the service compute the same probabilities
+  (tests/unit/test_head_export.py).
+
+The module shares its worker with test_export_runtimes.py (the `exports` group), so the projects are trained,
+the service asked and each export built once for both.
 """
 from __future__ import annotations
 
@@ -38,7 +43,8 @@ from harness.files import serve_files
 
 from .exported_projects import SampleModel, Trained, fruit_photos, grocery_val_photos, photos
 
-pytestmark = [pytest.mark.datasets, pytest.mark.slow]
+pytestmark = [pytest.mark.datasets, pytest.mark.slow, pytest.mark.xdist_group("exports")]
+PER_KIND = 200  # photos of each kind of grocery photo the pixel test compares (a kind: format, mode, size, EXIF)
 
 
 def _sample(trained: Trained, kind: str) -> tuple[SampleModel, list[str]]:
@@ -75,7 +81,18 @@ def test_the_sample_gets_the_services_top_tag_on_every_grocery_val_photo(grocery
     assert _disagreements(grocery, kind, files) == []
 
 
-def test_the_export_sees_the_services_pixels_on_every_grocery_photo(grocery, datasets):
+def _of_every_kind(files: list[Path], most: int) -> list[Path]:
+    """Every photo of each kind (format, mode, size, EXIF orientation) when the kind has at most `most`, else
+    `most` spread evenly over it: what decides the pixels is the kind, so every kind is compared, the common
+    one on fewer photos."""
+    kinds: dict[tuple, list[Path]] = {}
+    for f in files:
+        with PIL.Image.open(f) as image:  # the header only
+            kinds.setdefault((image.format, image.mode, image.size, image.getexif().get(0x0112)), []).append(f)
+    return [f for group in kinds.values() for f in group[::max(1, -(-len(group) // most))]]
+
+
+def test_the_export_sees_the_services_pixels_on_every_kind_of_grocery_photo(grocery, datasets):
     """The crop the exported graph takes of the sample's 256x256 input, against the service's own pixels."""
     from cvlocal.model.preprocess import decode_for_model
 
@@ -85,8 +102,10 @@ def test_the_export_sees_the_services_pixels_on_every_grocery_photo(grocery, dat
     with_crop.graph.output.append(onnx.helper.make_tensor_value_info("cropped", onnx.TensorProto.FLOAT, None))
     crop = onnxruntime.InferenceSession(with_crop.SerializeToString(), providers=["CPUExecutionProvider"])
     sample = SampleModel(model_bytes)
-    files = photos(datasets / "grocery-store" / "train") + grocery_val_photos(datasets)
-    assert len(files) == 2936
+    every_photo = photos(datasets / "grocery-store" / "train") + grocery_val_photos(datasets)
+    assert len(every_photo) == 2936
+    files = _of_every_kind(every_photo, PER_KIND)
+    assert len(files) >= 3 * 17  # three kinds, the rarest with 17 photos
 
     def differs(f: Path) -> bool:  # decoding and resizing release the GIL: two at a time on two cores
         data = f.read_bytes()
