@@ -23,34 +23,21 @@ def _image(store: bool):
     return classify
 
 
-def _url(store: bool):
-    async def classify(svc: Svc, project_id: str, published_name: str, request: Request,
+async def _uploaded(svc: Svc, request: Request) -> bytes:
+    return await one_image(svc.predictor, request)
+
+
+def _published(run, image, store: bool):
+    """An endpoint that reads the image (`image`: the request's upload, or the URL it names) and has `run`
+    (predict: classify; detect) answer with the published iteration."""
+    async def endpoint(svc: Svc, project_id: str, published_name: str, request: Request,
                        q: Annotated[PredictionQuery, Query()]) -> ImagePrediction:
-        iteration = svc.store.published(project_id, published_name)
-        return await predict(svc.predictor, project_id, iteration, await image_at(svc, request), store,
-                             q.application)
-    return classify
+        iteration = svc.predictor.published(project_id, published_name)
+        return await run(svc.predictor, project_id, iteration, await image(svc, request), store, q.application)
+    return endpoint
 
 
 DETECT = "/prediction/{project_id}/detect/iterations/{published_name}"
-
-
-def _detect_image(store: bool):
-    async def detect_image(svc: Svc, project_id: str, published_name: str, request: Request,
-                           q: Annotated[PredictionQuery, Query()]) -> ImagePrediction:
-        iteration = svc.predictor.published(project_id, published_name)
-        return await detect(svc.predictor, project_id, iteration, await one_image(svc.predictor, request), store,
-                            q.application)
-    return detect_image
-
-
-def _detect_url(store: bool):
-    async def detect_image_url(svc: Svc, project_id: str, published_name: str, request: Request,
-                               q: Annotated[PredictionQuery, Query()]) -> ImagePrediction:
-        iteration = svc.store.published(project_id, published_name)
-        return await detect(svc.predictor, project_id, iteration, await image_at(svc, request), store,
-                            q.application)
-    return detect_image_url
 
 
 OPERATIONS = (
@@ -58,12 +45,15 @@ OPERATIONS = (
               direct=partial(serve_classify, store=True)),
     Operation("classify_image_with_no_store", "POST", CLASSIFY + "/image/nostore", _image(store=False),
               direct=partial(serve_classify, store=False)),
-    Operation("classify_image_url", "POST", CLASSIFY + "/url", _url(store=True)),
-    Operation("classify_image_url_with_no_store", "POST", CLASSIFY + "/url/nostore", _url(store=False)),
-    Operation("detect_image", "POST", DETECT + "/image", _detect_image(store=True)),
-    Operation("detect_image_with_no_store", "POST", DETECT + "/image/nostore", _detect_image(store=False)),
-    Operation("detect_image_url", "POST", DETECT + "/url", _detect_url(store=True)),
-    Operation("detect_image_url_with_no_store", "POST", DETECT + "/url/nostore", _detect_url(store=False)),
+    Operation("classify_image_url", "POST", CLASSIFY + "/url", _published(predict, image_at, store=True)),
+    Operation("classify_image_url_with_no_store", "POST", CLASSIFY + "/url/nostore",
+              _published(predict, image_at, store=False)),
+    Operation("detect_image", "POST", DETECT + "/image", _published(detect, _uploaded, store=True)),
+    Operation("detect_image_with_no_store", "POST", DETECT + "/image/nostore",
+              _published(detect, _uploaded, store=False)),
+    Operation("detect_image_url", "POST", DETECT + "/url", _published(detect, image_at, store=True)),
+    Operation("detect_image_url_with_no_store", "POST", DETECT + "/url/nostore",
+              _published(detect, image_at, store=False)),
 )
 
 router = APIRouter(tags=["prediction"])

@@ -77,10 +77,7 @@ def package_files(job: ExportJob) -> dict[str, bytes]:
     files = _model_files(job, graph, conv)
     model_file = MODEL_FILE[(job.platform, job.flavor)]
     files[LABELS] = labels.encode()
-    manifest = {"DomainType": graph.task, "Platform": job.platform, "Flavor": job.flavor or "",
-                "ExporterVersion": "2.0", "ExportedDate": datetime.now(timezone.utc).isoformat(),
-                "IterationId": job.iteration_id, "ModelFileName": model_file, "LabelFileName": LABELS,
-                "SchemaVersion": "1.0"}
+    manifest = _manifest(job, graph, model_file)
     if job.platform != "ONNX":  # an ONNX model carries these in its own metadata props
         manifest["MetadataPropsFileName"] = METADATA
         files[METADATA] = json.dumps(metadata_properties(graph, conv), indent=2).encode()
@@ -89,14 +86,18 @@ def package_files(job: ExportJob) -> dict[str, bytes]:
     return files
 
 
+def _manifest(job: ExportJob, graph: ModelGraph, model_file: str) -> dict[str, str]:
+    """cvexport.manifest, as Azure writes it in every package."""
+    return {"DomainType": graph.task, "Platform": job.platform, "Flavor": job.flavor or "", "ExporterVersion": "2.0",
+            "ExportedDate": datetime.now(timezone.utc).isoformat(), "IterationId": job.iteration_id,
+            "ModelFileName": model_file, "LabelFileName": LABELS, "SchemaVersion": "1.0"}
+
+
 def _detection_onnx_files(job: ExportJob, graph: ModelGraph, labels: str) -> dict[str, bytes]:
     from ..training.detection_export import detection_readme
 
-    manifest = {"DomainType": graph.task, "Platform": job.platform, "Flavor": "", "ExporterVersion": "2.0",
-                "ExportedDate": datetime.now(timezone.utc).isoformat(), "IterationId": job.iteration_id,
-                "ModelFileName": "model.onnx", "LabelFileName": LABELS, "SchemaVersion": "1.0"}
     return {"model.onnx": graph.model.SerializeToString(), LABELS: labels.encode(),
-            MANIFEST: json.dumps(manifest, indent=2).encode(),
+            MANIFEST: json.dumps(_manifest(job, graph, "model.onnx"), indent=2).encode(),
             "README.txt": detection_readme(graph.model, job.domain_id).encode()}
 
 

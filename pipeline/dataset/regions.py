@@ -40,6 +40,10 @@ class Region:
     def box(self) -> tuple[float, float, float, float]:
         return (self.left, self.top, self.width, self.height)
 
+    def canonical(self) -> str:
+        """The box in a dataset version's canonical text (insight/manifest.py): 4 decimals."""
+        return f"{self.tag}@{self.left:.4f},{self.top:.4f},{self.width:.4f},{self.height:.4f}"
+
     def describe(self) -> str:
         return f"{self.tag} [{', '.join(f'{v:.4f}' for v in self.box)}]"
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline.insight.heldout import DECIMALS, HeldOut, copy_path, image_performances, write_json
+from pipeline.insight.heldout import DECIMALS, HeldOut, image_performances, kept_or_read, write_json
 
 FORMAT = "cvops-heldout-detection/1"
 
@@ -45,18 +45,15 @@ class HeldOutBoxes:
 def read_held_out_boxes(trainer: Any, project_id: str, iteration: Any, kept: Path | None = None,
                         keep: bool = False) -> HeldOut:
     """From the copy in the folder `kept` when there is one, else from the service (and copied there if `keep`)."""
-    path = copy_path(kept, iteration)
-    found = _read_copy(path, iteration) if path is not None else None
-    if found is not None:
-        return found
-    images = [HeldOutBoxes(image.id, tuple(_box(r.tag_name, r) for r in (image.regions or []) if r.tag_name),
-                           tuple(_box(p.tag_name, p.bounding_box, p.probability)
-                                 for p in (image.predictions or []) if p.tag_name and p.bounding_box is not None))
-              for image in image_performances(trainer, project_id, iteration)]
-    held_out = HeldOut(iteration.id, iteration.name, images, _tags(images))
-    if keep and path is not None:
-        _write_copy(path, held_out)
-    return held_out
+    def from_service() -> HeldOut:
+        images = [HeldOutBoxes(image.id,
+                               tuple(_box(r.tag_name, r) for r in (image.regions or []) if r.tag_name),
+                               tuple(_box(p.tag_name, p.bounding_box, p.probability) for p in (image.predictions or [])
+                                     if p.tag_name and p.bounding_box is not None))
+                  for image in image_performances(trainer, project_id, iteration)]
+        return HeldOut(iteration.id, iteration.name, images, _tags(images))
+
+    return kept_or_read(kept, iteration, keep, from_service, _read_copy, _write_copy)
 
 
 def _box(tag: str, box: Any, probability: float | None = 1.0) -> Box:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 PAGE = 256  # the SDK's largest `take`
 FORMAT = "cvops-heldout/1"
@@ -51,18 +51,29 @@ class HeldOut:
 def read_held_out(trainer: Any, project_id: str, iteration: Any, kept: Path | None = None,
                   keep: bool = False) -> HeldOut:
     """From the copy in the folder `kept` when there is one, else from the service (and copied there if `keep`)."""
+    def from_service() -> HeldOut:
+        images = [HeldOutImage(image.id, tuple(sorted(t.tag_name for t in (image.tags or []))),
+                               {p.tag_name: round(float(p.probability or 0.0), DECIMALS)
+                                for p in (image.predictions or []) if p.tag_name})
+                  for image in image_performances(trainer, project_id, iteration)]
+        tags = sorted({t for image in images for t in (*image.given, *image.probabilities)})
+        return HeldOut(iteration.id, iteration.name, images, tags)
+
+    return kept_or_read(kept, iteration, keep, from_service, _read_copy, _write_copy)
+
+
+def kept_or_read(kept: Path | None, iteration: Any, keep: bool, from_service: Callable[[], HeldOut],
+                 read_copy: Callable[[Path, Any], HeldOut | None],
+                 write_copy: Callable[[Path, HeldOut], None]) -> HeldOut:
+    """The iteration's copy in `kept` when it reads, else `from_service()`, copied there when `keep`: one flow
+    for classification's copies and object detection's (boxes.py), each with its own format."""
     path = copy_path(kept, iteration)
-    found = _read_copy(path, iteration) if path is not None else None
+    found = read_copy(path, iteration) if path is not None else None
     if found is not None:
         return found
-    listed = image_performances(trainer, project_id, iteration)
-    images = [HeldOutImage(image.id, tuple(sorted(t.tag_name for t in (image.tags or []))),
-                           {p.tag_name: round(float(p.probability or 0.0), DECIMALS)
-                            for p in (image.predictions or []) if p.tag_name}) for image in listed]
-    tags = sorted({t for image in images for t in (*image.given, *image.probabilities)})
-    held_out = HeldOut(iteration.id, iteration.name, images, tags)
+    held_out = from_service()
     if keep and path is not None:
-        _write_copy(path, held_out)
+        write_copy(path, held_out)
     return held_out
 
 

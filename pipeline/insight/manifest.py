@@ -24,25 +24,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
+from pipeline.dataset.regions import Region  # an object detection box; its canonical() is the manifest's
 from pipeline.errors import DatasetError
 
 FORMAT = "cvops-dataset/1"
 VERSION_CHARS = 12
 UNRECORDED_PREFIX = "image:"  # the key of a project image cvops has no record of: its image id
-
-
-@dataclass(frozen=True)
-class Region:
-    """An object detection box (normalised to the image, as Custom Vision keeps them)."""
-
-    tag: str
-    left: float
-    top: float
-    width: float
-    height: float
-
-    def canonical(self) -> str:
-        return f"{self.tag}@{self.left:.4f},{self.top:.4f},{self.width:.4f},{self.height:.4f}"
 
 
 @dataclass(frozen=True)
@@ -70,7 +57,8 @@ class ManifestImage:
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"key": self.key, "sha256": self.sha256, "path": self.path, "tags": list(self.tags)}
         if self.regions:
-            data["regions"] = [vars(r) for r in self.regions]
+            data["regions"] = [{"tag": r.tag, "left": r.left, "top": r.top, "width": r.width, "height": r.height}
+                               for r in self.regions]
         return data
 
 

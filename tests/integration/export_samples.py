@@ -7,13 +7,24 @@ graph runs in one session for all photos (the sample opens one per photo) on bat
 
 OpenVINO: the sample is written for OpenVINO 2021.3's `openvino.inference_engine.IECore`, which has no release
 for Python 3.11 and is gone from OpenVINO 2022+; the same steps through today's `openvino.Core` (read the
-xml and bin, the input's shape [2:], RGB, NCHW, divided by 255, the first output)."""
+xml and bin, the input's shape [2:], RGB, NCHW, divided by 255, the first output).
+
+ONNX: the classification sample, and the two object detection samples (object_detection: the YOLO grid of
+General (compact), decoded with the sample's anchors and its non-maximum suppression; object_detection_s1: the
+boxes, classes and scores of General (compact) [S1]), which share the classification sample's input."""
 from __future__ import annotations
 
+import socket
+import subprocess
 import sys
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import numpy as np
+import onnx
+import onnxruntime
 import PIL.Image
 
 
@@ -166,3 +177,136 @@ class OpenVino:
 
     def predict(self, image_files: list) -> np.ndarray:
         return np.concatenate([list(self.predict_one(f).values())[0] for f in image_files])
+
+
+# ---- ONNX: samples/python/onnx/classification, object_detection and object_detection_s1 -------------------------
+
+class SampleModel:
+    """Azure's ONNX sample (samples/python/onnx/classification/predict.py), as it is written (a model file's
+    bytes in place of its path)."""
+
+    def __init__(self, model_bytes: bytes):
+        self.session = onnxruntime.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
+        assert len(self.session.get_inputs()) == 1
+        self.input_shape = self.session.get_inputs()[0].shape[2:]
+        self.input_name = self.session.get_inputs()[0].name
+        self.input_type = {"tensor(float)": np.float32, "tensor(float16)": np.float16}[
+            self.session.get_inputs()[0].type]
+        self.output_names = [o.name for o in self.session.get_outputs()]
+        self.is_bgr = False
+        self.is_range255 = False
+        for metadata in onnx.load_from_string(model_bytes).metadata_props:
+            if metadata.key == "Image.BitmapPixelFormat" and metadata.value == "Bgr8":
+                self.is_bgr = True
+            elif metadata.key == "Image.NominalPixelRange" and metadata.value == "NominalRange_0_255":
+                self.is_range255 = True
+
+    def input_array(self, image_file) -> np.ndarray:
+        image = PIL.Image.open(image_file).resize(self.input_shape)
+        input_array = np.array(image, dtype=np.float32)[np.newaxis, :, :, :]
+        input_array = input_array.transpose((0, 3, 1, 2))  # => (N, C, H, W)
+        if self.is_bgr:
+            input_array = input_array[:, (2, 1, 0), :, :]
+        if not self.is_range255:
+            input_array = input_array / 255
+        return input_array
+
+    def run(self, image_file) -> list:
+        return self.session.run(self.output_names, {self.input_name: self.input_array(image_file).astype(
+            self.input_type)})
+
+    def predict(self, image_file) -> dict:
+        outputs = self.run(image_file)
+        return {name: outputs[i] for i, name in enumerate(self.output_names)}
+
+
+class S1Sample(SampleModel):
+    """samples/python/onnx/object_detection_s1/predict.py: the graph gives boxes, classes and scores."""
+
+    def predict(self, image_file) -> dict:
+        assert set(self.output_names) == {"detected_boxes", "detected_classes", "detected_scores"}
+        return super().predict(image_file)
+
+
+class CompactSample(SampleModel):
+    """samples/python/onnx/object_detection/predict.py: one grid output, decoded with the sample's anchors, then
+    its non-maximum suppression (at most 64 boxes, probability over 0.01, IoU 0.45)."""
+    ANCHORS = np.array([[0.573, 0.677], [1.87, 2.06], [3.34, 5.47], [7.88, 3.53], [9.77, 9.17]])
+
+    def predict(self, image_file) -> dict:
+        assert len(self.output_names) == 1
+        outputs = self.run(image_file)[0]
+        outputs = outputs[0].transpose((1, 2, 0))
+        num_anchors = self.ANCHORS.shape[0]
+        height, width, channels = outputs.shape
+        num_classes = channels // num_anchors - 5
+        outputs = outputs.reshape((height, width, num_anchors, -1))
+        x = (outputs[..., 0] + np.arange(width)[np.newaxis, :, np.newaxis]) / width
+        y = (outputs[..., 1] + np.arange(height)[:, np.newaxis, np.newaxis]) / height
+        w = np.exp(outputs[..., 2]) * self.ANCHORS[:, 0][np.newaxis, np.newaxis, :] / width
+        h = np.exp(outputs[..., 3]) * self.ANCHORS[:, 1][np.newaxis, np.newaxis, :] / height
+        x = x - w / 2
+        y = y - h / 2
+        boxes = np.stack((x, y, x + w, y + h), axis=-1).reshape(-1, 4)
+        objectness = 1 / (1 + np.exp(-outputs[..., 4, np.newaxis]))
+        class_probs = outputs[..., 5:]
+        class_probs = np.exp(class_probs - np.amax(class_probs, axis=3)[..., np.newaxis])
+        class_probs = (class_probs / np.sum(class_probs, axis=3)[..., np.newaxis] * objectness).reshape(-1, num_classes)
+        selected_boxes, selected_classes, selected_probs = sample_nms(boxes, class_probs)
+        return {"detected_boxes": selected_boxes.reshape(1, -1, 4),
+                "detected_classes": selected_classes.reshape(1, -1),
+                "detected_scores": selected_probs.reshape(1, -1)}
+
+
+def sample_nms(boxes, class_probs, max_detections=64, prob_threshold=0.01, iou_threshold=0.45):
+    """The sample's NonMaxSuppression.__call__, as it reads (boxes [x, y, x2, y2])."""
+    classes = np.argmax(class_probs, axis=1)
+    probs = class_probs[np.arange(len(class_probs)), classes]
+    valid = probs > prob_threshold
+    boxes, classes, probs = boxes[valid, :], classes[valid], probs[valid]
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    selected_boxes, selected_classes, selected_probs = [], [], []
+    max_detections = min(max_detections, len(boxes))
+    while len(selected_boxes) < max_detections:
+        i = np.argmax(probs)
+        if probs[i] < prob_threshold:
+            break
+        selected_boxes.append(boxes[i])
+        selected_classes.append(classes[i])
+        selected_probs.append(probs[i])
+        box = boxes[i]
+        other = np.concatenate((np.arange(i), np.arange(i + 1, len(boxes))))
+        xy = np.maximum(box[0:2], boxes[other][:, 0:2])
+        xy2 = np.minimum(box[2:4], boxes[other][:, 2:4])
+        wh = np.maximum(0, xy2 - xy)
+        overlap = wh[:, 0] * wh[:, 1]
+        iou = overlap / (areas[i] + areas[other] - overlap)
+        overlapping = np.append(other[np.where(iou > iou_threshold)[0]], i)
+        probs[overlapping] = 0
+    return np.array(selected_boxes).reshape(-1, 4), np.array(selected_classes), np.array(selected_probs)
+
+
+# ---- DockerFile: the package's server, run as a process (no Docker engine here) ----------------------------------
+
+@contextmanager
+def dockerfile_server(folder: Path):
+    """The unzipped DockerFile package's app/server.py on a free port, once it answers: its base URL."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    process = subprocess.Popen([sys.executable, str(folder / "app" / "server.py"), "--port", str(port)],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(base + "/", timeout=1)
+                break
+            except httpx.TransportError:
+                assert process.poll() is None and time.monotonic() < deadline, process.stdout.read()
+                time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(10)

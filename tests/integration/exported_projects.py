@@ -3,8 +3,8 @@ fruit, and grocery trained on 5 photos a tag of `train/`, each on General (compa
 Regular and published; what the service answers for a photo is asked once and kept, and each export is built
 once and kept, so every test module that checks an export against the service reuses both.
 
-Also the photo sets the tests compare on, and Microsoft's ONNX sample client (the one every ONNX test feeds
-the export through)."""
+Also the photo sets the tests compare on (Microsoft's ONNX sample client, the one every ONNX test feeds the
+export through, is export_samples.SampleModel)."""
 from __future__ import annotations
 
 import hashlib
@@ -13,9 +13,6 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
-import onnx
-import onnxruntime
-import PIL.Image
 
 from harness.rest import Rest
 from harness.service import PREDICTION_RESOURCE_ID
@@ -23,42 +20,6 @@ from harness.service import PREDICTION_RESOURCE_ID
 GENERAL_COMPACT = "0732100f-1a38-4e49-a514-c9b44c697ab5"
 KSHOT = 5  # grocery photos a tag to train on: enough to be a real model, few enough to train in a minute
 KINDS = ("Regular", "Advanced")
-
-
-class SampleModel:
-    """Azure's ONNX sample (samples/python/onnx/classification/predict.py), as it is written (a model file's
-    bytes in place of its path)."""
-
-    def __init__(self, model_bytes: bytes):
-        self.session = onnxruntime.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
-        assert len(self.session.get_inputs()) == 1
-        self.input_shape = self.session.get_inputs()[0].shape[2:]
-        self.input_name = self.session.get_inputs()[0].name
-        self.input_type = {"tensor(float)": np.float32, "tensor(float16)": np.float16}[
-            self.session.get_inputs()[0].type]
-        self.output_names = [o.name for o in self.session.get_outputs()]
-        self.is_bgr = False
-        self.is_range255 = False
-        for metadata in onnx.load_from_string(model_bytes).metadata_props:
-            if metadata.key == "Image.BitmapPixelFormat" and metadata.value == "Bgr8":
-                self.is_bgr = True
-            elif metadata.key == "Image.NominalPixelRange" and metadata.value == "NominalRange_0_255":
-                self.is_range255 = True
-
-    def input_array(self, image_file) -> np.ndarray:
-        image = PIL.Image.open(image_file).resize(self.input_shape)
-        input_array = np.array(image, dtype=np.float32)[np.newaxis, :, :, :]
-        input_array = input_array.transpose((0, 3, 1, 2))  # => (N, C, H, W)
-        if self.is_bgr:
-            input_array = input_array[:, (2, 1, 0), :, :]
-        if not self.is_range255:
-            input_array = input_array / 255
-        return input_array
-
-    def predict(self, image_file) -> dict:
-        outputs = self.session.run(self.output_names, {self.input_name: self.input_array(image_file).astype(
-            self.input_type)})
-        return {name: outputs[i] for i, name in enumerate(self.output_names)}
 
 
 def kshot(files: list[Path], k: int, seed: int = 0) -> list[Path]:

@@ -31,8 +31,8 @@ import pytest
 
 from harness.engines import EngineMissing, skip_or_fail
 
-from .export_samples import OpenVino, TensorFlowFrozenGraph, TensorFlowLite, TensorFlowSavedModel
-from .exported_projects import KINDS, SampleModel, Trained, every, fruit_photos, grocery_val_photos
+from .export_samples import OpenVino, SampleModel, TensorFlowFrozenGraph, TensorFlowLite, TensorFlowSavedModel
+from .exported_projects import KINDS, Trained, every, fruit_photos, grocery_val_photos
 
 pytestmark = [pytest.mark.datasets, pytest.mark.slow, pytest.mark.xdist_group("exports")]
 TOLERANCE, FLOAT16_TOLERANCE = 0.02, 0.03

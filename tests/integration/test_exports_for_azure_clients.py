@@ -23,11 +23,6 @@ from __future__ import annotations
 
 import io
 import json
-import socket
-import subprocess
-import sys
-import time
-import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -41,7 +36,8 @@ import pytest
 from cvlocal.training.platforms import available_exports
 from harness.files import serve_files
 
-from .exported_projects import SampleModel, Trained, fruit_photos, grocery_val_photos, photos
+from .export_samples import SampleModel, dockerfile_server
+from .exported_projects import Trained, fruit_photos, grocery_val_photos, photos
 
 pytestmark = [pytest.mark.datasets, pytest.mark.slow, pytest.mark.xdist_group("exports")]
 PER_KIND = 200  # photos of each kind of grocery photo the pixel test compares (a kind: format, mode, size, EXIF)
@@ -132,34 +128,12 @@ def test_advanced_and_regular_report_their_type_and_time(export_rest, fruit):
 
 # ---- the DockerFile export: its server run as a process (no Docker engine here) -----------------------------
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def container(fruit, tmp_path_factory):
     folder = tmp_path_factory.mktemp("dockerfile-export")
-    package = fruit.package("Advanced", "DockerFile", "Linux")
-    package.extractall(folder)
-    port = _free_port()
-    process = subprocess.Popen([sys.executable, str(folder / "app" / "server.py"), "--port", str(port)],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(base + "/", timeout=1)
-                break
-            except httpx.TransportError:
-                assert process.poll() is None and time.monotonic() < deadline, process.stdout.read()
-                time.sleep(0.2)
+    fruit.package("Advanced", "DockerFile", "Linux").extractall(folder)
+    with dockerfile_server(folder) as base:
         yield folder, base
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 def test_the_dockerfile_package_builds_what_it_serves(container):

@@ -14,18 +14,11 @@ from __future__ import annotations
 
 import io
 import json
-import socket
-import subprocess
-import sys
 import time
 import uuid
 import zipfile
 
 import httpx
-import numpy as np
-import onnx
-import onnxruntime
-import PIL.Image
 import pytest
 from azure.cognitiveservices.vision.customvision.prediction.models import CustomVisionErrorException
 from azure.cognitiveservices.vision.customvision.training.models import CustomVisionErrorException as TrainingError
@@ -36,6 +29,8 @@ from harness.exports import exported
 from harness.files import serve_files
 from harness.rest import DETECTION_TRAINING_S
 from harness.voc import LabelledPhoto, per_tag, read_split
+
+from .export_samples import CompactSample, S1Sample, dockerfile_server
 
 pytestmark = [pytest.mark.also_on_cluster, pytest.mark.datasets, pytest.mark.slow]
 PER_TAG = 15  # Azure's minimum for object detection
@@ -188,99 +183,6 @@ def test_quick_test_of_the_advanced_iteration(walk):
     _check_detections(result, photo, walk)
 
 
-class Sample:
-    """What Azure's object detection export samples share, as they are written (a model file's bytes in place of
-    its path): the model's one input and its shape, the metadata props honoured, the image resized to it."""
-
-    def __init__(self, model_bytes: bytes):
-        self.session = onnxruntime.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
-        assert len(self.session.get_inputs()) == 1
-        self.input_shape = self.session.get_inputs()[0].shape[2:]
-        self.input_name = self.session.get_inputs()[0].name
-        self.input_type = {"tensor(float)": np.float32, "tensor(float16)": np.float16}[
-            self.session.get_inputs()[0].type]
-        self.output_names = [o.name for o in self.session.get_outputs()]
-        self.is_bgr = False
-        self.is_range255 = False
-        for metadata in onnx.load_from_string(model_bytes).metadata_props:
-            if metadata.key == "Image.BitmapPixelFormat" and metadata.value == "Bgr8":
-                self.is_bgr = True
-            elif metadata.key == "Image.NominalPixelRange" and metadata.value == "NominalRange_0_255":
-                self.is_range255 = True
-
-    def run(self, image_file) -> list:
-        image = PIL.Image.open(image_file).resize(self.input_shape)
-        input_array = np.array(image, dtype=np.float32)[np.newaxis, :, :, :]
-        input_array = input_array.transpose((0, 3, 1, 2))  # => (N, C, H, W)
-        if self.is_bgr:
-            input_array = input_array[:, (2, 1, 0), :, :]
-        if not self.is_range255:
-            input_array = input_array / 255
-        return self.session.run(self.output_names, {self.input_name: input_array.astype(self.input_type)})
-
-
-class S1Sample(Sample):
-    """samples/python/onnx/object_detection_s1/predict.py: the graph gives boxes, classes and scores."""
-
-    def predict(self, image_file) -> dict:
-        outputs = self.run(image_file)
-        assert set(self.output_names) == {"detected_boxes", "detected_classes", "detected_scores"}
-        return {name: outputs[i] for i, name in enumerate(self.output_names)}
-
-
-class CompactSample(Sample):
-    """samples/python/onnx/object_detection/predict.py: one grid output, decoded with the sample's anchors, then
-    its non-maximum suppression (at most 64 boxes, probability over 0.01, IoU 0.45)."""
-    ANCHORS = np.array([[0.573, 0.677], [1.87, 2.06], [3.34, 5.47], [7.88, 3.53], [9.77, 9.17]])
-
-    def predict(self, image_file) -> dict:
-        assert len(self.output_names) == 1
-        outputs = self.run(image_file)[0]
-        outputs = outputs[0].transpose((1, 2, 0))
-        num_anchors = self.ANCHORS.shape[0]
-        height, width, channels = outputs.shape
-        num_classes = channels // num_anchors - 5
-        outputs = outputs.reshape((height, width, num_anchors, -1))
-        x = (outputs[..., 0] + np.arange(width)[np.newaxis, :, np.newaxis]) / width
-        y = (outputs[..., 1] + np.arange(height)[:, np.newaxis, np.newaxis]) / height
-        w = np.exp(outputs[..., 2]) * self.ANCHORS[:, 0][np.newaxis, np.newaxis, :] / width
-        h = np.exp(outputs[..., 3]) * self.ANCHORS[:, 1][np.newaxis, np.newaxis, :] / height
-        x = x - w / 2
-        y = y - h / 2
-        boxes = np.stack((x, y, x + w, y + h), axis=-1).reshape(-1, 4)
-        objectness = 1 / (1 + np.exp(-outputs[..., 4, np.newaxis]))
-        class_probs = outputs[..., 5:]
-        class_probs = np.exp(class_probs - np.amax(class_probs, axis=3)[..., np.newaxis])
-        class_probs = (class_probs / np.sum(class_probs, axis=3)[..., np.newaxis] * objectness).reshape(-1, num_classes)
-        return self._nms(boxes, class_probs)
-
-    @staticmethod
-    def _nms(boxes, class_probs, max_detections=64, prob_threshold=0.01, iou_threshold=0.45) -> dict:
-        classes = np.argmax(class_probs, axis=1)
-        probs = class_probs[np.arange(len(class_probs)), classes]
-        valid = probs > prob_threshold
-        boxes, classes, probs = boxes[valid, :], classes[valid], probs[valid]
-        areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-        selected_boxes, selected_classes, selected_probs = [], [], []
-        while len(selected_boxes) < min(max_detections, len(boxes)):
-            i = np.argmax(probs)
-            if probs[i] < prob_threshold:
-                break
-            selected_boxes.append(boxes[i])
-            selected_classes.append(classes[i])
-            selected_probs.append(probs[i])
-            others = np.concatenate((np.arange(i), np.arange(i + 1, len(boxes))))
-            xy = np.maximum(boxes[i][0:2], boxes[others][:, 0:2])
-            xy2 = np.minimum(boxes[i][2:4], boxes[others][:, 2:4])
-            wh = np.maximum(0, xy2 - xy)
-            overlap = wh[:, 0] * wh[:, 1]
-            iou_ = overlap / (areas[i] + areas[others] - overlap)
-            probs[np.append(others[np.where(iou_ > iou_threshold)[0]], i)] = 0
-        return {"detected_boxes": np.array(selected_boxes).reshape(1, -1, 4),
-                "detected_classes": np.array(selected_classes).reshape(1, -1),
-                "detected_scores": np.array(selected_probs).reshape(1, -1)}
-
-
 def download(walk, iteration, platform: str, flavor: str | None = None) -> zipfile.ZipFile:
     pid, iid = walk.project.id, iteration.id
     export = exported(walk.trainer, pid, iid, platform, flavor)  # built in the background, as on Azure
@@ -332,21 +234,7 @@ def test_the_dockerfile_export_answers_detection_json(walk, predictor, tmp_path,
     package = download(walk, iteration, "DockerFile", "Linux")
     package.extractall(tmp_path)
     assert json.loads((tmp_path / "app" / "tags.json").read_text())["type"] == "ObjectDetection"
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen([sys.executable, str(tmp_path / "app" / "server.py"), "--port", str(port)],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(base + "/", timeout=1)
-                break
-            except httpx.TransportError:
-                assert server.poll() is None and time.monotonic() < deadline, server.stdout.read()
-                time.sleep(0.2)
+    with dockerfile_server(tmp_path) as base:
         photo = walk.val_photos[0]
         data = photo.path.read_bytes()
         want = served(walk, predictor, iteration, data).predictions[0]
@@ -362,9 +250,6 @@ def test_the_dockerfile_export_answers_detection_json(walk, predictor, tmp_path,
             assert abs(top["probability"] - want.probability) <= 0.01
         r = httpx.post(base + "/image", content=b"not an image")
         assert r.status_code == 400 and r.json()["code"] == "BadRequestImageFormat"
-    finally:
-        server.terminate()
-        server.wait(10)
 
 
 def test_a_detector_exports_to_what_its_domain_lists_and_no_more(walk):

@@ -6,34 +6,7 @@ import numpy as np
 
 from cvlocal.model.detection import MAX_DETECTIONS
 from cvlocal.model.detection.nms import non_max_suppression
-
-
-def sample_nms(boxes, class_probs, max_detections=64, prob_threshold=0.01, iou_threshold=0.45):
-    """The sample's NonMaxSuppression.__call__, as it reads (boxes [x, y, x2, y2])."""
-    classes = np.argmax(class_probs, axis=1)
-    probs = class_probs[np.arange(len(class_probs)), classes]
-    valid = probs > prob_threshold
-    boxes, classes, probs = boxes[valid, :], classes[valid], probs[valid]
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    selected_boxes, selected_classes, selected_probs = [], [], []
-    max_detections = min(max_detections, len(boxes))
-    while len(selected_boxes) < max_detections:
-        i = np.argmax(probs)
-        if probs[i] < prob_threshold:
-            break
-        selected_boxes.append(boxes[i])
-        selected_classes.append(classes[i])
-        selected_probs.append(probs[i])
-        box = boxes[i]
-        other = np.concatenate((np.arange(i), np.arange(i + 1, len(boxes))))
-        xy = np.maximum(box[0:2], boxes[other][:, 0:2])
-        xy2 = np.minimum(box[2:4], boxes[other][:, 2:4])
-        wh = np.maximum(0, xy2 - xy)
-        overlap = wh[:, 0] * wh[:, 1]
-        iou = overlap / (areas[i] + areas[other] - overlap)
-        overlapping = np.append(other[np.where(iou > iou_threshold)[0]], i)
-        probs[overlapping] = 0
-    return np.array(selected_boxes).reshape(-1, 4), np.array(selected_classes), np.array(selected_probs)
+from tests.integration.export_samples import sample_nms
 
 
 def random_candidates(rng, n, k):
