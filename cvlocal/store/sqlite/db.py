@@ -9,12 +9,32 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 from ..sql.db import JsonDialect
 from ..sql.schema import migrate
+
+
+BUSY_AT_OPEN_S = 30  # as long as a write waits for another process's (connect's timeout)
+
+
+def _write_ahead_log(conn: sqlite3.Connection, within_s: float = BUSY_AT_OPEN_S) -> None:
+    """Switch the database to WAL. Processes opening a new database together can find it locked: the switch
+    needs the database to itself, and SQLite answers "locked" at once there instead of waiting (waiting could
+    deadlock), so the switch is tried again until `within_s` has passed."""
+    deadline, pause = time.monotonic() + within_s, 0.01
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.25)
 
 
 class SqliteDatabase(JsonDialect):
@@ -28,7 +48,7 @@ class SqliteDatabase(JsonDialect):
         self._lock = threading.RLock()
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
         self._conn.row_factory = sqlite3.Row
-        self._conn.execute("PRAGMA journal_mode=WAL")
+        _write_ahead_log(self._conn)
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.execute("PRAGMA foreign_keys=ON")
         self.migrated = migrate(self)  # the versions this open applied
