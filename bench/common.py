@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+from cvlocal.cli import FEATURE_CACHE_VARIABLE
 from harness.datasets import find_datasets
 from harness.rest import Rest
 from harness.service import RunningService
@@ -193,7 +194,8 @@ def running_service(name: str, warm: bool = True, extra_args: list[str] | None =
                     tier: str = "unlimited") -> Iterator[Bench]:
     """A fresh `cvlocal serve` child on a throw-away data directory (nothing cached), stopped afterwards."""
     workdir = Path(tempfile.mkdtemp(prefix=f"cvbench-{name}-"))
-    service = RunningService(workdir / "data", extra_args=list(extra_args or []), tier=tier)
+    service = RunningService(workdir / "data", extra_args=list(extra_args or []), tier=tier,
+                             env={FEATURE_CACHE_VARIABLE: ""})  # no feature folder from the caller's shell either
     service.start()
     rest = Rest(service)
     bench = Bench(service, rest, workdir)

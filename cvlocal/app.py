@@ -20,6 +20,7 @@ from .store import open_store
 from .tiers import RateLimiter
 from .store.keyfile import FixedKeys, ServiceKeys
 from .training.export import Exporter
+from .training.feature_folder import FeatureFolder
 from .training.performance import Performance
 from .training.queue import training_queue
 from .transfer.importer import Importer
@@ -38,7 +39,8 @@ def create_app(settings: Settings) -> App:
     store = open_store(settings.data_dir, settings.database, settings.blobs)
     predictor = Predictor(store, settings.max_prediction_image_bytes)
     training = training_queue(store, settings.training_workers, settings.training_lease_s,
-                              settings.faults.train_delay_s)
+                              settings.faults.train_delay_s,
+                              FeatureFolder(settings.feature_cache) if settings.feature_cache else None)
     tokens = TokenSigner(settings.signing_secret)
     importer = Importer(store, tokens, Peers(settings.import_from, settings.url_timeout_s),
                         settings.max_training_image_bytes, settings.tier)

@@ -16,6 +16,7 @@ from .gateway.faults import parse_faults
 from .settings import Settings, cluster_keys, load_keys, service_version
 from .tiers import DEFAULT_TIER, TIERS, tier_named
 
+FEATURE_CACHE_VARIABLE = "CVLOCAL_FEATURE_CACHE"
 COMMANDS = (keys, backup, gc)  # each adds its sub-commands, and runs them (args.run)
 
 
@@ -74,6 +75,11 @@ def _parser() -> argparse.ArgumentParser:
     cluster.add_argument("--training-lease", type=_seconds, default=30.0, metavar="SECONDS",
                          help="with --database: how long a replica that stopped answering keeps its training "
                               "before another replica takes it over (default 30)")
+    serve.add_argument("--feature-cache", type=Path, default=os.environ.get(FEATURE_CACHE_VARIABLE) or None,
+                       metavar="DIR",
+                       help="a folder of image features shared with other services on this machine: a photo one "
+                            "of them featurised trains here without running the backbone again (default "
+                            f"${FEATURE_CACHE_VARIABLE}, else none: each service keeps its own in its store)")
     for command in COMMANDS:
         command.add_parsers(sub)
     return parser
@@ -151,7 +157,8 @@ def serve(args: argparse.Namespace) -> None:
                         url_timeout_s=args.url_timeout, export_link_lifetime_s=args.export_link_lifetime,
                         import_from=tuple(import_from),
                         keys=keys.live, tier=args.tier, database=args.database, blobs=args.blobs,
-                        training_workers=args.training_workers, training_lease_s=args.training_lease)
+                        training_workers=args.training_workers, training_lease_s=args.training_lease,
+                        feature_cache=args.feature_cache)
     if shared and not args.blobs:
         logging.getLogger("cvlocal").warning("blobs are in %s, which only this replica sees: give every replica "
                                              "the same --blobs to run more than one", args.data_dir / "blobs")

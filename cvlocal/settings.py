@@ -36,6 +36,7 @@ class Settings:
     blobs: str | None = None              # azureblob://ACCOUNT/CONTAINER[/PREFIX], or a folder
     training_workers: int = 1             # trainings this process runs at once
     training_lease_s: float = 30.0        # cluster mode: a dead replica's training is taken over after this
+    feature_cache: Path | None = None     # a feature folder shared with other services (training/feature_folder.py)
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,18 @@ The parallel layout (`make test` runs `pytest -n N --dist loadgroup`, pytest-xdi
 - Modules that must share one worker (one expensive fixture built once for several files) name the same group:
   `pytestmark = [pytest.mark.xdist_group("name"), ...]`.
 - `LONGEST_FIRST` starts the longest units first: add a module there when it takes a minute or more.
+
+Every service the session starts shares one feature folder (`cvlocal serve --feature-cache`, set here as
+CVLOCAL_FEATURE_CACHE for the whole run, workers included): a photo featurised by one test's service trains in the
+next one's without running the backbone again. A test that needs featurisation to take its real time (to kill a
+service mid-training) gives its service `env={FEATURE_CACHE_VARIABLE: ""}`.
 """
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -28,6 +35,24 @@ if str(ROOT) not in sys.path:  # `tests.` imports from any working directory
 
 from harness.datasets import find_datasets  # noqa: E402
 from harness.service import RunningService  # noqa: E402
+from cvlocal.cli import FEATURE_CACHE_VARIABLE  # noqa: E402
+
+_made_feature_folder: str | None = None
+
+
+def pytest_configure(config):
+    """One feature folder for the run, made by the controlling process before its workers start (they inherit
+    the variable); one the caller set is used as it is."""
+    global _made_feature_folder
+    if not os.environ.get("PYTEST_XDIST_WORKER") and FEATURE_CACHE_VARIABLE not in os.environ:
+        _made_feature_folder = tempfile.mkdtemp(prefix="cvlocal-features-")
+        os.environ[FEATURE_CACHE_VARIABLE] = _made_feature_folder
+
+
+def pytest_unconfigure(config):
+    if _made_feature_folder is not None:
+        shutil.rmtree(_made_feature_folder, ignore_errors=True)
+        os.environ.pop(FEATURE_CACHE_VARIABLE, None)
 
 
 @pytest.fixture(scope="session")
@@ -46,6 +71,7 @@ LONGEST_FIRST: tuple[str, ...] = (
     "tests/integration/test_pipeline_run.py",               # 193
     "tests/integration/test_sdk_detection_walkthrough.py",  # 163
     "tests/reliability/test_faults.py",                     # 160
+    "export-runtimes",  # after the others' first trainings have filled the run's feature folder
     "tests/integration/test_migrate.py",                    # 133
     "tests/integration/test_pipeline_detection.py",         # 120
     "tests/reliability/test_cluster.py",                    # 112

@@ -23,10 +23,10 @@ log = logging.getLogger("cvlocal.training")
 
 class ClaimedTrainingQueue:
     def __init__(self, store: Store, claims: TrainingClaims, workers: int = 1, lease_s: float = 30.0,
-                 poll_s: float = 2.0, start_delay_s: float = 0.0):
+                 poll_s: float = 2.0, start_delay_s: float = 0.0, features: FeatureCache | None = None):
         """`start_delay_s`: how long a claimed training waits, leased, before it trains (the fault `train-delay`)."""
         self.store, self.claims = store, claims
-        self.features = FeatureCache(store)
+        self.features = features or FeatureCache(store)
         self.workers, self.lease_s, self.poll_s, self.start_delay_s = workers, lease_s, poll_s, start_delay_s
         self._wake = threading.Event()
         self._stopping = threading.Event()

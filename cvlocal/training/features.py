@@ -19,6 +19,7 @@ import numpy as np
 from ..model.backbone import backbone_spec, get_backbone
 from ..model.preprocess import decode_for_model
 from ..store import Store
+from .feature_folder import FeatureFolder
 
 CHUNK = 64  # images decoded and featurised together; bounds memory for big training sets
 
@@ -52,9 +53,12 @@ def _decode_workers() -> int:
 
 
 class FeatureCache:
-    def __init__(self, store: Store, chunk: int = CHUNK):
+    def __init__(self, store: Store, chunk: int = CHUNK, shared: FeatureFolder | None = None):
+        """`shared`: a folder other services featurise into too (training/feature_folder.py), read before any
+        backbone runs and written with whatever is computed here."""
         self.store = store
         self.chunk = chunk
+        self.shared = shared
 
     def views(self, hashes: list[str], backbones: tuple[str, ...], resize: str, mirrored: bool,
               timings: dict[str, float] | None = None, budget: Budget | None = None
@@ -72,6 +76,8 @@ class FeatureCache:
         keys = {(b, m): backbone_spec(b).cache_key(m, resize) for b in backbones for m in views}
         known = {k: self.store.cached_features(version, hashes) for k, version in keys.items()}
         unique = list(dict.fromkeys(hashes))
+        if self.shared is not None:
+            self._read_shared(keys, known, unique)
         missing = [h for h in unique if any(h not in known[k] for k in keys)]
         timings["cached_images"] = len(unique) - len(missing)
         if missing:
@@ -81,6 +87,14 @@ class FeatureCache:
             out[m][b] = np.stack([found[h] for h in hashes]) if hashes else \
                 np.zeros((0, backbone_spec(b).feature_dim), np.float32)
         return out[False], out.get(True)
+
+    def _read_shared(self, keys, known, unique) -> None:
+        """Fill `known` from the shared folder, keeping what it had in this store too."""
+        for k, version in keys.items():
+            found = self.shared.get(version, [h for h in unique if h not in known[k]])
+            if found:
+                self.store.cache_features(version, found)
+                known[k].update(found)
 
     def _compute(self, missing, keys, known, resize, timings, budget) -> None:
         started, done = time.monotonic(), 0
@@ -101,6 +115,8 @@ class FeatureCache:
                     vectors = get_backbone(b).features((mirror if m else pixels)[todo])
                     fresh = {chunk[i]: v for i, v in zip(todo, vectors)}
                     self.store.cache_features(version, fresh)
+                    if self.shared is not None:
+                        self.shared.put(version, fresh)
                     known[(b, m)].update(fresh)
                 timings["decode_s"] += t1 - t0
                 timings["features_s"] += time.perf_counter() - t1

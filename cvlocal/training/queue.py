@@ -12,27 +12,33 @@ import queue
 import threading
 
 from ..store import Store
+from .feature_folder import FeatureFolder
 from .features import FeatureCache
 from .jobs import train_iteration
 
 log = logging.getLogger("cvlocal.training")
 
 
-def training_queue(store: Store, workers: int = 1, lease_s: float = 30.0, start_delay_s: float = 0.0):
-    """This process's queue where it alone trains; claimed jobs where the store hands trainings out."""
+def training_queue(store: Store, workers: int = 1, lease_s: float = 30.0, start_delay_s: float = 0.0,
+                   shared_features: FeatureFolder | None = None):
+    """This process's queue where it alone trains; claimed jobs where the store hands trainings out.
+    `shared_features`: a feature folder shared with other services (training/feature_folder.py)."""
+    features = FeatureCache(store, shared=shared_features)
     if store.claims is None:
-        return TrainingQueue(store, start_delay_s, workers)
+        return TrainingQueue(store, start_delay_s, workers, features)
     from .claimed import ClaimedTrainingQueue
 
-    return ClaimedTrainingQueue(store, store.claims, workers, lease_s, start_delay_s=start_delay_s)
+    return ClaimedTrainingQueue(store, store.claims, workers, lease_s, start_delay_s=start_delay_s,
+                                features=features)
 
 
 class TrainingQueue:
-    def __init__(self, store: Store, start_delay_s: float = 0.0, workers: int = 1):
+    def __init__(self, store: Store, start_delay_s: float = 0.0, workers: int = 1,
+                 features: FeatureCache | None = None):
         """`start_delay_s`: how long a submitted iteration waits before it is queued (the fault `train-delay`,
         gateway/faults.py), so it stays `Training` at least that long."""
         self.store = store
-        self.features = FeatureCache(store)
+        self.features = features or FeatureCache(store)
         self.start_delay_s = start_delay_s
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._threads = [threading.Thread(target=self._work, name=f"cvlocal-trainer-{n}", daemon=True)

@@ -14,12 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
+from harness.engines import EngineMissing, skip_or_fail
 from harness.rest import Rest
 from harness.service import PREDICTION_RESOURCE_ID
 
 GENERAL_COMPACT = "0732100f-1a38-4e49-a514-c9b44c697ab5"
 KSHOT = 5  # grocery photos a tag to train on: enough to be a real model, few enough to train in a minute
 KINDS = ("Regular", "Advanced")
+TOLERANCE = 0.02  # the most a probability of an export may differ from the service's
 
 
 def kshot(files: list[Path], k: int, seed: int = 0) -> list[Path]:
@@ -104,3 +106,39 @@ class Trained:
 
     def name(self, kind: str) -> str:
         return f"{self.label}-{kind}"
+
+
+# ---- comparing an export's answers with the service's --------------------------------------------------------
+
+def needs(module: str):
+    try:
+        return __import__(module)
+    except ImportError:
+        skip_or_fail(EngineMissing(f"{module} is missing: pip install -c constraints.txt -e '.[exports]'"))
+
+
+def labels_of(package) -> list[str]:
+    return package.read("labels.txt").decode().splitlines()
+
+
+def agreement(trained: Trained, kind: str, labels: list[str], files: list[Path], got: np.ndarray
+              ) -> tuple[list[str], float]:
+    """(photos whose top tag differs from the service's, the largest probability difference)."""
+    assert got.shape == (len(files), len(labels))
+    wrong, worst = [], 0.0
+    for f, row in zip(files, got):
+        served = trained.served(kind, f.read_bytes())
+        if labels[int(np.argmax(row))] != served[0]["tagName"]:
+            wrong.append(f"{f.parent.name}/{f.name}: export {labels[int(np.argmax(row))]}, "
+                         f"service {served[0]['tagName']}")
+        worst = max(worst, float(np.abs(row - trained.served_probabilities(kind, f.read_bytes(), labels)).max()))
+    return wrong, worst
+
+
+def check_agrees(trained, kind, labels, files, got, tolerance=TOLERANCE):
+    """The export's top tag is the service's on every photo, and each tag's probability within `tolerance`."""
+    wrong, worst = agreement(trained, kind, labels, files, got)
+    print(f"{trained.label} {kind}: {len(files)} photos, {len(wrong)} top tags differ, largest probability "
+          f"difference {worst:.4f}")  # shown with -rP: the figures docs/benchmarks.md quotes
+    assert wrong == [] and worst <= tolerance, (wrong, worst)
+    return worst

@@ -4,6 +4,7 @@ from __future__ import annotations
 import threading
 import time
 
+from cvlocal.cli import FEATURE_CACHE_VARIABLE
 from harness.images import photo
 from harness.rest import Rest
 
@@ -49,6 +50,7 @@ def test_kill_during_uploads_keeps_every_acknowledged_image_and_tag(fresh_servic
 
 
 def test_kill_during_training_ends_the_iteration_failed_and_training_works_again(fresh_service):
+    fresh_service.env = {FEATURE_CACHE_VARIABLE: ""}  # the backbone runs: training takes long enough to kill
     service = fresh_service.start()
     rest = Rest(service)
     pid = rest.project()

@@ -3,9 +3,10 @@ it (tests/integration/export_samples.py; TensorFlow.js through Microsoft's own l
 the prediction API's answer: the same top tag on every photo compared, each tag's probability within 0.02
 (0.03 for float16), for Regular and Advanced iterations.
 
-What is compared on what (the suite's time is spent once, on the frozen graph):
+What is compared on what:
 - TensorFlow frozen graph (TensorFlow's runtime): every fruit photo (51) on the fruit iterations and every
-  grocery `val/` photo (296) on the grocery iterations (5 photos a tag of `train/`);
+  grocery `val/` photo (296) on the grocery iterations (5 photos a tag of `train/`), in
+  test_exports_for_azure_clients.py, beside the ONNX sample on the same photos (the service is asked once);
 - SavedModel, TensorFlow Lite, OpenVINO, ONNX float16 and TensorFlow.js: subsets stratified by tag, the grocery
   Regular iteration on one grocery `val/` photo of each tag (60) and the fruit Advanced iteration on every 4th
   fruit photo of each tag (15; the TensorFlow.js library is pure JavaScript here: every 15th and every 6th
@@ -15,8 +16,9 @@ What is compared on what (the suite's time is spent once, on the frozen graph):
 Each photo goes to the project whose photos it is like: a model asked about photos of things it was never
 shown spreads its probabilities over look-alike tags, where the service's reduced-scale JPEG decoding of large
 photos (model/preprocess.py) moves them more than on the photos it knows.
-The projects, the service's answers and the exports are shared with test_exports_for_azure_clients.py
-(exported_projects.py): both are the `exports` group, one unit of work on one worker.
+The projects (exported_projects.py) are trained once per worker; this module is a unit of work of its own (the
+`export-runtimes` group), so it runs beside the every-photo comparisons of test_exports_for_azure_clients.py
+instead of after them, and its service finds their photos' features in the run's feature folder.
 """
 from __future__ import annotations
 
@@ -31,18 +33,11 @@ import pytest
 
 from harness.engines import EngineMissing, skip_or_fail
 
-from .export_samples import OpenVino, SampleModel, TensorFlowFrozenGraph, TensorFlowLite, TensorFlowSavedModel
-from .exported_projects import KINDS, Trained, every, fruit_photos, grocery_val_photos
+from .export_samples import OpenVino, SampleModel, TensorFlowLite, TensorFlowSavedModel
+from .exported_projects import Trained, agreement, check_agrees, every, fruit_photos, grocery_val_photos, labels_of, needs
 
-pytestmark = [pytest.mark.datasets, pytest.mark.slow, pytest.mark.xdist_group("exports")]
-TOLERANCE, FLOAT16_TOLERANCE = 0.02, 0.03
-
-
-def _needs(module: str):
-    try:
-        return __import__(module)
-    except ImportError:
-        skip_or_fail(EngineMissing(f"{module} is missing: pip install -c constraints.txt -e '.[exports]'"))
+pytestmark = [pytest.mark.datasets, pytest.mark.slow, pytest.mark.xdist_group("export-runtimes")]
+FLOAT16_TOLERANCE = 0.03
 
 
 # (training type, project, its photos, every n-th of each tag, every n-th photo for TensorFlow.js)
@@ -58,80 +53,39 @@ def case(request, datasets, fruit, grocery) -> tuple[str, Trained, list[Path], l
     return kind, {"fruit": fruit, "grocery": grocery}[project], every(photos, n), photos[::n_js]
 
 
-def _labels(package) -> list[str]:
-    return package.read("labels.txt").decode().splitlines()
-
-
 def _unzipped(package, folder: Path) -> Path:
     package.extractall(folder)
     return folder
 
 
-def _agreement(trained: Trained, kind: str, labels: list[str], files: list[Path], got: np.ndarray,
-               tolerance: float = TOLERANCE) -> tuple[list[str], float]:
-    """(photos whose top tag differs from the service's, the largest probability difference)."""
-    assert got.shape == (len(files), len(labels))
-    wrong, worst = [], 0.0
-    for f, row in zip(files, got):
-        served = trained.served(kind, f.read_bytes())
-        if labels[int(np.argmax(row))] != served[0]["tagName"]:
-            wrong.append(f"{f.parent.name}/{f.name}: export {labels[int(np.argmax(row))]}, "
-                         f"service {served[0]['tagName']}")
-        worst = max(worst, float(np.abs(row - trained.served_probabilities(kind, f.read_bytes(), labels)).max()))
-    return wrong, worst
-
-
-def _check(trained, kind, labels, files, got, tolerance=TOLERANCE):
-    wrong, worst = _agreement(trained, kind, labels, files, got)
-    print(f"{trained.label} {kind}: {len(files)} photos, {len(wrong)} top tags differ, largest probability "
-          f"difference {worst:.4f}")  # shown with -rP: the figures docs/benchmarks.md quotes
-    assert wrong == [] and worst <= tolerance, (wrong, worst)
-    return worst
-
-
-# ---- TensorFlow: frozen graph on every photo ------------------------------------------------------------------
-
-@pytest.mark.parametrize("kind", KINDS)
-def test_the_frozen_graph_gets_the_services_answer_on_every_fruit_and_grocery_photo(fruit, grocery, datasets,
-                                                                                   kind):
-    _needs("tensorflow")
-    for trained, files in ((fruit, fruit_photos(datasets)), (grocery, grocery_val_photos(datasets))):
-        package = trained.package(kind, "TensorFlow")
-        sample = TensorFlowFrozenGraph(package.read("model.pb"))
-        assert sample.input_name == "Placeholder" and sample.output_names == ["loss"]
-        assert sample.input_shape == [256, 256]
-        _check(trained, kind, _labels(package), files, sample.predict(files))
-    assert len(fruit_photos(datasets)) == 51 and len(grocery_val_photos(datasets)) == 296
-
-
 # ---- the other TensorFlow flavors, OpenVINO and ONNX float16 on the subset ---------------------------------------
 
 def test_the_saved_model_gets_the_services_answer(case, tmp_path):
-    _needs("tensorflow")
+    needs("tensorflow")
     kind, trained, subset, _ = case
     package = trained.package(kind, "TensorFlow", "TensorFlowSavedModel")
     sample = TensorFlowSavedModel(_unzipped(package, tmp_path))
     assert list(sample.input_shape) == [256, 256]
-    _check(trained, kind, _labels(package), subset, sample.predict(subset))
+    check_agrees(trained, kind, labels_of(package), subset, sample.predict(subset))
 
 
 def test_tensorflow_lite_gets_the_services_answer(case, tmp_path):
-    _needs("tensorflow")
+    needs("tensorflow")
     kind, trained, subset, _ = case
     package = trained.package(kind, "TensorFlow", "TensorFlowLite")
     sample = TensorFlowLite(_unzipped(package, tmp_path) / "model.tflite")
     assert list(sample.input_shape) == [256, 256] and sample.input_details[0]["dtype"] == np.float32
-    _check(trained, kind, _labels(package), subset, sample.predict(subset))
+    check_agrees(trained, kind, labels_of(package), subset, sample.predict(subset))
 
 
 def test_openvino_gets_the_services_answer(case, tmp_path):
-    _needs("openvino")
+    needs("openvino")
     kind, trained, subset, _ = case
     package = trained.package(kind, "OpenVino")
     folder = _unzipped(package, tmp_path)
     sample = OpenVino(folder / "model.xml", folder / "model.bin")
     assert sample.input_name == "data" and sample.input_shape == [256, 256]
-    _check(trained, kind, _labels(package), subset, sample.predict(subset))
+    check_agrees(trained, kind, labels_of(package), subset, sample.predict(subset))
 
 
 def test_onnx_float16_gets_the_services_answer(case):
@@ -140,7 +94,7 @@ def test_onnx_float16_gets_the_services_answer(case):
     sample = SampleModel(package.read("model.onnx"))
     assert sample.input_type == np.float16 and sample.is_range255 and not sample.is_bgr
     got = np.concatenate([sample.predict(f)[sample.output_names[0]] for f in subset]).astype(np.float32)
-    _check(trained, kind, _labels(package), subset, got, FLOAT16_TOLERANCE)
+    check_agrees(trained, kind, labels_of(package), subset, got, FLOAT16_TOLERANCE)
     assert len(package.read("model.onnx")) < 0.55 * len(trained.package(kind, "ONNX").read("model.onnx"))
 
 
@@ -159,7 +113,7 @@ def test_tensorflow_js_through_microsofts_library_computes_the_services_model(ca
         tfjs.ensure_installed()
     except EngineMissing as exc:
         skip_or_fail(exc)
-    tf = _needs("tensorflow")
+    tf = needs("tensorflow")
     kind, trained, _, files = case
     package = trained.package(kind, "TensorFlow", "TensorFlowJs")
     pixels = [np.asarray(PIL.Image.open(f).convert("RGB")) for f in files]  # what a browser decodes
@@ -173,9 +127,9 @@ def test_tensorflow_js_through_microsofts_library_computes_the_services_model(ca
         expected = model.run(None, {"data": seen.transpose(0, 3, 1, 2)})[0][0]
         np.testing.assert_allclose(row, expected, atol=1e-3)
     if trained.label == "fruit":
-        _check(trained, kind, _labels(package), files, got)
+        check_agrees(trained, kind, labels_of(package), files, got)
     else:
-        wrong, worst = _agreement(trained, kind, _labels(package), files, got)
+        wrong, worst = agreement(trained, kind, labels_of(package), files, got)
         print(f"{trained.label} {kind}: {len(files)} photos, {len(wrong)} top tags differ, largest probability "
               f"difference {worst:.4f} (the library's crop and bilinear resize)")
 
@@ -183,12 +137,12 @@ def test_tensorflow_js_through_microsofts_library_computes_the_services_model(ca
 # ---- CoreML: the spec, and its layers in NumPy ----------------------------------------------------------------------
 
 def test_the_coreml_model_is_an_image_classifier_that_computes_the_services_answer(case):
-    ct = _needs("coremltools")
+    ct = needs("coremltools")
     from . import coreml_numpy
 
     kind, trained, subset, _ = case
     package = trained.package(kind, "CoreML")
-    labels = _labels(package)
+    labels = labels_of(package)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "model.mlmodel"
         path.write_bytes(package.read("model.mlmodel"))
@@ -209,7 +163,7 @@ def test_the_coreml_model_is_an_image_classifier_that_computes_the_services_answ
     for f in files:  # the sample hands Core ML a PIL image resized to the input's size; Core ML reads its RGB
         resized = PIL.Image.open(f).resize((image.type.imageType.width, image.type.imageType.height))
         got.append(coreml_numpy.run(spec, np.asarray(resized.convert("RGB")))["loss"].reshape(-1))
-    _check(trained, kind, labels, files, np.array(got))
+    check_agrees(trained, kind, labels, files, np.array(got))
 
 
 # ---- the packages ----------------------------------------------------------------------------------------------------
@@ -230,7 +184,7 @@ LAYOUTS = {
 @pytest.mark.parametrize("platform,flavor", list(LAYOUTS), ids=lambda v: str(v))
 def test_each_package_is_laid_out_as_azures(grocery, platform, flavor):
     if platform != "ONNX":
-        _needs({"TensorFlow": "tensorflow", "OpenVino": "openvino", "CoreML": "coremltools"}[platform])
+        needs({"TensorFlow": "tensorflow", "OpenVino": "openvino", "CoreML": "coremltools"}[platform])
     package = grocery.package("Regular", platform, flavor)
     names = set(package.namelist())
     assert LAYOUTS[(platform, flavor)] | {"labels.txt", "cvexport.manifest", "README.txt"} <= names
@@ -240,7 +194,7 @@ def test_each_package_is_laid_out_as_azures(grocery, platform, flavor):
     assert manifest["Platform"] == platform and manifest["Flavor"] == (flavor or "")
     assert manifest["DomainType"] == "Classification" and manifest["IterationId"] == grocery.iterations["Regular"]
     assert manifest["ModelFileName"] in names and manifest["LabelFileName"] == "labels.txt"
-    labels = _labels(package)
+    labels = labels_of(package)
     assert len(labels) == 81 and labels == sorted(labels)
     if "metadata_properties.json" in names:
         meta = json.loads(package.read("metadata_properties.json"))

@@ -9,15 +9,17 @@ honoured, `PIL.Image.open(f).resize(input_shape)`, NCHW float, the first output.
 What is compared with what (to keep the suite's time in check):
 - through HTTP, every fruit photo (fruit + fruit-extra, 51, with a model trained on fruit) and every grocery
   `val/` photo (296, with a model trained on 5 photos a tag of grocery `train/`): the sample's top tag against
-  the prediction API's, for a Regular and an Advanced iteration of each;
+  the prediction API's, for a Regular and an Advanced iteration of each; on the same photos, the TensorFlow
+  export's frozen graph in TensorFlow's runtime (the service's top tag, each probability within 0.02; the other
+  platforms are test_export_runtimes.py's);
 - in-process, every kind of grocery photo (train and val, 2,936 photos of three kinds: JPEG, RGB, 348x348,
   348x464 or 464x348, no EXIF orientation): every photo of a kind when it has at most 200, else 200 spread
   over it, 343 in all: the pixels the exported graph crops out of the sample's input are exactly the pixels
   the service predicts from, and on the same pixels the export and the service compute the same probabilities
   (tests/unit/test_head_export.py).
 
-The module shares its worker with test_export_runtimes.py (the `exports` group), so the projects are trained,
-the service asked and each export built once for both.
+The projects are exported_projects.py's, trained once per worker (test_export_runtimes.py, a unit of work of its
+own, trains them again where it runs on another worker, from the run's feature folder).
 """
 from __future__ import annotations
 
@@ -36,8 +38,9 @@ import pytest
 from cvlocal.training.platforms import available_exports
 from harness.files import serve_files
 
-from .export_samples import SampleModel, dockerfile_server
-from .exported_projects import Trained, fruit_photos, grocery_val_photos, photos
+from .export_samples import SampleModel, TensorFlowFrozenGraph, dockerfile_server
+from .exported_projects import (KINDS, Trained, check_agrees, fruit_photos, grocery_val_photos, labels_of, needs,
+                                photos)
 
 pytestmark = [pytest.mark.datasets, pytest.mark.slow, pytest.mark.xdist_group("exports")]
 PER_KIND = 200  # photos of each kind of grocery photo the pixel test compares (a kind: format, mode, size, EXIF)
@@ -75,6 +78,21 @@ def test_the_sample_gets_the_services_top_tag_on_every_grocery_val_photo(grocery
     files = grocery_val_photos(datasets)
     assert len(files) == 296
     assert _disagreements(grocery, kind, files) == []
+
+
+# ---- TensorFlow's frozen graph, in TensorFlow's runtime, on the same photos ---------------------------------
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_frozen_graph_gets_the_services_answer_on_every_fruit_and_grocery_photo(fruit, grocery, datasets,
+                                                                                   kind):
+    needs("tensorflow")
+    for trained, files in ((fruit, fruit_photos(datasets)), (grocery, grocery_val_photos(datasets))):
+        package = trained.package(kind, "TensorFlow")
+        sample = TensorFlowFrozenGraph(package.read("model.pb"))
+        assert sample.input_name == "Placeholder" and sample.output_names == ["loss"]
+        assert sample.input_shape == [256, 256]
+        check_agrees(trained, kind, labels_of(package), files, sample.predict(files))
+    assert len(fruit_photos(datasets)) == 51 and len(grocery_val_photos(datasets)) == 296
 
 
 def _of_every_kind(files: list[Path], most: int) -> list[Path]:

@@ -184,3 +184,43 @@ def test_an_iteration_trained_before_training_types_answers_and_exports_as_it_di
     exported = session.run(["probabilities"], {"image": _short_side_input(data)})[0][0]
     np.testing.assert_allclose(exported, _service_probabilities(Head.from_bytes(
         _legacy_head_bytes(weights, bias)), data), atol=2e-3)  # the client's own resize, not the service's
+
+
+def test_a_shared_feature_folder_spares_a_second_service_the_backbone(tmp_path, store):
+    """Two stores (two services) sharing a feature folder: the second computes nothing the first did, gets the
+    same vectors, and keeps them in its own store; a torn or foreign file there is computed again."""
+    from cvlocal.training.feature_folder import FeatureFolder
+
+    folder = FeatureFolder(tmp_path / "shared")
+    project, _ = _project(store, per_tag=2)
+    hashes = [sha for sha, _ in store.training_set(project.id, None).snapshot]
+    first = FeatureCache(store, shared=folder).views(hashes, (LITE0.name,), "squash", True)
+    other = SqliteStore(tmp_path / "other")
+    try:
+        for sha in hashes:
+            other.blobs.put(store.blobs.get(sha))
+        timings: dict[str, float] = {}
+        second = FeatureCache(other, shared=folder).views(hashes, (LITE0.name,), "squash", True, timings)
+        assert timings["cached_images"] == 4 and timings["features_s"] == 0.0
+        for a, b in zip(first, second):
+            np.testing.assert_array_equal(a[LITE0.name], b[LITE0.name])
+        assert len(other.cached_features(LITE0.cache_key(True, "squash"), hashes)) == 4
+    finally:
+        other.close()
+
+    torn = folder._path(LITE0.cache_key(False, "squash"), hashes[0])
+    torn.write_bytes(torn.read_bytes()[:40])
+    assert hashes[0] not in folder.get(LITE0.cache_key(False, "squash"), hashes)
+    third = SqliteStore(tmp_path / "third")
+    try:
+        for sha in hashes:
+            third.blobs.put(store.blobs.get(sha))
+        timings = {}
+        again = FeatureCache(third, shared=folder).views(hashes, (LITE0.name,), "squash", False, timings)
+        assert timings["cached_images"] == 3 and timings["features_s"] > 0
+        np.testing.assert_allclose(again[0][LITE0.name], first[0][LITE0.name], atol=1e-5)
+        assert hashes[0] in folder.get(LITE0.cache_key(False, "squash"), hashes)  # written whole again
+    finally:
+        third.close()
+    with pytest.raises(ValueError, match="not a content hash"):
+        folder.get("v", ["../../etc/passwd"])
