@@ -2,8 +2,9 @@
 customvision-export-samples @ 54acd7e, samples/python/<platform>/classification/predict.py): the model read the
 way the sample reads it, each photo opened with PIL and resized whole to the input's size, laid out, ordered and
 scaled exactly as the sample does it, the first output read. What differs, and changes no number: the model
-comes as bytes or a folder instead of a path on the command line, a photo as a file object, and the frozen
-graph runs in one session for all photos (the sample opens one per photo) on batches of the same arrays.
+comes as bytes or a folder instead of a path on the command line, a photo as a file object, the frozen graph
+runs in one session for all photos (the sample opens one per photo) on batches of the same arrays, and the ONNX
+sessions do not spin while they wait (harness/onnx_session.py).
 
 OpenVINO: the sample is written for OpenVINO 2021.3's `openvino.inference_engine.IECore`, which has no release
 for Python 3.11 and is gone from OpenVINO 2022+; the same steps through today's `openvino.Core` (read the
@@ -24,8 +25,8 @@ from pathlib import Path
 import httpx
 import numpy as np
 import onnx
-import onnxruntime
 import PIL.Image
+from harness import onnx_session
 
 
 def _tensorflow():
@@ -186,7 +187,7 @@ class SampleModel:
     bytes in place of its path)."""
 
     def __init__(self, model_bytes: bytes):
-        self.session = onnxruntime.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
+        self.session = onnx_session.session(model_bytes)
         assert len(self.session.get_inputs()) == 1
         self.input_shape = self.session.get_inputs()[0].shape[2:]
         self.input_name = self.session.get_inputs()[0].name

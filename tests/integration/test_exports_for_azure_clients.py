@@ -31,12 +31,12 @@ from pathlib import Path
 import httpx
 import numpy as np
 import onnx
-import onnxruntime
 import PIL.Image
 import pytest
 
 from cvlocal.training.platforms import available_exports
 from harness.files import serve_files
+from harness import onnx_session
 
 from .export_samples import SampleModel, TensorFlowFrozenGraph, dockerfile_server
 from .exported_projects import (KINDS, Trained, check_agrees, fruit_photos, grocery_val_photos, labels_of, needs,
@@ -114,7 +114,7 @@ def test_the_export_sees_the_services_pixels_on_every_kind_of_grocery_photo(groc
     with_crop = onnx.load_from_string(model_bytes)
     del with_crop.graph.output[:]
     with_crop.graph.output.append(onnx.helper.make_tensor_value_info("cropped", onnx.TensorProto.FLOAT, None))
-    crop = onnxruntime.InferenceSession(with_crop.SerializeToString(), providers=["CPUExecutionProvider"])
+    crop = onnx_session.session(with_crop.SerializeToString())
     sample = SampleModel(model_bytes)
     every_photo = photos(datasets / "grocery-store" / "train") + grocery_val_photos(datasets)
     assert len(every_photo) == 2936

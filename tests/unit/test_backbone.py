@@ -17,12 +17,13 @@ from cvlocal.model import backbone as bb
 from cvlocal.model.onnx_export import build_classifier_model
 from cvlocal.model.preprocess import decode_for_model
 from cvlocal.model.torch_weights import CheckpointError, load_state_dict
+from harness import onnx_session
 
 GRANNY_SMITH, ORANGE, BANANA = 948, 950, 954
 
 
 def session(model: onnx.ModelProto) -> ort.InferenceSession:
-    return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return onnx_session.session(model.SerializeToString())
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ import json
 import zipfile
 
 import numpy as np
-import onnxruntime as ort
 import pytest
 
 from cvlocal.exports.conventions import convention
@@ -22,6 +21,7 @@ from cvlocal.model.backbone import CNN_DIM, FEATURE_DIM, LITE0
 from cvlocal.model.head import Head, HeadInput
 from cvlocal.model.training_types import ADVANCED, REGULAR
 from harness.engines import EngineMissing, skip_or_fail
+from harness import onnx_session
 
 LABELS = ["a", "b", "c"]
 S1 = "a1db07ca-a19a-4830-bae8-e004a42dc863"
@@ -49,7 +49,7 @@ def graphs():
 
 
 def _reference(graph, nchw: np.ndarray) -> np.ndarray:
-    session = ort.InferenceSession(graph.model.SerializeToString(), providers=["CPUExecutionProvider"])
+    session = onnx_session.session(graph.model.SerializeToString())
     return session.run(None, {graph.input_name: nchw})[0]
 
 
@@ -110,7 +110,7 @@ def test_openvino_takes_values_0_to_1_and_computes_the_onnx_graphs_answer(graphs
 def test_float16_takes_and_answers_float16_within_a_thousandth(graphs, kind):
     graph = graphs[kind]
     model = float16(graph)
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    session = onnx_session.session(model.SerializeToString())
     assert session.get_inputs()[0].type == session.get_outputs()[0].type == "tensor(float16)"
     nchw = _pixels(graph)
     got = session.run(None, {graph.input_name: nchw.astype(np.float16)})[0]

@@ -6,13 +6,13 @@ import json
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 import pytest
 
 from cvlocal.model.backbone import CNN_DIM, FEATURE_DIM, LITE0, LITE2, get_backbone
 from cvlocal.model.head import LEGACY_INPUTS, Head, HeadInput
 from cvlocal.model.onnx_export import build_classifier_model, build_head_model
 from cvlocal.model.training_types import ADVANCED, REGULAR
+from harness import onnx_session
 
 LABELS = ["apple", "banana", "orange"]
 AZURE_PROPS = {"Image.BitmapPixelFormat": "Rgb8", "Image.ColorSpaceGamma": "SRGB",
@@ -50,7 +50,7 @@ def _service_answer(head: Head, nhwc: np.ndarray) -> np.ndarray:
 def _exported_answer(model: onnx.ModelProto, nhwc: np.ndarray) -> np.ndarray:
     """The model run as Azure's export samples run one: its one input by name and shape, its first output."""
     onnx.checker.check_model(model)
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    session = onnx_session.session(model.SerializeToString())
     (tensor,) = session.get_inputs()
     assert tensor.type == "tensor(float)" and tensor.shape[1:] == [3, nhwc.shape[1], nhwc.shape[2]]
     return session.run(None, {tensor.name: nhwc.transpose(0, 3, 1, 2).astype(np.float32)})[0]

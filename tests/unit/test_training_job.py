@@ -9,7 +9,6 @@ import time
 import zipfile
 
 import numpy as np
-import onnxruntime as ort
 import pytest
 from PIL import Image
 
@@ -24,6 +23,7 @@ from cvlocal.training.export import Exporter
 from cvlocal.training.features import Budget, BudgetExceeded, FeatureCache
 from cvlocal.training.jobs import train_iteration
 from harness.images import photo
+from harness import onnx_session
 
 GENERAL_COMPACT = "0732100f-1a38-4e49-a514-c9b44c697ab5"
 COLOURS = ("red", "blue")
@@ -177,7 +177,7 @@ def test_an_iteration_trained_before_training_types_answers_and_exports_as_it_di
     finally:
         exporter.stop()
     with zipfile.ZipFile(io.BytesIO(package)) as z:
-        session = ort.InferenceSession(z.read("model.onnx"), providers=["CPUExecutionProvider"])
+        session = onnx_session.session(z.read("model.onnx"))
         assert "short side resized to 256" in z.read("README.txt").decode()
     assert [i.name for i in session.get_inputs()] == ["image"] and session.get_inputs()[0].shape[2:] == [224, 224]
     data = photo("blue", 51, size=(120, 80))
