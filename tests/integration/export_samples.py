@@ -8,7 +8,8 @@ sessions do not spin while they wait (harness/onnx_session.py).
 
 OpenVINO: the sample is written for OpenVINO 2021.3's `openvino.inference_engine.IECore`, which has no release
 for Python 3.11 and is gone from OpenVINO 2022+; the same steps through today's `openvino.Core` (read the
-xml and bin, the input's shape [2:], RGB, NCHW, divided by 255, the first output).
+xml and bin, the input's shape [2:], RGB, NCHW, divided by 255, the first output), compiled in float32 (what
+the sample gets everywhere but on CPUs with bfloat16, where OpenVINO would choose bfloat16; docs/self-hosted.md).
 
 ONNX: the classification sample, and the two object detection samples (object_detection: the YOLO grid of
 General (compact), decoded with the sample's anchors and its non-maximum suppression; object_detection_s1: the
@@ -161,7 +162,9 @@ class OpenVino:
         net = core.read_model(str(xml_filepath), str(bin_filepath))
         assert len(net.inputs) == 1
 
-        self.exec_net = core.compile_model(net, 'CPU')
+        # Float32 pinned: on CPUs with bfloat16 (Intel AMX, AVX512-BF16) OpenVINO's CPU plugin otherwise runs in
+        # bfloat16, and close calls move (docs/self-hosted.md); elsewhere float32 is its default, the sample's.
+        self.exec_net = core.compile_model(net, 'CPU', {"INFERENCE_PRECISION_HINT": "f32"})
         self.input_name = net.inputs[0].get_any_name()
         self.input_shape = list(net.inputs[0].shape)[2:]
         self.output_names = [o.get_any_name() for o in net.outputs]

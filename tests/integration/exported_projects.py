@@ -122,23 +122,34 @@ def labels_of(package) -> list[str]:
 
 
 def agreement(trained: Trained, kind: str, labels: list[str], files: list[Path], got: np.ndarray
-              ) -> tuple[list[str], float]:
-    """(photos whose top tag differs from the service's, the largest probability difference)."""
+              ) -> tuple[list[str], float, int]:
+    """(photos whose top tag differs from the service's, the largest probability difference, close calls).
+
+    A close call is a photo whose top tag differs only because the service's two tags were nearer each other
+    than the export's own error on that photo (their probabilities within twice its largest difference): a
+    float16 or bfloat16 rounding that moves every probability by less than the tolerance may swap a tie. It is
+    counted, not failed; a float32 export's error (~1e-6) leaves no room for one."""
     assert got.shape == (len(files), len(labels))
-    wrong, worst = [], 0.0
+    wrong, worst, close = [], 0.0, 0
     for f, row in zip(files, got):
-        served = trained.served(kind, f.read_bytes())
-        if labels[int(np.argmax(row))] != served[0]["tagName"]:
-            wrong.append(f"{f.parent.name}/{f.name}: export {labels[int(np.argmax(row))]}, "
-                         f"service {served[0]['tagName']}")
-        worst = max(worst, float(np.abs(row - trained.served_probabilities(kind, f.read_bytes(), labels)).max()))
-    return wrong, worst
+        served = trained.served_probabilities(kind, f.read_bytes(), labels)
+        difference = float(np.abs(row - served).max())
+        worst = max(worst, difference)
+        exported_top, served_top = int(np.argmax(row)), int(np.argmax(served))
+        if exported_top == served_top:
+            continue
+        if served[served_top] - served[exported_top] <= 2 * difference:
+            close += 1
+        else:
+            wrong.append(f"{f.parent.name}/{f.name}: export {labels[exported_top]}, service {labels[served_top]}")
+    return wrong, worst, close
 
 
 def check_agrees(trained, kind, labels, files, got, tolerance=TOLERANCE):
-    """The export's top tag is the service's on every photo, and each tag's probability within `tolerance`."""
-    wrong, worst = agreement(trained, kind, labels, files, got)
-    print(f"{trained.label} {kind}: {len(files)} photos, {len(wrong)} top tags differ, largest probability "
-          f"difference {worst:.4f}")  # shown with -rP: the figures docs/benchmarks.md quotes
+    """The export's top tag is the service's on every photo but close calls (see `agreement`), and each tag's
+    probability within `tolerance`."""
+    wrong, worst, close = agreement(trained, kind, labels, files, got)
+    print(f"{trained.label} {kind}: {len(files)} photos, {len(wrong)} top tags differ, {close} close calls, "
+          f"largest probability difference {worst:.4f}")  # shown with -rP: the figures docs/benchmarks.md quotes
     assert wrong == [] and worst <= tolerance, (wrong, worst)
     return worst
