@@ -1,19 +1,21 @@
 """Benchmark 9, int8: the EfficientNet-Lite0 and Lite2 backbones quantised to 8-bit integers, against their float
 graphs, in one run.
 
-The int8 graphs are built torch-free from the same weights: the float graph (`cvlocal.model.backbone`), then
-onnxruntime's static quantisation (QDQ; per-channel int8 weights, uint8 activations; convolutions, ReLU6, the
-residual adds and the pooling quantised; the input scaling, Lite2's resize and Lite0's thumbnail stay float).
+The int8 graphs are the service's (`cvlocal.model.quantised`, `cvlocal serve --precision int8`), built
+torch-free from the same weights: the float graph (`cvlocal.model.backbone`), then onnxruntime's static
+quantisation (QDQ; per-channel int8 weights, uint8 activations; convolutions, ReLU6, the residual adds and the
+pooling quantised; the input scaling, Lite2's resize and Lite0's thumbnail stay float).
 Calibration: 64 crops (30-100% of the short side, some mirrored, seed 0) of the two photos scikit-learn ships
 (`sklearn.datasets.load_sample_images`: a temple and a flower), no dev set. Two weight flavours: 8-bit, and
-7-bit (`reduce_range`), onnxruntime's advice for x86 CPUs without VNNI, whose 8-bit multiply-adds saturate.
+7-bit (`reduce_range`, the service's on every CPU), onnxruntime's advice for x86 CPUs without VNNI, whose 8-bit
+multiply-adds saturate.
 
 Figures: feature fidelity (signal-to-noise of the 1,280 pooled channels against the float graph's, on 64
 grocery val photos) for each flavour and for three calibration sets (the sample photos, 64 animals-detection
 photos, 96 grocery train photos), so the cost of the calibration choice is measured; single-thread throughput
 (images per CPU second, batches of 2 as the service runs the backbone, float and int8 interleaved, best of
 repeats); and held-out accuracy and true-tag probability of Regular and Advanced heads trained and judged on
-the int8 features of the flavour this CPU runs without saturating (7-bit without VNNI), beside the float
+the int8 features of the service's flavour (7-bit), beside the float
 figures of the accuracy section (the same images, splits and heads).
 
 Targets (issue 26): on every dev set, accuracy at most 0.5 points and true-tag probability at most 0.01 below
@@ -22,9 +24,7 @@ speed alone: an option with its measured cost.
 """
 from __future__ import annotations
 
-import copy
 import glob
-import tempfile
 import time
 from pathlib import Path
 
@@ -32,13 +32,10 @@ import numpy as np
 
 from bench.common import Check, Section, datasets_dir
 
-CALIBRATION_CROPS = 64
 ACCURACY_TARGET = 0.005
 PROBABILITY_TARGET = 0.01
 SPEED_TARGET = 1.3
 FIDELITY_PHOTOS = 64
-# What is quantised; the rest (input scaling, Lite2's resize, Lite0's thumbnail branch) stays float.
-QUANTISED_OPS = ["Conv", "Clip", "Add", "GlobalAveragePool"]
 
 
 def has_vnni() -> bool:
@@ -50,25 +47,6 @@ def has_vnni() -> bool:
     return any(flag in flags.split() for flag in ("avx512_vnni", "avx_vnni", "amx_int8"))
 
 
-def sample_crops(n: int = CALIBRATION_CROPS, seed: int = 0) -> np.ndarray:
-    """[n, 224, 224, 3] uint8: square crops of scikit-learn's two sample photos, resized bicubic, some mirrored."""
-    from PIL import Image
-    from sklearn.datasets import load_sample_images
-
-    photos = load_sample_images().images
-    rng = np.random.default_rng(seed)
-    out = []
-    for k in range(n):
-        photo = photos[k % len(photos)]
-        h, w = photo.shape[:2]
-        side = int(rng.uniform(0.3, 1.0) * min(h, w))
-        top, left = rng.integers(0, h - side + 1), rng.integers(0, w - side + 1)
-        crop = np.asarray(Image.fromarray(photo[top:top + side, left:left + side]).resize(
-            (224, 224), Image.Resampling.BICUBIC))
-        out.append(crop[:, ::-1] if rng.random() < 0.5 else crop)
-    return np.ascontiguousarray(np.stack(out))
-
-
 def photos(pattern: str, n: int, seed: int = 0) -> np.ndarray:
     """n photos of a dataset glob, drawn with a fixed seed, as the service preprocesses them."""
     from cvlocal.model.preprocess import SQUASH, decode_for_model
@@ -76,32 +54,6 @@ def photos(pattern: str, n: int, seed: int = 0) -> np.ndarray:
     files = sorted(glob.glob(str(datasets_dir() / pattern)))
     picked = [files[i] for i in sorted(np.random.default_rng(seed).permutation(len(files))[:n])]
     return np.stack([decode_for_model(Path(f).read_bytes(), resize=SQUASH) for f in picked])
-
-
-def quantise(name: str, calibration: np.ndarray, reduce_range: bool) -> bytes:
-    """The backbone's float graph, statically quantised (see the module's docstring)."""
-    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
-                                          quantize_static)
-
-    from cvlocal.model.backbone import build_backbone_graph
-
-    class Batches(CalibrationDataReader):
-        def __init__(self):
-            self.batches = iter(calibration[i:i + 8].transpose(0, 3, 1, 2).astype(np.float32)
-                                for i in range(0, len(calibration), 8))
-
-        def get_next(self):
-            batch = next(self.batches, None)
-            return None if batch is None else {"image": batch}
-
-    with tempfile.TemporaryDirectory(prefix="cvlocal-int8-") as tmp:
-        out = Path(tmp) / "int8.onnx"
-        # quantize_static rewrites the model it is given (its weights become external files): a copy of its own
-        quantize_static(copy.deepcopy(build_backbone_graph(name=name)), out, Batches(),
-                        quant_format=QuantFormat.QDQ, op_types_to_quantize=QUANTISED_OPS, per_channel=True,
-                        reduce_range=reduce_range, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                        calibrate_method=CalibrationMethod.MinMax)
-        return out.read_bytes()
 
 
 def snr_db(reference: np.ndarray, other: np.ndarray) -> float:
@@ -125,6 +77,7 @@ def per_cpu_second(runners: dict[str, object], pixels: np.ndarray, repeats: int)
 
 def run(quick: bool = False) -> Section:
     from cvlocal.model.backbone import LITE0, LITE2, Backbone, get_backbone
+    from cvlocal.model.quantised import REDUCE_RANGE, quantise, sample_crops
     from cvlocal.model.training_types import ADVANCED, REGULAR
 
     from bench import accuracy
@@ -162,7 +115,7 @@ def run(quick: bool = False) -> Section:
                                       "int8 / float", "build s"], rows)
 
     # How much the calibration images matter (Lite0, the flavour this CPU runs without saturating).
-    served = not vnni  # reduce_range on CPUs without VNNI
+    served = REDUCE_RANGE  # the service's flavour: 7-bit on every CPU (model/quantised.py)
     calibration_rows = []
     for label, pixels in (("scikit-learn sample photos (64 crops)", calibration),
                           ("animals-detection (64 photos)", photos("animals-detection/images/*.jpg", 64)),
@@ -203,8 +156,8 @@ def run(quick: bool = False) -> Section:
                                     f"{ratio:.2f} ({speeds[name][_flavour(served)]:.1f} vs "
                                     f"{speeds[name]['float']:.1f} img/CPU s)", f">= {SPEED_TARGET}",
                                     ratio >= SPEED_TARGET))
-    section.notes.append(f"This CPU {'has' if vnni else 'has no'} VNNI: the {_flavour(served)} flavour is the one "
-                         "judged on accuracy. 8-bit weights on a CPU without VNNI run onnxruntime's u8s8 kernels, "
+    section.notes.append(f"This CPU {'has' if vnni else 'has no'} VNNI. The {_flavour(served)} flavour, the "
+                         "service's on every CPU, is the one judged on accuracy. 8-bit weights on a CPU without VNNI run onnxruntime's u8s8 kernels, "
                          "whose pairwise products saturate at 16 bits: their SNR above shows what that costs.")
     return section
 

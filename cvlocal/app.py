@@ -13,6 +13,8 @@ from .api.prediction import OPERATIONS
 from .gateway import Gateway
 from .gateway.direct import DirectRoutes
 from .gateway.keys import KEY_HEADERS, Keys
+from .model.backbone import BACKBONE_NAME, at_precision
+from .model.quantised import keep_graphs_in
 from .net.fetch import UrlFetcher
 from .serving.predictor import Predictor
 from .settings import Settings
@@ -38,9 +40,11 @@ class App:
 def create_app(settings: Settings) -> App:
     store = open_store(settings.data_dir, settings.database, settings.blobs)
     predictor = Predictor(store, settings.max_prediction_image_bytes)
+    keep_graphs_in(settings.data_dir / "backbones")  # int8 graphs, built once, kept for the next start
     training = training_queue(store, settings.training_workers, settings.training_lease_s,
                               settings.faults.train_delay_s,
-                              FeatureFolder(settings.feature_cache) if settings.feature_cache else None)
+                              FeatureFolder(settings.feature_cache) if settings.feature_cache else None,
+                              settings.precision)
     tokens = TokenSigner(settings.signing_secret)
     importer = Importer(store, tokens, Peers(settings.import_from, settings.url_timeout_s),
                         settings.max_training_image_bytes, settings.tier)
@@ -52,7 +56,8 @@ def create_app(settings: Settings) -> App:
     api = build_api(services)
     api.include_router(health.router)  # /health and /ready: no key, outside the Custom Vision routes
     # builds the backbone when first asked; a cluster's replica writes no data dir of its own
-    api.state.readiness = health.Readiness(store, None if settings.database else settings.data_dir)
+    api.state.readiness = health.Readiness(store, None if settings.database else settings.data_dir,
+                                           at_precision(BACKBONE_NAME, settings.precision))
     keys = settings.keys or FixedKeys(ServiceKeys((settings.training_key,), (settings.prediction_key,)))
     gateway = Gateway(api, Keys(keys), settings.faults, DirectRoutes(OPERATIONS, context=predictor),
                       RateLimiter(settings.tier, KEY_HEADERS) if settings.tier.limits_rates else None)

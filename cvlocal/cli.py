@@ -57,6 +57,10 @@ def _parser() -> argparse.ArgumentParser:
                        metavar="IPS", help="reverse proxies trusted for X-Forwarded-Proto/-Host/-For, "
                        "comma-separated addresses or networks, '*' for any, '' for none (default: "
                        "$FORWARDED_ALLOW_IPS, else 127.0.0.1)")
+    serve.add_argument("--precision", default=os.environ.get("CVLOCAL_PRECISION", "fp32"), choices=["fp32", "int8"],
+                       help="the backbones new iterations train on and are served with: int8 runs them quantised, "
+                            "faster at a small cost in accuracy (docs/self-hosted.md, Precision); iterations "
+                            "trained before keep theirs (default: $CVLOCAL_PRECISION, else fp32)")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     cluster = serve.add_argument_group("cluster mode", "any number of replicas sharing one PostgreSQL database and "
                                        "one blob container (docs/scale.md)")
@@ -158,7 +162,7 @@ def serve(args: argparse.Namespace) -> None:
                         import_from=tuple(import_from),
                         keys=keys.live, tier=args.tier, database=args.database, blobs=args.blobs,
                         training_workers=args.training_workers, training_lease_s=args.training_lease,
-                        feature_cache=args.feature_cache)
+                        feature_cache=args.feature_cache, precision=args.precision)
     if shared and not args.blobs:
         logging.getLogger("cvlocal").warning("blobs are in %s, which only this replica sees: give every replica "
                                              "the same --blobs to run more than one", args.data_dir / "blobs")

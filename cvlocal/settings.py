@@ -37,6 +37,7 @@ class Settings:
     training_workers: int = 1             # trainings this process runs at once
     training_lease_s: float = 30.0        # cluster mode: a dead replica's training is taken over after this
     feature_cache: Path | None = None     # a feature folder shared with other services (training/feature_folder.py)
+    precision: str = "fp32"               # the backbones new iterations train on: "int8" (model/quantised.py)
 
 
 @dataclass(frozen=True)

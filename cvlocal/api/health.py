@@ -20,7 +20,7 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from ..model.backbone import get_backbone
+from ..model.backbone import BACKBONE_NAME, get_backbone
 from ..settings import service_version
 from ..store import Store
 
@@ -32,8 +32,9 @@ OK = "ok"
 class Readiness:
     """Answers what `/ready` reports; builds the backbone in the background when first asked."""
 
-    def __init__(self, store: Store, data_dir: Path | None):
-        self.store, self.data_dir = store, data_dir
+    def __init__(self, store: Store, data_dir: Path | None, backbone: str = BACKBONE_NAME):
+        """`backbone`: the one to build (the service's precision's Lite0)."""
+        self.store, self.data_dir, self.backbone_name = store, data_dir, backbone
         self._backbone = "building"
         self._thread = threading.Thread(target=self._build_backbone, name="cvlocal-backbone-build", daemon=True)
         self._started = threading.Lock()
@@ -46,7 +47,7 @@ class Readiness:
 
     def _build_backbone(self) -> None:
         try:
-            get_backbone()
+            get_backbone(self.backbone_name)
             self._backbone = OK
         except Exception as exc:  # reported by /ready; a request that needs it raises it again
             log.exception("building the backbone failed")

@@ -11,6 +11,11 @@ Two EfficientNet-Lite variants (graph in `efficientnet_lite`), each with the wei
 - ``efficientnet-lite2`` (260 px): Advanced training, beside Lite0. It takes the same 224x224 crop as Lite0
   (one decode, one export input for both) and resizes it to its own 260 px inside the graph; on the dev sets
   this did as well as a 260 px crop of its own. ``features``: 1280 channels.
+
+Each has an int8 twin (``efficientnet-lite0-int8``, ``efficientnet-lite2-int8``): the same network quantised
+(`quantised`), for services started with ``--precision int8``. A head names the backbones it was trained on, so an
+iteration keeps the graph it was trained on whatever the service's precision now; exports always carry the
+float graph (`build_backbone_graph` and `backbone_model_bytes` of a twin are its float network's).
 """
 from __future__ import annotations
 
@@ -19,7 +24,7 @@ import importlib
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +46,8 @@ class BackboneSpec:
     weights_class: str
     thumbnail_block: int | None  # Lite0 only: the 16x16 thumbnail after the channels
     features_version: str  # cached feature vectors are keyed by this: change it when the graph changes
+    precision: str = "fp32"  # "int8": the float network quantised (model/quantised.py)
+    float_name: str = ""  # the float backbone an int8 twin quantises ("": this one)
 
     def cache_key(self, mirrored: bool = False, resize: str = "short-side") -> str:
         """What cached feature vectors of this backbone are stored under: the graph's version, how the image
@@ -62,7 +69,18 @@ LITE2 = BackboneSpec("efficientnet-lite2", 224, 256, 260, 1.1, 1.2, "efficientne
 # Lite2's own evaluation crop, 260 of a 292 short side (Google's image size / (image size + 32)): the network
 # as its checkpoint was validated, for tests against reference values.
 LITE2_NATIVE_SIZE, LITE2_NATIVE_SHORT = 260, 292
-BACKBONES = {spec.name: spec for spec in (LITE0, LITE2)}
+PRECISIONS = ("fp32", "int8")
+
+
+def _int8_twin(spec: BackboneSpec) -> BackboneSpec:
+    from .quantised import GRAPH_VERSION
+
+    return replace(spec, name=f"{spec.name}-int8", precision="int8", float_name=spec.name,
+                   features_version=f"{spec.features_version}/{GRAPH_VERSION}")
+
+
+LITE0_INT8, LITE2_INT8 = _int8_twin(LITE0), _int8_twin(LITE2)
+BACKBONES = {spec.name: spec for spec in (LITE0, LITE2, LITE0_INT8, LITE2_INT8)}
 
 # Lite0's figures under their historical names (the service, the exporter and the tests use them).
 CNN_DIM = HEAD_CHANNELS
@@ -80,6 +98,14 @@ def backbone_spec(name: str) -> BackboneSpec:
         raise ValueError(f"unknown backbone {name!r}; known: {sorted(BACKBONES)}") from None
 
 
+def at_precision(name: str, precision: str) -> str:
+    """The backbone of the same network as `name` at `precision` ("fp32" or "int8")."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
+    base = backbone_spec(name).float_name or name
+    return base if precision == "fp32" else f"{base}-int8"
+
+
 def weights_path(name: str = BACKBONE_NAME) -> Path:
     spec = backbone_spec(name)
     return Path(getattr(importlib.import_module(spec.weights_module), spec.weights_class).get_model_file_path())
@@ -89,8 +115,8 @@ def build_backbone_graph(include_imagenet_classifier: bool = False, name: str = 
                          native: bool = False) -> onnx.ModelProto:
     """The backbone as ONNX: ``image`` float32 [N,3,S,S] RGB 0..255 (S = the spec's input size) -> ``features``
     float32 [N,feature_dim], plus ``imagenet_logits`` [N,1000] (from the channels) when asked. ``native``:
-    the network alone, taking images at its own resolution."""
-    spec = backbone_spec(name)
+    the network alone, taking images at its own resolution. An int8 twin's name gives its float network."""
+    spec = backbone_spec(at_precision(name, "fp32"))
     return build_lite_graph(load_state_dict(weights_path(name)), spec.name, spec.width, spec.depth,
                             spec.network_size, spec.thumbnail_block, include_imagenet_classifier,
                             image_size=None if native else spec.input_size)
@@ -98,7 +124,10 @@ def build_backbone_graph(include_imagenet_classifier: bool = False, name: str = 
 
 @functools.lru_cache(maxsize=len(BACKBONES))
 def backbone_model_bytes(name: str = BACKBONE_NAME) -> bytes:
-    """The serialised backbone graph (features only), built once per process."""
+    """The serialised float backbone graph (features only; an int8 twin's: its float network's), built once per
+    process."""
+    if backbone_spec(name).precision != "fp32":
+        return backbone_model_bytes(at_precision(name, "fp32"))
     return build_backbone_graph(name=name).SerializeToString()
 
 
@@ -130,7 +159,14 @@ class Backbone:
         import onnxruntime as ort
 
         self.spec = backbone_spec(name)
-        self._bytes = model_bytes if model_bytes is not None else backbone_model_bytes(name)
+        if model_bytes is None:
+            if self.spec.precision == "int8":
+                from .quantised import int8_model_bytes
+
+                model_bytes = int8_model_bytes(self.spec.float_name)
+            else:
+                model_bytes = backbone_model_bytes(name)
+        self._bytes = model_bytes
         self.threads = max(1, threads or thread_count())
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = 1

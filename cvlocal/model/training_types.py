@@ -19,12 +19,12 @@ the mirrored images where `needs_mirrored`), computed and cached per backbone by
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Mapping
 
 import numpy as np
 
-from .backbone import CNN_DIM, LITE0, LITE2, backbone_spec
+from .backbone import CNN_DIM, LITE0, LITE2, at_precision, backbone_spec
 from .evaluation import HeldOut, cross_validate
 from .head import Head, HeadInput, apply_transform, assemble, fit_head
 from .preprocess import SQUASH
@@ -46,6 +46,11 @@ class TrainingType:
     def cache_keys(self, mirrored: bool = False) -> dict[str, str]:
         """Backbone -> the key its cached feature vectors of this preprocessing (and view) are stored under."""
         return {b: backbone_spec(b).cache_key(mirrored, self.resize) for b in self.backbones}
+
+    def at_precision(self, precision: str) -> "TrainingType":
+        """This type reading the same networks at `precision` ("int8": their int8 twins, model/quantised.py)."""
+        return replace(self, inputs=tuple(HeadInput(at_precision(i.backbone, precision), i.width)
+                                          for i in self.inputs))
 
     @property
     def backbones(self) -> tuple[str, ...]:
@@ -101,9 +106,10 @@ ADVANCED = TrainingType("Advanced", (HeadInput(LITE0.name, CNN_DIM), HeadInput(L
 TRAINING_TYPES = {t.name: t for t in (REGULAR, ADVANCED)}
 
 
-def training_type(name: str | None) -> TrainingType:
-    """Custom Vision's `trainingType` ("Regular", the default, or "Advanced"; any letter case)."""
+def training_type(name: str | None, precision: str = "fp32") -> TrainingType:
+    """Custom Vision's `trainingType` ("Regular", the default, or "Advanced"; any letter case), its backbones at
+    `precision` (the service's `--precision`)."""
     for key, value in TRAINING_TYPES.items():
         if (name or "Regular").lower() == key.lower():
-            return value
+            return value if precision == "fp32" else value.at_precision(precision)
     raise ValueError(f"trainingType must be one of {sorted(TRAINING_TYPES)}, not {name!r}")

@@ -53,12 +53,15 @@ def _decode_workers() -> int:
 
 
 class FeatureCache:
-    def __init__(self, store: Store, chunk: int = CHUNK, shared: FeatureFolder | None = None):
+    def __init__(self, store: Store, chunk: int = CHUNK, shared: FeatureFolder | None = None,
+                 precision: str = "fp32"):
         """`shared`: a folder other services featurise into too (training/feature_folder.py), read before any
-        backbone runs and written with whatever is computed here."""
+        backbone runs and written with whatever is computed here. `precision`: the backbones new trainings read
+        ("int8": the int8 twins; the service's `--precision`)."""
         self.store = store
         self.chunk = chunk
         self.shared = shared
+        self.precision = precision
 
     def views(self, hashes: list[str], backbones: tuple[str, ...], resize: str, mirrored: bool,
               timings: dict[str, float] | None = None, budget: Budget | None = None

@@ -26,7 +26,7 @@ def train_iteration(store: Store, features: FeatureCache, iteration_id: str) -> 
         return train_detection(store, job)
     started = time.perf_counter()
     iteration, snapshot = job.iteration, job.snapshot
-    kind = training_type(iteration.training_type)
+    kind = training_type(iteration.training_type, features.precision)  # the head records the backbones it reads
     # The budget counts from the start of this job, not from the `train` call (the queue may hold it first).
     budget = Budget.reserved(iteration.reserved_budget_hours)
     multilabel = iteration.classification_type == "Multilabel"

@@ -20,10 +20,11 @@ log = logging.getLogger("cvlocal.training")
 
 
 def training_queue(store: Store, workers: int = 1, lease_s: float = 30.0, start_delay_s: float = 0.0,
-                   shared_features: FeatureFolder | None = None):
+                   shared_features: FeatureFolder | None = None, precision: str = "fp32"):
     """This process's queue where it alone trains; claimed jobs where the store hands trainings out.
-    `shared_features`: a feature folder shared with other services (training/feature_folder.py)."""
-    features = FeatureCache(store, shared=shared_features)
+    `shared_features`: a feature folder shared with other services (training/feature_folder.py); `precision`:
+    the backbones new iterations train on (FeatureCache)."""
+    features = FeatureCache(store, shared=shared_features, precision=precision)
     if store.claims is None:
         return TrainingQueue(store, start_delay_s, workers, features)
     from .claimed import ClaimedTrainingQueue

@@ -194,3 +194,20 @@ def test_heads_saved_before_the_resize_was_recorded_read_the_short_side_crop():
     assert Head.load(io.BytesIO(stored.getvalue())).resize == "short-side"
     with pytest.raises(ValueError, match="resize"):
         Head(head.weights, head.bias, False, head.inputs, resize="stretch")
+
+
+def test_at_int8_a_type_reads_the_int8_twins_of_the_same_networks():
+    """`--precision int8`: the head names the int8 backbones (so the iteration keeps them), widths unchanged;
+    their cached features have keys of their own; exports build the twin's float network."""
+    from cvlocal.model import backbone as bb
+
+    int8 = training_type("advanced", "int8")
+    assert int8.backbones == ("efficientnet-lite0-int8", "efficientnet-lite2-int8")
+    assert [i.width for i in int8.inputs] == [i.width for i in ADVANCED.inputs]
+    assert (int8.name, int8.c, int8.transform, int8.resize) == (ADVANCED.name, ADVANCED.c, "sqrt", ADVANCED.resize)
+    assert training_type("Regular", "fp32") is REGULAR
+    assert not set(int8.cache_keys().values()) & set(ADVANCED.cache_keys().values())
+    assert bb.at_precision("efficientnet-lite0-int8", "fp32") == LITE0.name
+    assert bb.backbone_model_bytes("efficientnet-lite0-int8") is bb.backbone_model_bytes(LITE0.name)
+    with pytest.raises(ValueError, match="precision must be one of"):
+        training_type("Regular", "int4")
