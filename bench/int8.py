@@ -7,15 +7,15 @@ quantisation (QDQ; per-channel int8 weights, uint8 activations; convolutions, Re
 pooling quantised; the input scaling, Lite2's resize and Lite0's thumbnail stay float).
 Calibration: 64 crops (30-100% of the short side, some mirrored, seed 0) of the two photos scikit-learn ships
 (`sklearn.datasets.load_sample_images`: a temple and a flower), no dev set. Two weight flavours: 8-bit, and
-7-bit (`reduce_range`, the service's on every CPU), onnxruntime's advice for x86 CPUs without VNNI, whose 8-bit
-multiply-adds saturate.
+7-bit (`reduce_range`), onnxruntime's advice for x86 CPUs without VNNI, whose 8-bit multiply-adds saturate;
+the service's is 8-bit, for CPUs with VNNI, the only ones where int8 is faster (model/quantised.py).
 
 Figures: feature fidelity (signal-to-noise of the 1,280 pooled channels against the float graph's, on 64
 grocery val photos) for each flavour and for three calibration sets (the sample photos, 64 animals-detection
 photos, 96 grocery train photos), so the cost of the calibration choice is measured; single-thread throughput
 (images per CPU second, batches of 2 as the service runs the backbone, float and int8 interleaved, best of
 repeats); and held-out accuracy and true-tag probability of Regular and Advanced heads trained and judged on
-the int8 features of the service's flavour (7-bit), beside the float
+the int8 features of the service's flavour (8-bit), beside the float
 figures of the accuracy section (the same images, splits and heads).
 
 Targets (issue 26): on every dev set, accuracy at most 0.5 points and true-tag probability at most 0.01 below
@@ -36,15 +36,6 @@ ACCURACY_TARGET = 0.005
 PROBABILITY_TARGET = 0.01
 SPEED_TARGET = 1.3
 FIDELITY_PHOTOS = 64
-
-
-def has_vnni() -> bool:
-    """Whether this CPU has a saturation-free 8-bit multiply-add (VNNI), which decides the weight flavour."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return any(flag in flags.split() for flag in ("avx512_vnni", "avx_vnni", "amx_int8"))
 
 
 def photos(pattern: str, n: int, seed: int = 0) -> np.ndarray:
@@ -77,7 +68,7 @@ def per_cpu_second(runners: dict[str, object], pixels: np.ndarray, repeats: int)
 
 def run(quick: bool = False) -> Section:
     from cvlocal.model.backbone import LITE0, LITE2, Backbone, get_backbone
-    from cvlocal.model.quantised import REDUCE_RANGE, quantise, sample_crops
+    from cvlocal.model.quantised import REDUCE_RANGE, has_vnni, quantise, sample_crops
     from cvlocal.model.training_types import ADVANCED, REGULAR
 
     from bench import accuracy
@@ -115,7 +106,7 @@ def run(quick: bool = False) -> Section:
                                       "int8 / float", "build s"], rows)
 
     # How much the calibration images matter (Lite0, the flavour this CPU runs without saturating).
-    served = REDUCE_RANGE  # the service's flavour: 7-bit on every CPU (model/quantised.py)
+    served = REDUCE_RANGE  # the service's flavour: 8-bit, for CPUs with VNNI (model/quantised.py)
     calibration_rows = []
     for label, pixels in (("scikit-learn sample photos (64 crops)", calibration),
                           ("animals-detection (64 photos)", photos("animals-detection/images/*.jpg", 64)),
@@ -157,8 +148,9 @@ def run(quick: bool = False) -> Section:
                                     f"{speeds[name]['float']:.1f} img/CPU s)", f">= {SPEED_TARGET}",
                                     ratio >= SPEED_TARGET))
     section.notes.append(f"This CPU {'has' if vnni else 'has no'} VNNI. The {_flavour(served)} flavour, the "
-                         "service's on every CPU, is the one judged on accuracy. 8-bit weights on a CPU without VNNI run onnxruntime's u8s8 kernels, "
-                         "whose pairwise products saturate at 16 bits: their SNR above shows what that costs.")
+                         "service's (`--precision int8`, refused on CPUs without VNNI), is the one judged on "
+                         "accuracy. 8-bit weights on a CPU without VNNI run onnxruntime's u8s8 kernels, whose "
+                         "pairwise products saturate at 16 bits: their SNR above shows what that costs there.")
     return section
 
 

@@ -59,8 +59,9 @@ def _parser() -> argparse.ArgumentParser:
                        "$FORWARDED_ALLOW_IPS, else 127.0.0.1)")
     serve.add_argument("--precision", default=os.environ.get("CVLOCAL_PRECISION", "fp32"), choices=["fp32", "int8"],
                        help="the backbones new iterations train on and are served with: int8 runs them quantised, "
-                            "faster at a small cost in accuracy (docs/self-hosted.md, Precision); iterations "
-                            "trained before keep theirs (default: $CVLOCAL_PRECISION, else fp32)")
+                            "faster on CPUs with VNNI (refused on others) at a small cost in accuracy "
+                            "(docs/self-hosted.md, Precision); iterations trained before keep theirs (default: "
+                            "$CVLOCAL_PRECISION, else fp32)")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     cluster = serve.add_argument_group("cluster mode", "any number of replicas sharing one PostgreSQL database and "
                                        "one blob container (docs/scale.md)")
@@ -142,7 +143,11 @@ def serve(args: argparse.Namespace) -> None:
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         check_locations(args.database, args.blobs)  # before anything is written
-    except ValueError as exc:
+        if args.precision == "int8":
+            from .model.quantised import require_vnni
+
+            require_vnni()
+    except (ValueError, RuntimeError) as exc:
         fail(str(exc))
     shared = is_postgres(args.database)  # replicas share the database: no data dir of its own to lock
     lock = None if shared else _lock_data_dir(args.data_dir)

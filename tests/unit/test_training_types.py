@@ -211,3 +211,17 @@ def test_at_int8_a_type_reads_the_int8_twins_of_the_same_networks():
     assert bb.backbone_model_bytes("efficientnet-lite0-int8") is bb.backbone_model_bytes(LITE0.name)
     with pytest.raises(ValueError, match="precision must be one of"):
         training_type("Regular", "int4")
+
+
+def test_int8_is_for_cpus_with_vnni_and_says_so_where_there_is_none(tmp_path):
+    """Read from the CPU's flags (/proc/cpuinfo's format): any of AVX512-VNNI, AVX-VNNI, AMX-INT8 will do."""
+    from cvlocal.model.quantised import PrecisionUnavailable, has_vnni, require_vnni
+
+    avx2 = tmp_path / "avx2"
+    avx2.write_text("processor\t: 0\nflags\t\t: fpu sse4_2 avx avx2 fma avx512f\n")
+    sapphire = tmp_path / "sapphire"
+    sapphire.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_vnni amx_int8\n")
+    assert not has_vnni(avx2) and has_vnni(sapphire) and not has_vnni(tmp_path / "absent")
+    require_vnni(sapphire)
+    with pytest.raises(PrecisionUnavailable, match="needs a CPU with VNNI.*--precision fp32"):
+        require_vnni(avx2)
