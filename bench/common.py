@@ -23,6 +23,7 @@ from harness.rest import Rest
 from harness.service import RunningService
 
 ROOT = Path(__file__).resolve().parents[1]
+MAX_TAGS_PER_BATCH = 20  # Azure's rule for one upload batch, which the service keeps
 
 
 # ---------------------------------------------------------------- the machine and the datasets
@@ -135,11 +136,20 @@ class Bench:
         for _, tag in files:
             if tag not in tag_ids:
                 tag_ids[tag] = self.rest.tag(project_id, tag)
-        for start in range(0, len(files), batch):
-            chunk = files[start:start + batch]
+        # Azure's batch rules, which the service keeps: at most 64 images and at most 20 tags a batch
+        batches, current = [], []
+        for item in files:
+            if len(current) == batch or len({t for _, t in current} | {item[1]}) > MAX_TAGS_PER_BATCH:
+                batches.append(current)
+                current = []
+            current.append(item)
+        batches += [current] if current else []
+        start = 0
+        for chunk in batches:
             body = {"images": [{"name": f"img{start + i}.jpg",
                                 "contents": base64.b64encode(f if isinstance(f, bytes) else f.read_bytes()).decode(),
                                 "tagIds": [tag_ids[tag]]} for i, (f, tag) in enumerate(chunk)]}
+            start += len(chunk)
             r = self.rest.training("POST", f"/projects/{project_id}/images/files", json=body)
             assert r.status_code == 200, r.text[:500]
         return tag_ids
