@@ -23,9 +23,7 @@ import io
 import sys
 import time
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
-import numpy as np
 from PIL import Image
 
 from bench.common import Check, Section, datasets_dir

@@ -20,7 +20,7 @@ and its ratio to the bare limit is reported beside.
 The fastest path: at the service's best concurrency, the nostore route is also set against every in-process way
 of doing the same work found, each run by as many threads as there are clients, interleaved with the route: the
 limit's two session settings, the images run in batches of 4 per backbone call (as a client holding many
-images could), and the int8 Lite0 graph of bench/int8.py (the flavour this CPU runs without saturating). The
+images could), and, on a CPU with VNNI, the int8 Lite0 graph of `--precision int8` (model/quantised.py). The
 headline ratio above keeps its definition; this one says how far the service is from the best a user could do.
 
 The model is Regular's (Lite0, the squash preprocessing, which the limit uses too). Then the same project is
@@ -119,9 +119,10 @@ class InProcess:
     def with_int8(self) -> None:
         from cvlocal.model.backbone import Backbone
 
-        from bench.int8 import has_vnni, quantise, sample_crops
+        from cvlocal.model.quantised import has_vnni, quantise, sample_crops
 
-        self.int8 = Backbone(quantise(Backbone().spec.name, sample_crops(), reduce_range=not has_vnni()))
+        if has_vnni():  # elsewhere `--precision int8` is refused, and int8 ran slower than float
+            self.int8 = Backbone(quantise(Backbone().spec.name, sample_crops()))
 
     def close(self) -> None:
         self.scratch.close()
