@@ -4,7 +4,8 @@ builds the package and marks the export `Done` (or `Failed`).
 The package is built in a process of its own (one, started by the first export and stopped after
 `IDLE_S` without any), never in the service's: the converters (TensorFlow, OpenVINO, coremltools) take seconds and a gigabyte
 or so to load, which the prediction path should not carry, and a converter that crashes takes that process
-down, not the service (the export is marked `Failed` and the next one starts a new process). The worker's
+down, not the service (the export is marked `Failed` and the next one starts a new process), and the process
+ends with the service, however the service ends (`_exit_with`). The worker's
 thread reads what the export needs from the store, hands the process plain data (`ExportJob`), and stores
 the zip it gets back. An export whose iteration is deleted meanwhile is dropped: its row went with the
 iteration, and the package is never recorded (`cvlocal gc` removes its blob).
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import queue
 import threading
 import time
@@ -28,6 +30,17 @@ log = logging.getLogger("cvlocal.exports")
 STALE_AFTER_S = 30 * 60.0  # an export still Exporting after this was lost with the process building it
 BUILD_TIMEOUT_S = 20 * 60.0
 IDLE_S = 10 * 60.0  # the builder process (and the converters it loaded, a gigabyte or so) goes after this idle
+
+
+def _exit_with(service_pid: int) -> None:
+    """In the builder process: end it when the service ends, however the service ended (kill -9 included), so a
+    gigabyte of converters never outlives the service that loaded them."""
+    def watch() -> None:
+        while os.getppid() == service_pid:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="cvlocal-exporter-watch", daemon=True).start()
 
 
 class ExportWorker:
@@ -100,7 +113,8 @@ class ExportWorker:
     def _build_elsewhere(self, job: ExportJob) -> bytes:
         if self._pool is None:
             # spawn: a fresh interpreter, not a fork of a service with threads and open connections
-            self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+            self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=_exit_with, initargs=(os.getpid(),))
         try:
             return self._pool.submit(build, job).result(timeout=BUILD_TIMEOUT_S)
         except BrokenProcessPool:

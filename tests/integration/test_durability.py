@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 from cvlocal.cli import FEATURE_CACHE_VARIABLE
 from harness.images import photo
 from harness.rest import Rest
+
+from .exported_projects import GENERAL_COMPACT
 
 
 def test_kill_during_uploads_keeps_every_acknowledged_image_and_tag(fresh_service):
@@ -73,3 +76,42 @@ def test_kill_during_training_ends_the_iteration_failed_and_training_works_again
     assert "stopped while this iteration was training" in iteration["trainingErrorDetails"]
     assert rest.training("GET", f"/projects/{pid}/images/tagged/count").json() == 192
     rest.train(pid)  # not "not needed": the failed iteration does not count as trained
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text()
+        except (OSError, ValueError):
+            continue
+        if entry.name.isdigit() and int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            out.append(int(entry.name))
+    return out
+
+
+def _running(pid: int) -> bool:
+    try:  # a zombie has ended; it only waits for its new parent to read its status
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_kill_9_of_a_service_takes_its_export_builder_with_it(fresh_service):
+    """The export builder (a process of its own that loads the converters, a gigabyte or so) ends when its
+    service is killed: it must not be left holding that memory."""
+    fresh_service.start()
+    rest = Rest(fresh_service)
+    pid = rest.project(domain_id=GENERAL_COMPACT)
+    for colour in ("red", "blue"):
+        assert rest.upload(pid, rest.tag(pid, colour), [photo(colour, i) for i in range(6)]).status_code == 200
+    iteration = rest.train(pid)
+    assert rest.export(pid, iteration, "ONNX")["status"] == "Done"
+    builders = [c for c in _children(fresh_service.process.pid)
+                if b"spawn_main" in (Path("/proc") / str(c) / "cmdline").read_bytes()]
+    assert builders, "the export was built in a process of its own"
+    fresh_service.kill()
+    deadline = time.monotonic() + 15
+    while any(_running(b) for b in builders) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(_running(b) for b in builders), "the export builder outlived its service"
