@@ -169,14 +169,17 @@ def args(**values) -> SelfHostedArgs:
 
 
 def settled(component: SelfHosted, check):
-    """Run `check(values, secret_flags)` once outputs and every role assignment have settled."""
+    """Run `check(values, secret_flags)` once outputs, every role assignment, the environment and the app have
+    settled."""
     outputs = component.outputs()
 
     async def states():
         return ({name: await o.future() for name, o in outputs.items()},
                 {name: await o.is_secret() for name, o in outputs.items()})
 
+    # the environment too: it registers only once the log workspace's keys are looked up, which may come last
     registered = pulumi.Output.all(*[grant.urn for grant in component.grants.made],
+                                   component.environment.environment.urn,
                                    *([component.app.urn] if component.app else []))
     return pulumi.Output.all(pulumi.Output.from_input(states()), registered).apply(lambda pair: check(*pair[0]))
 
