@@ -147,7 +147,7 @@ def serve(args: argparse.Namespace) -> None:
             from .model.quantised import require_vnni
 
             require_vnni()
-    except (ValueError, RuntimeError) as exc:
+    except ValueError as exc:
         fail(str(exc))
     shared = is_postgres(args.database)  # replicas share the database: no data dir of its own to lock
     lock = None if shared else _lock_data_dir(args.data_dir)

@@ -6,10 +6,10 @@ the residual adds and the pooling quantised; the input scaling, Lite2's resize a
 calibrated (min-max) on 64 crops of the two photos scikit-learn ships (`load_sample_images`: a temple and a
 flower), a fixed set that is no dev set. Weights are 8-bit, for CPUs with VNNI (an 8-bit multiply-add that does
 not saturate: AVX512-VNNI, AVX-VNNI or AMX), the only CPUs where int8 is faster than float (bench/int8.py: 1.76x
-Lite0, 1.99x Lite2 on one; 0.89x on an AVX2 CPU without it). A CPU without VNNI runs onnxruntime's u8s8 kernels,
+Lite0, 1.91x Lite2 on one; 0.89x on an AVX2 CPU without it). A CPU without VNNI runs onnxruntime's u8s8 kernels,
 whose pairwise products saturate at 16 bits with 8-bit weights: `--precision int8` is refused there
 (`require_vnni`), and an int8 iteration served there (a data folder moved to such a machine) is warned about.
-7-bit weights (`reduce_range`) would not saturate anywhere, but on a VNNI CPU they lost up to 4.7 points on the
+7-bit weights (`reduce_range`) would not saturate anywhere, but on a VNNI CPU they lost up to 5.4 points on the
 grocery sets where 8-bit lost at most 2 (docs/benchmarks.md).
 
 Building takes seconds a backbone, so the graph is kept: in memory for the process, and in a folder when one is
@@ -31,7 +31,7 @@ CALIBRATION_CROPS = 64
 CALIBRATION_SEED = 0
 REDUCE_RANGE = False  # 8-bit weights: see the module's docstring
 QUANTISED_OPS = ["Conv", "Clip", "Add", "GlobalAveragePool"]
-GRAPH_VERSION = "int8-v2"  # v1: 7-bit weights  # change with anything above: kept graphs and cached features are keyed by it
+GRAPH_VERSION = "int8-v2"  # change with anything above: kept graphs and cached features are keyed by it
 
 log = logging.getLogger("cvlocal.model")
 _folder: Path | None = None
@@ -41,8 +41,8 @@ _lock = threading.Lock()
 VNNI_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
 
 
-class PrecisionUnavailable(RuntimeError):
-    """int8 asked for on a CPU where it would be slower than float and saturate."""
+class PrecisionUnavailable(ValueError):
+    """int8 asked for on a CPU where it would be slower than float and saturate: a setting to change."""
 
 
 def has_vnni(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
